@@ -1,0 +1,13 @@
+package main
+
+import (
+	"context"
+	"flag"
+)
+
+func cmdCheck(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return notBuilt("check")
+}
