@@ -3,6 +3,7 @@ module github.com/tweetpi/tweetpi
 go 1.26
 
 require (
+	github.com/cenkalti/backoff/v4 v4.1.3 // indirect
 	github.com/coreos/go-systemd/v22 v22.7.0 // indirect
 	github.com/dghubble/go-twitter v0.0.0-20221104224141-912508c3888b // indirect
 	github.com/dghubble/oauth1 v0.7.3 // indirect
