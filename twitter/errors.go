@@ -1,6 +1,7 @@
 package twitter
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -78,13 +79,14 @@ func (e *APIError) Unwrap() error { return e.Err }
 
 // KindOf returns the kind of err: the Kind of an *APIError in its chain,
 // KindTransient for any other non-nil error that is not a cancellation,
-// and KindOther for nil.
+// and KindOther for nil and for the end of the caller's context
+// (context.Canceled, context.DeadlineExceeded: a shutdown, not a fault).
 func KindOf(err error) ErrorKind {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae.Kind
 	}
-	if err == nil {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return KindOther
 	}
 	return KindTransient

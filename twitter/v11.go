@@ -1,0 +1,262 @@
+package twitter
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	gotwitter "github.com/dghubble/go-twitter/twitter"
+)
+
+// V11 is the client for X API v1.1 over go-twitter, for compatible servers
+// and older contracts (X closes v1.1 reads to self-serve accounts with 403
+// code 453). Safe for concurrent use.
+//
+// go-twitter is used unchanged: it addresses https://api.twitter.com/1.1/,
+// and each request is moved to the base URL before the oauth1 signer signs
+// it, so the signature covers the URL actually sent.
+type V11 struct {
+	c *conn
+}
+
+var _ Client = (*V11)(nil)
+
+// NewV11 returns a v1.1 client. It sends nothing until called.
+func NewV11(opt Options) (*V11, error) {
+	c, err := newConn(opt)
+	if err != nil {
+		return nil, err
+	}
+	return &V11{c: c}, nil
+}
+
+// Version is "v1.1".
+func (v *V11) Version() string { return "v1.1" }
+
+// RateLimits is the latest state of every endpoint seen.
+func (v *V11) RateLimits() map[string]RateLimit { return v.c.limits.snapshot() }
+
+// ServerDate is the Date header of the latest answer.
+func (v *V11) ServerDate() time.Time { return v.c.limits.date() }
+
+// do runs one go-twitter call. go-twitter returns err == nil for some error
+// bodies, so the status code decides, not its error.
+func (v *V11) do(ctx context.Context, ep string, f func(api *gotwitter.Client) error) error {
+	_, err := v.c.call(ctx, ep, true, func(hc *http.Client) error {
+		return f(gotwitter.NewClient(hc))
+	})
+	return err
+}
+
+// Me is the account the keys belong to (account/verify_credentials).
+func (v *V11) Me(ctx context.Context) (User, error) {
+	var u *gotwitter.User
+	err := v.do(ctx, EndpointMe, func(api *gotwitter.Client) (err error) {
+		u, _, err = api.Accounts.VerifyCredentials(&gotwitter.AccountVerifyParams{SkipStatus: gotwitter.Bool(true)})
+		return err
+	})
+	return userOf(EndpointMe, u, err)
+}
+
+// UserByUsername resolves a handle (users/show).
+func (v *V11) UserByUsername(ctx context.Context, username string) (User, error) {
+	name := strings.TrimPrefix(strings.TrimSpace(username), "@")
+	if name == "" {
+		return User{}, &APIError{Kind: KindNotFound, Endpoint: EndpointUserByName, Title: "empty username"}
+	}
+	var u *gotwitter.User
+	err := v.do(ctx, EndpointUserByName, func(api *gotwitter.Client) (err error) {
+		u, _, err = api.Users.Show(&gotwitter.UserShowParams{ScreenName: name})
+		return err
+	})
+	return userOf(EndpointUserByName, u, err)
+}
+
+func userOf(ep string, u *gotwitter.User, err error) (User, error) {
+	if err != nil {
+		return User{}, err
+	}
+	if u == nil || u.IDStr == "" {
+		return User{}, &APIError{Kind: KindTransient, Endpoint: ep, Title: "malformed answer", Detail: "user without id"}
+	}
+	return User{ID: u.IDStr, Username: u.ScreenName}, nil
+}
+
+// Mentions of the account (statuses/mentions_timeline; v1.1 has no other
+// user's mentions, so userID is not sent), max_id paging, oldest first.
+func (v *V11) Mentions(ctx context.Context, userID string, p MentionsParams) ([]Post, error) {
+	q := &gotwitter.MentionTimelineParams{
+		Count:           clamp(p.MaxResults, 1, 200, 200),
+		TweetMode:       "extended",
+		IncludeEntities: gotwitter.Bool(false),
+	}
+	if p.SinceID != "" {
+		id, err := strconv.ParseInt(p.SinceID, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("mentions since %q: not a post id", p.SinceID)
+		}
+		q.SinceID = id
+	}
+	seen := map[string]bool{}
+	var posts []Post
+	for page := 0; p.MaxPages == 0 || page < p.MaxPages; page++ {
+		var tweets []gotwitter.Tweet
+		err := v.do(ctx, EndpointMentions, func(api *gotwitter.Client) (err error) {
+			tweets, _, err = api.Timelines.MentionTimeline(q)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mentions since %q: %w", p.SinceID, err)
+		}
+		var oldest int64
+		for _, t := range tweets {
+			if t.ID != 0 && (oldest == 0 || t.ID < oldest) {
+				oldest = t.ID
+			}
+			id := t.IDStr
+			if id == "" && t.ID != 0 {
+				id = strconv.FormatInt(t.ID, 10)
+			}
+			if id == "" || seen[id] {
+				continue
+			}
+			seen[id] = true
+			text := t.FullText
+			if text == "" {
+				text = t.Text
+			}
+			post := Post{ID: id, Text: decodeEntities(text)}
+			post.CreatedAt, _ = t.CreatedAtTime()
+			if t.User != nil {
+				post.AuthorID, post.AuthorUsername = t.User.IDStr, t.User.ScreenName
+			}
+			posts = append(posts, post)
+		}
+		if len(tweets) < q.Count || oldest <= 1 || oldest-1 <= q.SinceID {
+			break
+		}
+		q.MaxID = oldest - 1
+	}
+	sort.Slice(posts, func(i, j int) bool { return snowflakeLess(posts[i].ID, posts[j].ID) })
+	return posts, nil
+}
+
+// entities are the only HTML entities X puts in v1.1 text.
+var entities = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
+
+func decodeEntities(s string) string { return entities.Replace(s) }
+
+// DirectMessages lists DM events, received and sent
+// (direct_messages/events/list, cursor paging), oldest first.
+func (v *V11) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
+	q := &gotwitter.DirectMessageEventsListParams{Count: clamp(p.MaxResults, 1, 50, 50)}
+	seen := map[string]bool{}
+	var dms []DM
+	for page := 0; p.MaxPages == 0 || page < p.MaxPages; page++ {
+		var evs *gotwitter.DirectMessageEvents
+		err := v.do(ctx, EndpointDMEvents, func(api *gotwitter.Client) (err error) {
+			evs, _, err = api.DirectMessages.EventsList(q)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("direct messages: %w", err)
+		}
+		if evs == nil {
+			break
+		}
+		stop := false
+		for _, e := range evs.Events {
+			if e.ID == "" || e.Type != "message_create" || e.Message == nil {
+				continue
+			}
+			if p.Seen != nil && p.Seen(e.ID) {
+				stop = true
+			}
+			if seen[e.ID] {
+				continue
+			}
+			seen[e.ID] = true
+			dm := DM{ID: e.ID, SenderID: e.Message.SenderID}
+			if e.Message.Data != nil {
+				dm.Text = decodeEntities(e.Message.Data.Text)
+			}
+			if ms, err := strconv.ParseInt(e.CreatedAt, 10, 64); err == nil {
+				dm.CreatedAt = time.UnixMilli(ms).UTC()
+			}
+			if e.Message.Target != nil {
+				dm.ConversationID = conversationID(dm.SenderID, e.Message.Target.RecipientID)
+			}
+			dms = append(dms, dm)
+		}
+		if stop || evs.NextCursor == "" || len(evs.Events) == 0 {
+			break
+		}
+		q.Cursor = evs.NextCursor
+	}
+	sort.Slice(dms, func(i, j int) bool { return snowflakeLess(dms[i].ID, dms[j].ID) })
+	return dms, nil
+}
+
+// conversationID is v2's id of a one-to-one conversation: both user ids,
+// the smaller first, joined by "-". v1.1 sends none.
+func conversationID(a, b string) string {
+	if a == "" || b == "" {
+		return ""
+	}
+	if snowflakeLess(b, a) {
+		a, b = b, a
+	}
+	return a + "-" + b
+}
+
+// Reply posts text as a threaded reply (statuses/update with
+// in_reply_to_status_id and auto_populate_reply_metadata).
+func (v *V11) Reply(ctx context.Context, inReplyTo, text string) (string, error) {
+	id, err := strconv.ParseInt(inReplyTo, 10, 64)
+	if err != nil {
+		return "", fmt.Errorf("reply to %q: not a post id", inReplyTo)
+	}
+	var t *gotwitter.Tweet
+	err = v.do(ctx, EndpointPost, func(api *gotwitter.Client) (err error) {
+		t, _, err = api.Statuses.Update(text, &gotwitter.StatusUpdateParams{
+			InReplyToStatusID:         id,
+			AutoPopulateReplyMetadata: gotwitter.Bool(true),
+		})
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("reply to %s: %w", inReplyTo, err)
+	}
+	if t == nil || t.IDStr == "" {
+		return "", fmt.Errorf("reply to %s: %w", inReplyTo, &APIError{Kind: KindTransient, Endpoint: EndpointPost, Title: "malformed answer", Detail: "post without id"})
+	}
+	return t.IDStr, nil
+}
+
+// SendDM sends text to a user (direct_messages/events/new).
+func (v *V11) SendDM(ctx context.Context, toUserID, text string) (string, error) {
+	var e *gotwitter.DirectMessageEvent
+	err := v.do(ctx, EndpointSendDM, func(api *gotwitter.Client) (err error) {
+		e, _, err = api.DirectMessages.EventsNew(&gotwitter.DirectMessageEventsNewParams{
+			Event: &gotwitter.DirectMessageEvent{
+				Type: "message_create",
+				Message: &gotwitter.DirectMessageEventMessage{
+					Target: &gotwitter.DirectMessageTarget{RecipientID: toUserID},
+					Data:   &gotwitter.DirectMessageData{Text: text},
+				},
+			},
+		})
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("dm to %s: %w", toUserID, err)
+	}
+	if e == nil || e.ID == "" {
+		return "", fmt.Errorf("dm to %s: %w", toUserID, &APIError{Kind: KindTransient, Endpoint: EndpointSendDM, Title: "malformed answer", Detail: "event without id"})
+	}
+	return e.ID, nil
+}

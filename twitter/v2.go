@@ -1,0 +1,316 @@
+package twitter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dghubble/sling"
+)
+
+// V2 is the client for X API v2, the default. Safe for concurrent use.
+type V2 struct {
+	c    *conn
+	base *sling.Sling
+}
+
+var _ Client = (*V2)(nil)
+
+// NewV2 returns a v2 client. It sends nothing until called.
+func NewV2(opt Options) (*V2, error) {
+	c, err := newConn(opt)
+	if err != nil {
+		return nil, err
+	}
+	return &V2{c: c, base: sling.New().Base(c.base.String() + "/2/")}, nil
+}
+
+// Version is "v2".
+func (v *V2) Version() string { return "v2" }
+
+// RateLimits is the latest state of every endpoint seen.
+func (v *V2) RateLimits() map[string]RateLimit { return v.c.limits.snapshot() }
+
+// ServerDate is the Date header of the latest answer.
+func (v *V2) ServerDate() time.Time { return v.c.limits.date() }
+
+// v2 answer shapes.
+type (
+	v2User struct {
+		ID       string `json:"id"`
+		Name     string `json:"name"`
+		Username string `json:"username"`
+	}
+	v2Tweet struct {
+		ID             string `json:"id"`
+		Text           string `json:"text"`
+		AuthorID       string `json:"author_id"`
+		CreatedAt      string `json:"created_at"`
+		ConversationID string `json:"conversation_id"`
+	}
+	v2DMEvent struct {
+		ID               string `json:"id"`
+		Text             string `json:"text"`
+		EventType        string `json:"event_type"`
+		SenderID         string `json:"sender_id"`
+		CreatedAt        string `json:"created_at"`
+		DMConversationID string `json:"dm_conversation_id"`
+	}
+	v2Meta struct {
+		ResultCount int    `json:"result_count"`
+		NextToken   string `json:"next_token"`
+	}
+	v2UserAnswer struct {
+		Data *v2User `json:"data"`
+	}
+	v2MentionsAnswer struct {
+		Data     []v2Tweet `json:"data"`
+		Includes struct {
+			Users []v2User `json:"users"`
+		} `json:"includes"`
+		Meta   v2Meta            `json:"meta"`
+		Errors []json.RawMessage `json:"errors"`
+	}
+	v2DMAnswer struct {
+		Data   []v2DMEvent       `json:"data"`
+		Meta   v2Meta            `json:"meta"`
+		Errors []json.RawMessage `json:"errors"`
+	}
+	v2PostAnswer struct {
+		Data *struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	v2SendDMAnswer struct {
+		Data *struct {
+			DMEventID string `json:"dm_event_id"`
+		} `json:"data"`
+	}
+)
+
+type v2MentionsQuery struct {
+	SinceID         string `url:"since_id,omitempty"`
+	MaxResults      int    `url:"max_results,omitempty"`
+	PaginationToken string `url:"pagination_token,omitempty"`
+	TweetFields     string `url:"tweet.fields"`
+	Expansions      string `url:"expansions"`
+	UserFields      string `url:"user.fields"`
+}
+
+type v2DMQuery struct {
+	DMEventFields   string `url:"dm_event.fields"`
+	EventTypes      string `url:"event_types"`
+	MaxResults      int    `url:"max_results,omitempty"`
+	PaginationToken string `url:"pagination_token,omitempty"`
+}
+
+// do sends the request s builds and decodes a 2xx answer into out.
+func (v *V2) do(ctx context.Context, ep string, s *sling.Sling, out any) (*exchange, error) {
+	ex, err := v.c.call(ctx, ep, false, func(hc *http.Client) error {
+		req, err := s.Request()
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		return resp.Body.Close() // callTransport kept the body
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(ex.body, out); err != nil {
+		return nil, &APIError{Kind: KindTransient, Endpoint: ep, Status: ex.status, Title: "malformed answer", Err: err}
+	}
+	return ex, nil
+}
+
+// Me is the account the keys belong to (GET /2/users/me).
+func (v *V2) Me(ctx context.Context) (User, error) {
+	return v.user(ctx, EndpointMe, v.base.New().Get("users/me"))
+}
+
+// UserByUsername resolves a handle (GET /2/users/by/username/:u).
+func (v *V2) UserByUsername(ctx context.Context, username string) (User, error) {
+	name := strings.TrimPrefix(strings.TrimSpace(username), "@")
+	if name == "" {
+		return User{}, &APIError{Kind: KindNotFound, Endpoint: EndpointUserByName, Title: "empty username"}
+	}
+	return v.user(ctx, EndpointUserByName, v.base.New().Get("users/by/username/"+url.PathEscape(name)))
+}
+
+func (v *V2) user(ctx context.Context, ep string, s *sling.Sling) (User, error) {
+	var a v2UserAnswer
+	ex, err := v.do(ctx, ep, s, &a)
+	if err != nil {
+		return User{}, err
+	}
+	if a.Data == nil {
+		return User{}, partialError(ep, ex.status, ex.body)
+	}
+	if a.Data.ID == "" {
+		return User{}, &APIError{Kind: KindTransient, Endpoint: ep, Status: ex.status, Title: "malformed answer", Detail: "user without id"}
+	}
+	return User{ID: a.Data.ID, Username: a.Data.Username}, nil
+}
+
+// Mentions of userID (GET /2/users/:id/mentions), every page up to
+// p.MaxPages, oldest first. X keeps only the 800 most recent mentions.
+func (v *V2) Mentions(ctx context.Context, userID string, p MentionsParams) ([]Post, error) {
+	q := v2MentionsQuery{
+		SinceID:     p.SinceID,
+		MaxResults:  clamp(p.MaxResults, 5, 100, 100),
+		TweetFields: "author_id,created_at,conversation_id",
+		Expansions:  "author_id",
+		UserFields:  "username",
+	}
+	seen := map[string]bool{}
+	var posts []Post
+	for page := 0; p.MaxPages == 0 || page < p.MaxPages; page++ {
+		var a v2MentionsAnswer
+		s := v.base.New().Get("users/" + url.PathEscape(userID) + "/mentions").QueryStruct(q)
+		ex, err := v.do(ctx, EndpointMentions, s, &a)
+		if err != nil {
+			return nil, fmt.Errorf("mentions since %q: %w", p.SinceID, err)
+		}
+		if a.Data == nil && len(a.Errors) > 0 {
+			return nil, fmt.Errorf("mentions since %q: %w", p.SinceID, partialError(EndpointMentions, ex.status, ex.body))
+		}
+		names := map[string]string{}
+		for _, u := range a.Includes.Users {
+			names[u.ID] = u.Username
+		}
+		for _, t := range a.Data {
+			if t.ID == "" || seen[t.ID] {
+				continue
+			}
+			seen[t.ID] = true
+			posts = append(posts, Post{
+				ID:             t.ID,
+				AuthorID:       t.AuthorID,
+				AuthorUsername: names[t.AuthorID],
+				Text:           t.Text,
+				CreatedAt:      parseV2Time(t.CreatedAt),
+				ConversationID: t.ConversationID,
+			})
+		}
+		if a.Meta.NextToken == "" || len(a.Data) == 0 {
+			break
+		}
+		q.PaginationToken = a.Meta.NextToken
+	}
+	sort.Slice(posts, func(i, j int) bool { return snowflakeLess(posts[i].ID, posts[j].ID) })
+	return posts, nil
+}
+
+// DirectMessages lists the account's DM events, received and sent
+// (GET /2/dm_events), oldest first.
+func (v *V2) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
+	q := v2DMQuery{
+		DMEventFields: "id,text,event_type,sender_id,created_at,dm_conversation_id",
+		EventTypes:    "MessageCreate",
+		MaxResults:    clamp(p.MaxResults, 1, 100, 100),
+	}
+	seen := map[string]bool{}
+	var dms []DM
+	for page := 0; p.MaxPages == 0 || page < p.MaxPages; page++ {
+		var a v2DMAnswer
+		ex, err := v.do(ctx, EndpointDMEvents, v.base.New().Get("dm_events").QueryStruct(q), &a)
+		if err != nil {
+			return nil, fmt.Errorf("direct messages: %w", err)
+		}
+		if a.Data == nil && len(a.Errors) > 0 {
+			return nil, fmt.Errorf("direct messages: %w", partialError(EndpointDMEvents, ex.status, ex.body))
+		}
+		stop := false
+		for _, d := range a.Data {
+			if d.ID == "" || (d.EventType != "" && d.EventType != "MessageCreate") {
+				continue
+			}
+			if p.Seen != nil && p.Seen(d.ID) {
+				stop = true
+			}
+			if seen[d.ID] {
+				continue
+			}
+			seen[d.ID] = true
+			dms = append(dms, DM{
+				ID:             d.ID,
+				SenderID:       d.SenderID,
+				Text:           d.Text,
+				CreatedAt:      parseV2Time(d.CreatedAt),
+				ConversationID: d.DMConversationID,
+			})
+		}
+		if stop || a.Meta.NextToken == "" || len(a.Data) == 0 {
+			break
+		}
+		q.PaginationToken = a.Meta.NextToken
+	}
+	sort.Slice(dms, func(i, j int) bool { return snowflakeLess(dms[i].ID, dms[j].ID) })
+	return dms, nil
+}
+
+// Reply posts text as a threaded reply to post inReplyTo (POST /2/tweets).
+func (v *V2) Reply(ctx context.Context, inReplyTo, text string) (string, error) {
+	body := struct {
+		Text  string `json:"text"`
+		Reply struct {
+			InReplyToTweetID string `json:"in_reply_to_tweet_id"`
+		} `json:"reply"`
+	}{Text: text}
+	body.Reply.InReplyToTweetID = inReplyTo
+	var a v2PostAnswer
+	ex, err := v.do(ctx, EndpointPost, v.base.New().Post("tweets").BodyJSON(body), &a)
+	if err != nil {
+		return "", fmt.Errorf("reply to %s: %w", inReplyTo, err)
+	}
+	if a.Data == nil || a.Data.ID == "" {
+		return "", fmt.Errorf("reply to %s: %w", inReplyTo, partialError(EndpointPost, ex.status, ex.body))
+	}
+	return a.Data.ID, nil
+}
+
+// SendDM sends text to a user (POST /2/dm_conversations/with/:id/messages).
+func (v *V2) SendDM(ctx context.Context, toUserID, text string) (string, error) {
+	body := struct {
+		Text string `json:"text"`
+	}{text}
+	var a v2SendDMAnswer
+	s := v.base.New().Post("dm_conversations/with/" + url.PathEscape(toUserID) + "/messages").BodyJSON(body)
+	ex, err := v.do(ctx, EndpointSendDM, s, &a)
+	if err != nil {
+		return "", fmt.Errorf("dm to %s: %w", toUserID, err)
+	}
+	if a.Data == nil || a.Data.DMEventID == "" {
+		return "", fmt.Errorf("dm to %s: %w", toUserID, partialError(EndpointSendDM, ex.status, ex.body))
+	}
+	return a.Data.DMEventID, nil
+}
+
+func parseV2Time(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// clamp returns n within [lo, hi], or def when n is 0.
+func clamp(n, lo, hi, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < lo:
+		return lo
+	case n > hi:
+		return hi
+	}
+	return n
+}
