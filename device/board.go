@@ -1,0 +1,600 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/physic"
+
+	"github.com/tweetpi/tweetpi/config"
+)
+
+// DefaultThermalPath is where Linux shows the CPU temperature in
+// millidegrees Celsius.
+const DefaultThermalPath = "/sys/class/thermal/thermal_zone0/temp"
+
+// watchPoll bounds how long an input watcher waits for an edge before it
+// checks whether the board is closing (Close also halts the pin, which
+// wakes periph's drivers at once).
+const watchPoll = time.Second
+
+// eventBuffer is how many input changes wait for a slow reader before the
+// oldest is dropped.
+const eventBuffer = 16
+
+// Caller is who sent a command.
+type Caller struct {
+	ID       string // numeric user id
+	Username string // handle without @; compared case-insensitively
+	// Local is a person at the device itself (tweetpi do): device allow
+	// lists do not apply. The bot never sets it.
+	Local bool
+}
+
+// PinSource finds a pin by the name the config gives it. cmd passes one
+// over periph's gpioreg; tests and the demo pass a Sim's Pin method.
+type PinSource func(name string) (gpio.PinIO, error)
+
+// Options are what Open needs besides the devices and the pins.
+type Options struct {
+	Logger      *slog.Logger // nil: no logs
+	Start       time.Time    // when the program started, for the uptime; zero: when Open ran
+	ThermalPath string       // CPU temperature in millidegrees; "": DefaultThermalPath
+}
+
+// Result is what came of a command text.
+type Result struct {
+	Reply    string // short human text, at most MaxReply characters, no links
+	Ran      bool   // some action ran
+	Rejected bool   // not understood or not allowed: nothing ran
+}
+
+// Event is a debounced change of a notify input.
+type Event struct {
+	Device string     // the device's name
+	Word   string     // the level in the config's words: "open"
+	Level  gpio.Level // the level read
+	At     time.Time  // when the change settled
+}
+
+// String is "door: open".
+func (e Event) String() string { return e.Device + ": " + e.Word }
+
+// Board is the devices of one configuration on their pins. Its methods are
+// safe for concurrent use.
+type Board struct {
+	log     *slog.Logger
+	specs   []config.Device
+	devs    []*dev
+	byName  map[string]*dev
+	start   time.Time
+	thermal string
+
+	events   chan Event
+	ctx      context.Context // the board's life: jobs and watchers end with it
+	stop     context.CancelFunc
+	watchers sync.WaitGroup
+	once     sync.Once
+	closeErr error
+
+	mu      sync.Mutex // guards everything below and every dev's state
+	closed  bool
+	running int           // background jobs
+	idle    chan struct{} // closed while running is 0
+}
+
+// dev is one device on its pin.
+type dev struct {
+	spec config.Device
+	pin  gpio.PinIO
+	freq physic.Frequency
+
+	// Guarded by Board.mu.
+	on     bool               // output on, or pwm duty above 0
+	pct    int                // pwm duty
+	gen    uint64             // bumped by every command; a job acts only while its gen is current
+	cancel context.CancelFunc // the running job, if any
+	job    string             // "pulse", "blink" or "max_on" while one runs
+	offAt  time.Time          // when the job turns it off
+}
+
+// Open takes every device's pin: outputs go to their initial level, pwm to
+// its initial duty (0% or 100%), inputs to input with their pull, and a
+// watcher starts for each notify input. On any failure it drives what it
+// had set back to the safe level and returns an error that names the
+// device, the pin and a fix.
+func Open(specs []config.Device, pins PinSource, opt Options) (*Board, error) {
+	if pins == nil {
+		return nil, errors.New("device: no pin source")
+	}
+	if err := checkSpecs(specs); err != nil {
+		return nil, err
+	}
+	b := newBoard(specs, opt)
+	for i := range specs {
+		s := specs[i]
+		p, err := pins(s.Pin)
+		if err == nil && p == nil {
+			err = errors.New("no such pin")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: pin %s: %w", where(s), s.Pin, err)
+		}
+		d := &dev{spec: s, pin: p}
+		if s.FrequencyHz > 0 {
+			d.freq = physic.Frequency(s.FrequencyHz * float64(physic.Hertz))
+		}
+		b.devs = append(b.devs, d)
+		b.byName[s.Name] = d
+	}
+	b.mu.Lock()
+	for i, d := range b.devs {
+		if err := b.setup(d); err != nil {
+			b.devs = b.devs[:i+1] // only what was touched
+			b.mu.Unlock()
+			b.shutdown(true)
+			return nil, err
+		}
+	}
+	b.mu.Unlock()
+	for _, d := range b.devs {
+		if d.spec.Kind == config.KindInput && d.spec.Notify {
+			b.watchers.Add(1)
+			go b.watch(d)
+		}
+	}
+	return b, nil
+}
+
+func newBoard(specs []config.Device, opt Options) *Board {
+	b := &Board{
+		log:     opt.Logger,
+		specs:   specs,
+		byName:  map[string]*dev{},
+		start:   opt.Start,
+		thermal: opt.ThermalPath,
+		events:  make(chan Event, eventBuffer),
+		idle:    make(chan struct{}),
+	}
+	close(b.idle)
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	if b.start.IsZero() {
+		b.start = time.Now()
+	}
+	if b.thermal == "" {
+		b.thermal = DefaultThermalPath
+	}
+	b.ctx, b.stop = context.WithCancel(context.Background())
+	return b
+}
+
+// checkSpecs is the defence against a config that was not validated.
+func checkSpecs(specs []config.Device) error {
+	names := map[string]string{}
+	pins := map[string]string{}
+	for _, s := range specs {
+		if s.Name == "" {
+			return fmt.Errorf("%s: a device has no name; give it a lower-case name", where(s))
+		}
+		switch s.Kind {
+		case config.KindOutput, config.KindPWM, config.KindInput:
+		default:
+			return fmt.Errorf("%s: kind %q; use output, pwm or input", where(s), s.Kind)
+		}
+		if s.Pin == "" {
+			return fmt.Errorf("%s: no pin; give it one, such as pin: GPIO17 (tweetpi pins lists them)", where(s))
+		}
+		if other, dup := pins[s.Pin]; dup {
+			return fmt.Errorf("%s: pin %s is also device %s's; give each device its own pin", where(s), s.Pin, other)
+		}
+		pins[s.Pin] = s.Name
+		for _, n := range append([]string{s.Name}, s.Aliases...) {
+			n = strings.ToLower(n)
+			if other, dup := names[n]; dup {
+				return fmt.Errorf("%s: name %q is also device %s's; names and aliases must be unique", where(s), n, other)
+			}
+			if n == VerbHelp || n == VerbStatus {
+				return fmt.Errorf("%s: %q is a command word; name the device otherwise", where(s), n)
+			}
+			names[n] = s.Name
+		}
+		if s.Kind == config.KindInput && (s.Pull != "" && s.Pull != "up" && s.Pull != "down" && s.Pull != "none") {
+			return fmt.Errorf("%s: pull %q; use up, down or none", where(s), s.Pull)
+		}
+	}
+	return nil
+}
+
+func where(s config.Device) string {
+	if s.Line > 0 {
+		return fmt.Sprintf("device %s (config line %d)", s.Name, s.Line)
+	}
+	return "device " + s.Name
+}
+
+// driver names the periph driver behind a pin, for messages.
+func driver(p gpio.PinIO) string {
+	for {
+		r, ok := p.(gpio.RealPin)
+		if !ok {
+			break
+		}
+		q := r.Real()
+		if q == nil || q == p {
+			break
+		}
+		p = q
+	}
+	return fmt.Sprintf("%T", p)
+}
+
+const pinFix = "check that no other program or overlay holds the pin and that the user is in group gpio"
+
+// setup puts a device's pin in its starting state. b.mu is held.
+func (b *Board) setup(d *dev) error {
+	s := d.spec
+	switch s.Kind {
+	case config.KindOutput:
+		if err := b.drive(d, s.Initial, "open"); err != nil {
+			return fmt.Errorf("%s: pin %s (%s) to its initial level: %v; %s", where(s), s.Pin, driver(d.pin), err, pinFix)
+		}
+	case config.KindPWM:
+		pct := 0
+		if s.Initial {
+			pct = 100
+		}
+		if err := b.duty(d, pct, "open"); err != nil {
+			return fmt.Errorf("%s: pin %s (%s) cannot do PWM at %s: %v; use a pin with hardware PWM (on a Raspberry Pi GPIO12, GPIO13, GPIO18 or GPIO19, with the pwm overlay) or make it kind: output", where(s), s.Pin, driver(d.pin), d.freq, err)
+		}
+	case config.KindInput:
+		edge := gpio.NoEdge
+		if s.Notify {
+			edge = gpio.BothEdges
+		}
+		if err := d.pin.In(pull(s.Pull), edge); err != nil {
+			return fmt.Errorf("%s: pin %s (%s) as input with pull %s and edges %s: %v; %s", where(s), s.Pin, driver(d.pin), pullWord(s.Pull), edge, err, pinFix)
+		}
+	}
+	return nil
+}
+
+func pull(s string) gpio.Pull {
+	switch s {
+	case "up":
+		return gpio.PullUp
+	case "down":
+		return gpio.PullDown
+	}
+	return gpio.Float
+}
+
+func pullWord(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func offLevel(s config.Device) gpio.Level { return gpio.Level(s.ActiveLow) }
+
+// drive sets an output on or off. b.mu is held.
+func (b *Board) drive(d *dev, on bool, by string) error {
+	l := gpio.Level(on != d.spec.ActiveLow)
+	if err := d.pin.Out(l); err != nil {
+		return err
+	}
+	d.on = on
+	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "state", onWord(on), "by", by)
+	return nil
+}
+
+// duty sets a pwm's duty in percent. b.mu is held.
+func (b *Board) duty(d *dev, pct int, by string) error {
+	dt := gpio.DutyMax / 100 * gpio.Duty(pct)
+	if pct >= 100 {
+		dt = gpio.DutyMax
+	}
+	if d.spec.ActiveLow {
+		dt = gpio.DutyMax - dt
+	}
+	if err := d.pin.PWM(dt, d.freq); err != nil {
+		return err
+	}
+	d.pct, d.on = pct, pct > 0
+	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "duty", strconv.Itoa(pct)+"%", "by", by)
+	return nil
+}
+
+// safe drives an output or pwm to its safe level. For pwm this stops the
+// PWM and holds the pin at the off level. b.mu is held.
+func (b *Board) safe(d *dev, by string) error {
+	if d.spec.Kind == config.KindInput {
+		return nil
+	}
+	l := offLevel(d.spec)
+	if err := d.pin.Out(l); err != nil {
+		return fmt.Errorf("%s: pin %s (%s) to its safe level %s: %v", where(d.spec), d.spec.Pin, driver(d.pin), l, err)
+	}
+	d.on, d.pct = false, 0
+	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "state", "off", "by", by)
+	return nil
+}
+
+// cancelJob stops the device's background job and makes any job that is
+// already past its wait do nothing. b.mu is held.
+func (d *dev) cancelJob() {
+	d.gen++
+	if d.cancel != nil {
+		d.cancel()
+		d.cancel = nil
+	}
+	d.job, d.offAt = "", time.Time{}
+}
+
+// startJob runs fn in the background for d. fn's steps call b.step. b.mu
+// is held.
+func (b *Board) startJob(d *dev, kind string, offIn time.Duration, fn func(ctx context.Context, gen uint64)) {
+	ctx, cancel := context.WithCancel(b.ctx)
+	d.cancel, d.job, d.offAt = cancel, kind, time.Now().Add(offIn)
+	gen := d.gen
+	if b.running == 0 {
+		b.idle = make(chan struct{})
+	}
+	b.running++
+	go func() {
+		defer func() {
+			cancel()
+			b.mu.Lock()
+			if d.gen == gen {
+				d.cancel, d.job, d.offAt = nil, "", time.Time{}
+			}
+			b.running--
+			if b.running == 0 {
+				close(b.idle)
+			}
+			b.mu.Unlock()
+		}()
+		fn(ctx, gen)
+	}()
+}
+
+// step waits for wait, then runs act under b.mu if the job is still the
+// device's. It reports whether the job goes on.
+func (b *Board) step(ctx context.Context, d *dev, gen uint64, wait time.Duration, act func() error) bool {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d.gen != gen || ctx.Err() != nil {
+		return false
+	}
+	if err := act(); err != nil {
+		b.log.Error("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "err", err)
+		return false
+	}
+	return true
+}
+
+// Wait blocks until no pulse, blink or max_on timer is running, or ctx
+// ends.
+func (b *Board) Wait(ctx context.Context) error {
+	b.mu.Lock()
+	idle := b.idle
+	b.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Pending describes the running background jobs, "" when none: "pump off
+// in 5m". For `tweetpi do` to say what it waits for.
+func (b *Board) Pending() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var parts []string
+	for _, d := range b.devs {
+		if d.job != "" {
+			parts = append(parts, fmt.Sprintf("%s off in %s (%s)", d.spec.Name, fmtDuration(time.Until(d.offAt).Round(time.Millisecond)), d.job))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Halt drives every output and pwm to its safe level (off, honouring
+// active_low) and cancels every pulse, blink and max_on timer. It tries
+// every device and returns all the errors. The board stays usable.
+func (b *Board) Halt() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.halt("halt")
+}
+
+func (b *Board) halt(by string) error {
+	var errs []error
+	for _, d := range b.devs {
+		d.cancelJob()
+		if err := b.safe(d, by); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close halts the board, stops the input watchers and closes Events.
+// Calling it again returns the first result.
+func (b *Board) Close() error {
+	b.shutdown(true)
+	return b.closeErr
+}
+
+// Release stops the watchers and timers and closes Events but leaves
+// every output as it is: for `tweetpi do "led on"`, whose point is the
+// level it leaves. A running pulse, blink or max_on timer is cancelled, so
+// Wait first. Calling Close or Release again does nothing.
+func (b *Board) Release() {
+	b.shutdown(false)
+}
+
+func (b *Board) shutdown(halt bool) {
+	b.once.Do(func() {
+		b.mu.Lock()
+		if halt {
+			b.closeErr = b.halt("close")
+		} else {
+			for _, d := range b.devs {
+				d.cancelJob()
+			}
+		}
+		b.closed = true
+		idle := b.idle
+		b.mu.Unlock()
+		b.stop()
+		for _, d := range b.devs {
+			if d.spec.Kind == config.KindInput && d.spec.Notify {
+				_ = d.pin.Halt() // wakes WaitForEdge
+			}
+		}
+		b.watchers.Wait()
+		<-idle
+		close(b.events)
+	})
+}
+
+// Events are the debounced changes of the notify inputs. A reader that
+// falls behind loses the oldest. The channel is closed by Close.
+func (b *Board) Events() <-chan Event { return b.events }
+
+// watch reports d's debounced changes on b.events until the board closes.
+func (b *Board) watch(d *dev) {
+	defer b.watchers.Done()
+	last := d.pin.Read()
+	for b.ctx.Err() == nil {
+		t0 := time.Now()
+		if !d.pin.WaitForEdge(watchPoll) {
+			if time.Since(t0) < watchPoll/2 {
+				// A driver that returns at once: don't spin.
+				b.pause(watchPoll)
+			}
+			continue
+		}
+		// Debounce: wait until the pin has been quiet for the debounce time.
+		for d.spec.Debounce > 0 && b.ctx.Err() == nil && d.pin.WaitForEdge(d.spec.Debounce) {
+		}
+		if b.ctx.Err() != nil {
+			return
+		}
+		l := d.pin.Read()
+		if l == last {
+			continue
+		}
+		last = l
+		ev := Event{Device: d.spec.Name, Word: word(d.spec, l), Level: l, At: time.Now()}
+		b.log.Info("input changed", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "word", ev.Word)
+		b.send(ev)
+	}
+}
+
+func (b *Board) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-b.ctx.Done():
+	case <-t.C:
+	}
+}
+
+// send never blocks: when the buffer is full the oldest event goes.
+func (b *Board) send(ev Event) {
+	for range 2 {
+		select {
+		case b.events <- ev:
+			return
+		default:
+		}
+		select {
+		case old := <-b.events:
+			b.log.Warn("input change dropped: nobody read it", "device", old.Device, "word", old.Word)
+		default:
+		}
+	}
+	b.log.Warn("input change dropped: nobody read it", "device", ev.Device, "word", ev.Word)
+}
+
+func word(s config.Device, l gpio.Level) string {
+	if l {
+		if s.High != "" {
+			return s.High
+		}
+		return "high"
+	}
+	if s.Low != "" {
+		return s.Low
+	}
+	return "low"
+}
+
+func onWord(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
+
+// Safe drives every output and pwm of specs to its safe level (off,
+// honouring active_low) without setting any initial level: for `tweetpi
+// safe` after the daemon exits. It goes on past a failing pin and returns
+// every error. Inputs are left alone.
+func Safe(specs []config.Device, pins PinSource) error {
+	if pins == nil {
+		return errors.New("device: no pin source")
+	}
+	var errs []error
+	for _, s := range specs {
+		if s.Kind != config.KindOutput && s.Kind != config.KindPWM {
+			continue
+		}
+		p, err := pins(s.Pin)
+		if err == nil && p == nil {
+			err = errors.New("no such pin")
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: pin %s: %w", where(s), s.Pin, err))
+			continue
+		}
+		if err := p.Out(offLevel(s)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: pin %s (%s) to its safe level %s: %v; %s", where(s), s.Pin, driver(p), offLevel(s), err, pinFix))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readTemp reads the CPU temperature: "48.3°C", or "" where there is none.
+func readTemp(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	m, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || m < -100000 || m > 200000 {
+		return ""
+	}
+	return strconv.FormatFloat(float64(m)/1000, 'f', 1, 64) + "°C"
+}

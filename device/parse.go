@@ -1,0 +1,462 @@
+package device
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/tweetpi/tweetpi/config"
+)
+
+// Verbs of the command language.
+const (
+	VerbHelp   = "help"   // the verbs and the device names
+	VerbStatus = "status" // every device, uptime, temperature
+	VerbState  = "state"  // one device's state ("led" or "led status")
+	VerbOn     = "on"
+	VerbOff    = "off"
+	VerbToggle = "toggle"
+	VerbPulse  = "pulse" // on, then off after Action.Duration
+	VerbBlink  = "blink" // Action.Count times, one every Action.Duration
+	VerbDuty   = "duty"  // pwm at Action.Percent ("fan 40%")
+)
+
+// Limits of the command language.
+const (
+	MaxCommands    = 10                    // commands in one text
+	MinPulse       = 10 * time.Millisecond // shortest pulse
+	MaxPulse       = 24 * time.Hour        // longest pulse when the device has no max_on
+	MaxBlinks      = 100                   // most blinks in one command
+	MinBlinkPeriod = 50 * time.Millisecond // shortest blink period (on plus off)
+	MaxBlinkPeriod = time.Minute           // longest blink period
+	DefaultBlink   = time.Second           // blink period when none is given
+	MaxReply       = 200                   // longest reply, in characters, leaving room in a post
+	maxEcho        = 20                    // longest user word echoed in a reply
+	minEditLen     = 3                     // words shorter than this get no suggestion
+)
+
+// Action is one checked command.
+type Action struct {
+	Device   string        // the device's name (not the alias used); "" for help and status
+	Verb     string        // one of the Verb constants
+	Duration time.Duration // pulse length, or blink period
+	Count    int           // blinks
+	Percent  int           // pwm duty, 0..100
+}
+
+// String is the action as a command: "pump pulse 30s".
+func (a Action) String() string {
+	switch a.Verb {
+	case VerbHelp, VerbStatus:
+		return a.Verb
+	case VerbState:
+		return a.Device
+	case VerbPulse:
+		return fmt.Sprintf("%s pulse %s", a.Device, fmtDuration(a.Duration))
+	case VerbBlink:
+		return fmt.Sprintf("%s blink %d %s", a.Device, a.Count, fmtDuration(a.Duration))
+	case VerbDuty:
+		return fmt.Sprintf("%s %d%%", a.Device, a.Percent)
+	}
+	return a.Device + " " + a.Verb
+}
+
+// verbsFor are the verbs each kind takes after its name, for checks and
+// suggestions.
+var verbsFor = map[string][]string{
+	config.KindOutput: {VerbOn, VerbOff, VerbToggle, VerbPulse, VerbBlink, VerbStatus},
+	config.KindPWM:    {VerbOn, VerbOff, VerbToggle, VerbStatus},
+	config.KindInput:  {VerbStatus},
+}
+
+var allVerbs = []string{VerbOn, VerbOff, VerbToggle, VerbPulse, VerbBlink, VerbStatus}
+
+// Parse turns the text of a post into a checked list of actions, without
+// touching a pin and without knowing who sent it (Board.Run checks the
+// per-device allow lists). Leading and trailing @handles, http(s) links
+// and a leading # are dropped; case does not matter; commands are split at
+// ";", "," and new lines. Either every command is good, or Parse returns
+// an error whose text is the reply: what was wrong and, where it can, the
+// nearest device or verb. The reply never repeats more of the text than
+// one short plain word.
+//
+// Full-width ASCII letters (as typed by CJK keyboards) are folded to ASCII
+// and any Unicode space counts as a space; any other non-ASCII character,
+// zero-width ones included, makes the text rejected, so nothing that only
+// looks like a command can run.
+func Parse(text string, specs []config.Device) ([]Action, error) {
+	norm, err := normalize(text)
+	if err != nil {
+		return nil, err
+	}
+	parts := splitCommands(norm)
+	if len(parts) == 0 {
+		return nil, errors.New(`no command; say "help" for the commands`)
+	}
+	if len(parts) > MaxCommands {
+		return nil, fmt.Errorf("too many commands (%d); at most %d in one post", len(parts), MaxCommands)
+	}
+	idx := newIndex(specs)
+	acts := make([]Action, 0, len(parts))
+	for i, words := range parts {
+		a, err := parseOne(words, idx)
+		if err != nil {
+			if len(parts) > 1 {
+				return nil, fmt.Errorf("nothing run: command %d: %v", i+1, err)
+			}
+			return nil, err
+		}
+		acts = append(acts, a)
+	}
+	return acts, nil
+}
+
+// normalize folds case and full-width forms, and rejects other non-ASCII.
+func normalize(text string) (string, error) {
+	var b strings.Builder
+	b.Grow(len(text))
+	for _, r := range text {
+		switch {
+		case r == '\n' || r == '\r':
+			b.WriteByte('\n')
+		case unicode.IsSpace(r):
+			b.WriteByte(' ')
+		case r >= 0xFF01 && r <= 0xFF5E: // full-width forms of ! .. ~
+			b.WriteRune(unicode.ToLower(r - 0xFF01 + '!'))
+		case r > unicode.MaxASCII || unicode.IsControl(r):
+			return "", errors.New("not understood: use plain letters and digits (no emoji or special characters)")
+		default:
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String(), nil
+}
+
+// splitCommands splits at ; , and new lines into the words of each
+// command, dropping links, leading and trailing @handles, a leading # and
+// empty commands.
+func splitCommands(s string) [][]string {
+	var out [][]string
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || r == '\n' }) {
+		var words []string
+		for _, w := range strings.Fields(part) {
+			if strings.HasPrefix(w, "http://") || strings.HasPrefix(w, "https://") {
+				continue
+			}
+			words = append(words, w)
+		}
+		for len(words) > 0 && strings.HasPrefix(words[0], "@") {
+			words = words[1:]
+		}
+		for len(words) > 0 && strings.HasPrefix(words[len(words)-1], "@") {
+			words = words[:len(words)-1]
+		}
+		if len(words) > 0 {
+			words[0] = strings.TrimLeft(words[0], "#")
+			if words[0] == "" {
+				words = words[1:]
+			}
+		}
+		if len(words) > 0 {
+			out = append(out, words)
+		}
+	}
+	return out
+}
+
+type index struct {
+	byName map[string]*config.Device // names and aliases
+	names  []string                  // names and aliases, in config order
+}
+
+func newIndex(specs []config.Device) *index {
+	idx := &index{byName: map[string]*config.Device{}}
+	for i := range specs {
+		d := &specs[i]
+		for _, n := range append([]string{d.Name}, d.Aliases...) {
+			n = strings.ToLower(n)
+			if n == "" || n == VerbHelp || n == VerbStatus {
+				continue
+			}
+			if _, dup := idx.byName[n]; dup {
+				continue
+			}
+			idx.byName[n] = d
+			idx.names = append(idx.names, n)
+		}
+	}
+	return idx
+}
+
+func parseOne(w []string, idx *index) (Action, error) {
+	first := w[0]
+	if first == VerbHelp || first == VerbStatus {
+		if len(w) > 1 {
+			return Action{}, fmt.Errorf("%s takes nothing after it", first)
+		}
+		return Action{Verb: first}, nil
+	}
+	d, ok := idx.byName[first]
+	if !ok {
+		return Action{}, unknownDevice(w, idx)
+	}
+	a := Action{Device: d.Name, Verb: VerbState}
+	if len(w) == 1 {
+		return a, nil
+	}
+	verb, args := w[1], w[2:]
+	kind := d.Kind
+	if pct, ok := strings.CutSuffix(verb, "%"); ok || isDigits(verb) {
+		if kind != config.KindPWM {
+			return Action{}, fmt.Errorf("%s is not pwm: say %s", d.Name, verbList(kind))
+		}
+		if !ok {
+			return Action{}, fmt.Errorf("say %s%%", verb)
+		}
+		n, err := percent(pct)
+		if err != nil {
+			return Action{}, err
+		}
+		a.Verb, a.Percent = VerbDuty, n
+		return a, noMore(a, args)
+	}
+	if !contains(allVerbs, verb) {
+		msg := fmt.Sprintf("%s: no verb %s", d.Name, echo(verb))
+		if s := nearest(verb, verbsFor[kind]); s != "" {
+			return Action{}, fmt.Errorf("%s; did you mean %s %s?", msg, d.Name, s)
+		}
+		return Action{}, fmt.Errorf("%s; say %s", msg, verbList(kind))
+	}
+	if !contains(verbsFor[kind], verb) {
+		return Action{}, fmt.Errorf("%s is %s: no %s; say %s", d.Name, kindWord(kind), verb, verbList(kind))
+	}
+	switch verb {
+	case VerbStatus:
+		return a, noMore(a, args)
+	case VerbOn, VerbOff, VerbToggle:
+		a.Verb = verb
+		return a, noMore(a, args)
+	case VerbPulse:
+		a.Verb = verb
+		if len(args) == 0 {
+			return Action{}, fmt.Errorf("how long? say %s pulse 30s", d.Name)
+		}
+		dur, err := duration(args[0])
+		if err != nil {
+			return Action{}, err
+		}
+		limit, what := MaxPulse, "the longest pulse"
+		if d.MaxOn > 0 {
+			limit, what = d.MaxOn, d.Name+"'s max_on"
+		}
+		if dur < MinPulse || dur > limit {
+			return Action{}, fmt.Errorf("%s pulse %s refused: it must be %s to %s (%s)", d.Name, fmtDuration(dur), fmtDuration(MinPulse), fmtDuration(limit), what)
+		}
+		a.Duration = dur
+		return a, noMore(a, args[1:])
+	case VerbBlink:
+		a.Verb, a.Duration = verb, DefaultBlink
+		if len(args) == 0 {
+			return Action{}, fmt.Errorf("how many times? say %s blink 3", d.Name)
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || !isDigits(args[0]) || n < 1 || n > MaxBlinks {
+			return Action{}, fmt.Errorf("blink %s: say a count from 1 to %d", echo(args[0]), MaxBlinks)
+		}
+		a.Count = n
+		if len(args) > 1 {
+			p, err := duration(args[1])
+			if err != nil {
+				return Action{}, err
+			}
+			if p < MinBlinkPeriod || p > MaxBlinkPeriod {
+				return Action{}, fmt.Errorf("blink period %s refused: it must be %s to %s", fmtDuration(p), fmtDuration(MinBlinkPeriod), fmtDuration(MaxBlinkPeriod))
+			}
+			a.Duration = p
+		}
+		if d.MaxOn > 0 && a.Duration/2 > d.MaxOn {
+			return Action{}, fmt.Errorf("blink period %s refused: on for half of it is longer than %s's max_on %s", fmtDuration(a.Duration), d.Name, fmtDuration(d.MaxOn))
+		}
+		return a, noMore(a, args[min(len(args), 2):])
+	}
+	return Action{}, fmt.Errorf("%s: no verb %s", d.Name, echo(verb))
+}
+
+func unknownDevice(w []string, idx *index) error {
+	first := w[0]
+	// "on led": the verb first.
+	if len(w) == 2 && contains(allVerbs, first) {
+		if d, ok := idx.byName[w[1]]; ok {
+			return fmt.Errorf("the device comes first: say %s %s", d.Name, first)
+		}
+	}
+	cands := append([]string{VerbHelp, VerbStatus}, idx.names...)
+	if s := nearest(first, cands); s != "" {
+		return fmt.Errorf("no device %s; did you mean %s?", echo(first), s)
+	}
+	if len(idx.names) == 0 {
+		return fmt.Errorf("no device %s; none are set up", echo(first))
+	}
+	return fmt.Errorf("no device %s; say help", echo(first))
+}
+
+func noMore(a Action, rest []string) error {
+	if len(rest) > 0 {
+		return fmt.Errorf("%s: too many words; say %s", echo(a.Device), a)
+	}
+	return nil
+}
+
+func percent(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || !isDigits(s) || len(s) > 3 || n > 100 {
+		return 0, errors.New("pwm takes 0% to 100%")
+	}
+	return n, nil
+}
+
+func duration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") {
+		return 0, fmt.Errorf("%s is not a duration: say 30s, 1m30s or 500ms", echo(s))
+	}
+	return d, nil
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func kindWord(kind string) string {
+	switch kind {
+	case config.KindInput:
+		return "an input"
+	case config.KindPWM:
+		return "pwm"
+	}
+	return "an output"
+}
+
+func verbList(kind string) string {
+	switch kind {
+	case config.KindInput:
+		return "just its name"
+	case config.KindPWM:
+		return "on, off, toggle or 0-100%"
+	}
+	return "on, off, toggle, pulse 30s or blink 3"
+}
+
+// echo quotes a word of the user's for a reply only when it is short and
+// plain (letters, digits, - _ %), so a reply can't be made to carry a
+// link, a mention or someone else's text.
+func echo(s string) string {
+	if s == "" || len(s) > maxEcho {
+		return "that word"
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '%') {
+			return "that word"
+		}
+	}
+	return `"` + s + `"`
+}
+
+// nearest returns the candidate closest to s by edit distance, or "" when
+// none is close enough to be a typo.
+func nearest(s string, cands []string) string {
+	if len(s) < minEditLen-1 || len(s) > 40 {
+		return ""
+	}
+	best, bestD := "", 0
+	for _, c := range cands {
+		d := editDistance(s, c)
+		limit := 1
+		if len(c) >= 4 {
+			limit = 2
+		}
+		if d > limit || d >= len(c) {
+			continue
+		}
+		if best == "" || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Damerau–Levenshtein (optimal string alignment)
+// distance over bytes; the texts are ASCII here.
+func editDistance(a, b string) int {
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
+}
+
+// fmtDuration writes a duration short: 30s, 1m30s, 500ms, 2h, 3h12m.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d < time.Second:
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	case d%time.Second != 0 && d < time.Minute:
+		return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+	}
+	d = d.Truncate(time.Second)
+	var b strings.Builder
+	if days := d / (24 * time.Hour); days > 0 {
+		fmt.Fprintf(&b, "%dd", days)
+		d -= days * 24 * time.Hour
+	}
+	if h := d / time.Hour; h > 0 {
+		fmt.Fprintf(&b, "%dh", h)
+		d -= h * time.Hour
+	}
+	if m := d / time.Minute; m > 0 {
+		fmt.Fprintf(&b, "%dm", m)
+		d -= m * time.Minute
+	}
+	if s := d / time.Second; s > 0 {
+		fmt.Fprintf(&b, "%ds", s)
+	}
+	return b.String()
+}

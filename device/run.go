@@ -1,0 +1,262 @@
+package device
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tweetpi/tweetpi/config"
+)
+
+// Run parses text, checks every command against the device allow lists
+// for c, and runs the commands in order. If any command is not understood
+// or not allowed, nothing runs and the reply says which. ctx is checked
+// before anything runs; pulse, blink and max_on go on in the background
+// after Run returns, until the next command on that device, Halt or Close.
+func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
+	acts, err := Parse(text, b.specs)
+	if err != nil {
+		return Result{Reply: fit(err.Error()), Rejected: true}
+	}
+	for i, a := range acts {
+		if a.Device == "" {
+			continue
+		}
+		if !allowed(b.byName[a.Device].spec, c) {
+			msg := fmt.Sprintf("you may not use %s", a.Device)
+			if len(acts) > 1 {
+				msg = fmt.Sprintf("nothing run: command %d: %s", i+1, msg)
+			}
+			return Result{Reply: msg, Rejected: true}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{Reply: "not run: shutting down"}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return Result{Reply: "not run: shutting down"}
+	}
+	var replies []string
+	ran := false
+	for i, a := range acts {
+		r, err := b.do(a)
+		if err != nil {
+			b.log.Error("command failed", "command", a.String(), "err", err)
+			msg := fmt.Sprintf("%s failed: pin error (see the log)", a)
+			if i+1 < len(acts) {
+				msg += "; the rest not run"
+			}
+			replies = append(replies, msg)
+			break
+		}
+		if a.Verb != VerbHelp && a.Verb != VerbStatus && a.Verb != VerbState {
+			ran = true
+		}
+		replies = append(replies, r)
+	}
+	return Result{Reply: fit(strings.Join(replies, "; ")), Ran: ran}
+}
+
+// allowed reports whether c may use the device s.
+func allowed(s config.Device, c Caller) bool {
+	if c.Local || len(s.Allow) == 0 {
+		return true
+	}
+	user := strings.TrimPrefix(c.Username, "@")
+	for _, a := range s.Allow {
+		if h, ok := strings.CutPrefix(a, "@"); ok {
+			if user != "" && strings.EqualFold(h, user) {
+				return true
+			}
+		} else if c.ID != "" && a == c.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// do runs one action. b.mu is held.
+func (b *Board) do(a Action) (string, error) {
+	switch a.Verb {
+	case VerbHelp:
+		return b.help(), nil
+	case VerbStatus:
+		return b.status(), nil
+	}
+	d := b.byName[a.Device]
+	name := d.spec.Name
+	if a.Verb == VerbState {
+		return name + " is " + b.state(d), nil
+	}
+	d.cancelJob()
+	switch a.Verb {
+	case VerbToggle:
+		a.Verb = VerbOn
+		if d.on {
+			a.Verb = VerbOff
+		}
+	case VerbDuty:
+		if d.spec.Kind != config.KindPWM {
+			return "", fmt.Errorf("%s is not pwm", name)
+		}
+	}
+	if d.spec.Kind == config.KindPWM {
+		pct := a.Percent
+		switch a.Verb {
+		case VerbOn:
+			pct = 100
+		case VerbOff:
+			pct = 0
+		}
+		if err := b.duty(d, pct, "command"); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s %d%%", name, pct) + b.maxOn(d), nil
+	}
+	switch a.Verb {
+	case VerbOn:
+		if err := b.drive(d, true, "command"); err != nil {
+			return "", err
+		}
+		return name + " on" + b.maxOn(d), nil
+	case VerbOff:
+		if err := b.drive(d, false, "command"); err != nil {
+			return "", err
+		}
+		return name + " off", nil
+	case VerbPulse:
+		if err := b.drive(d, true, "pulse"); err != nil {
+			return "", err
+		}
+		b.startJob(d, "pulse", a.Duration, func(ctx context.Context, gen uint64) {
+			b.step(ctx, d, gen, a.Duration, func() error { return b.drive(d, false, "pulse") })
+		})
+		return fmt.Sprintf("%s on for %s", name, fmtDuration(a.Duration)), nil
+	case VerbBlink:
+		if err := b.drive(d, true, "blink"); err != nil {
+			return "", err
+		}
+		onFor := a.Duration / 2
+		offFor := a.Duration - onFor
+		b.startJob(d, "blink", time.Duration(a.Count-1)*a.Duration+onFor, func(ctx context.Context, gen uint64) {
+			for i := range a.Count {
+				if !b.step(ctx, d, gen, onFor, func() error { return b.drive(d, false, "blink") }) {
+					return
+				}
+				if i == a.Count-1 {
+					return
+				}
+				if !b.step(ctx, d, gen, offFor, func() error { return b.drive(d, true, "blink") }) {
+					return
+				}
+			}
+		})
+		times := "times"
+		if a.Count == 1 {
+			times = "time"
+		}
+		return fmt.Sprintf("%s blinking %d %s, every %s", name, a.Count, times, fmtDuration(a.Duration)), nil
+	}
+	return "", fmt.Errorf("%s: verb %s not for %s", name, a.Verb, d.spec.Kind)
+}
+
+// maxOn starts d's max_on timer if d is on and has one, and says so.
+// b.mu is held.
+func (b *Board) maxOn(d *dev) string {
+	if !d.on || d.spec.MaxOn <= 0 {
+		return ""
+	}
+	b.startJob(d, "max_on", d.spec.MaxOn, func(ctx context.Context, gen uint64) {
+		b.step(ctx, d, gen, d.spec.MaxOn, func() error {
+			if d.spec.Kind == config.KindPWM {
+				return b.duty(d, 0, "max_on")
+			}
+			return b.drive(d, false, "max_on")
+		})
+	})
+	return fmt.Sprintf(" (off by itself in %s)", fmtDuration(d.spec.MaxOn))
+}
+
+// state is a device's state in words. b.mu is held.
+func (b *Board) state(d *dev) string {
+	switch d.spec.Kind {
+	case config.KindInput:
+		return word(d.spec, d.pin.Read())
+	case config.KindPWM:
+		return fmt.Sprintf("%d%%", d.pct)
+	}
+	s := onWord(d.on)
+	if d.job == "blink" {
+		s = "blinking"
+	}
+	return s
+}
+
+// Status is every device's state, the uptime and the CPU temperature where
+// there is one: "led on, pump off, fan 40%, door closed; up 3h12m; 48.3°C".
+func (b *Board) Status() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.status()
+}
+
+func (b *Board) status() string {
+	tail := "; up " + fmtUptime(time.Since(b.start))
+	if t := readTemp(b.thermal); t != "" {
+		tail += "; " + t
+	}
+	var parts []string
+	for _, d := range b.devs {
+		parts = append(parts, d.spec.Name+" "+b.state(d))
+	}
+	head := strings.Join(parts, ", ")
+	if len(parts) == 0 {
+		head = "no devices"
+	}
+	if room := MaxReply - len(tail); len(head) > room {
+		head = cut(head, room)
+	}
+	return head + tail
+}
+
+// help lists the verbs and the devices.
+func (b *Board) help() string {
+	var names []string
+	for _, d := range b.devs {
+		n := d.spec.Name
+		if len(d.spec.Aliases) > 0 {
+			n += " (" + strings.Join(d.spec.Aliases, ", ") + ")"
+		}
+		names = append(names, n)
+	}
+	s := "say status, or a device: <dev> on|off|toggle, <dev> pulse 30s, <dev> blink 3 [1s], <pwm> 40%, <dev> for its state. "
+	if len(names) == 0 {
+		return s + "no devices are set up"
+	}
+	return fit(s + "devices: " + strings.Join(names, ", "))
+}
+
+// fmtUptime is an uptime to the minute: 45s, 12m, 3h12m, 2d3h.
+func fmtUptime(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmtDuration(d.Truncate(time.Second))
+	case d < 24*time.Hour:
+		return fmtDuration(d.Truncate(time.Minute))
+	}
+	return fmtDuration(d.Truncate(time.Hour))
+}
+
+// fit cuts a reply to MaxReply characters.
+func fit(s string) string { return cut(s, MaxReply) }
+
+func cut(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimRight(string(r[:n-1]), " ,;") + "…"
+}
