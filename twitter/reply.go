@@ -1,0 +1,99 @@
+package twitter
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// MaxPostWeight is the most a post may weigh: 280, where most Latin
+// characters weigh 1 and others (CJK, emoji) weigh 2.
+const MaxPostWeight = 280
+
+// replyText makes a reply the API will take: no links (they cost far more
+// and a device has no reason to send one), at most MaxPostWeight, and unlike
+// the latest replies (the API refuses duplicate text): a UTC time stamp ends
+// each one, and a counter when the same text went out within the second.
+func (b *Bot) replyText(text string) string {
+	stamp := " (" + time.Now().UTC().Format("15:04:05") + ")"
+	base := fitWeight(stripLinks(text), MaxPostWeight-weight(stamp)-3)
+	out := base + stamp
+	for n := 2; slices.Contains(b.recent, out); n++ {
+		out = base + fmt.Sprintf(" (%s #%d)", time.Now().UTC().Format("15:04:05"), n)
+	}
+	b.recent = append(b.recent, out)
+	if len(b.recent) > 64 {
+		b.recent = b.recent[len(b.recent)-64:]
+	}
+	return out
+}
+
+// stripLinks removes every word that looks like a link.
+func stripLinks(s string) string {
+	fields := strings.Fields(s)
+	out := fields[:0]
+	for _, f := range fields {
+		l := strings.ToLower(f)
+		if strings.Contains(l, "://") || strings.HasPrefix(l, "www.") || looksLikeDomain(l) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return strings.Join(out, " ")
+}
+
+// looksLikeDomain catches "example.com" and "example.com/x", which X turns
+// into links, but not "21.5°C", "1.5s" or a sentence's end.
+func looksLikeDomain(w string) bool {
+	w = strings.TrimRight(w, ".,;:!?)")
+	i := strings.LastIndexByte(strings.SplitN(w, "/", 2)[0], '.')
+	if i <= 0 {
+		return false
+	}
+	host := strings.SplitN(w, "/", 2)[0]
+	tld := host[i+1:]
+	if len(tld) < 2 || len(tld) > 6 {
+		return false
+	}
+	for _, r := range tld {
+		if r < 'a' || r > 'z' {
+			return false
+		}
+	}
+	return unicode.IsLetter(rune(host[0])) || unicode.IsDigit(rune(host[0]))
+}
+
+// weight is a text's weight as X counts it (approximately: code points in
+// the Latin, general punctuation and similar ranges weigh 1, others 2).
+func weight(s string) int {
+	n := 0
+	for _, r := range s {
+		n += runeWeight(r)
+	}
+	return n
+}
+
+func runeWeight(r rune) int {
+	switch {
+	case r <= 0x10FF, r >= 0x2000 && r <= 0x200D, r >= 0x2010 && r <= 0x201F, r >= 0x2032 && r <= 0x2037:
+		return 1
+	}
+	return 2
+}
+
+// fitWeight cuts s to at most max, ending with "…" when cut.
+func fitWeight(s string, max int) string {
+	if weight(s) <= max {
+		return s
+	}
+	n := 0
+	for i, r := range s {
+		if n+runeWeight(r)+1 > max {
+			return strings.TrimSpace(s[:i]) + "…"
+		}
+		n += runeWeight(r)
+	}
+	return s
+}

@@ -1,0 +1,258 @@
+package twitter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// StateFile is the name of the state file in the state directory.
+const StateFile = "state.json"
+
+// stateVersion is the format of the state file this code writes.
+const stateVersion = 1
+
+// maxSeenDMs bounds the remembered DM event ids. The DM endpoint has no
+// since_id, so these are how a DM is known to be handled; the API lists the
+// most recent events first, so the newest few hundred are all that matter.
+const maxSeenDMs = 500
+
+// maxOutbox bounds the replies waiting for a rate limit to reset.
+const maxOutbox = 50
+
+// State is what the bot remembers across restarts. It is written atomically
+// after every change that matters for at-most-once: a post is recorded as
+// taken before its action runs.
+type State struct {
+	Version int `json:"version"`
+
+	// The account the keys belong to (users/me is scarce: 25 per 24 h on Free).
+	AccountID       string `json:"account_id,omitempty"`
+	AccountUsername string `json:"account_username,omitempty"`
+	// KeyID tells which keys AccountID belongs to: the access token's public
+	// part (the digits before the dash are the user id), never a secret.
+	KeyID string `json:"key_id,omitempty"`
+
+	// Mentions: the since_id cursor, advanced after every page of a fetch is
+	// handled, and the newest mention taken (recorded before it runs).
+	MentionsSince string `json:"mentions_since,omitempty"`
+	MentionsTaken string `json:"mentions_taken,omitempty"`
+	// MentionsStarted is set once the starting point is known; before it,
+	// the newest existing mention becomes the start and nothing older runs.
+	MentionsStarted bool `json:"mentions_started,omitempty"`
+
+	// DMs: the ids of the newest events seen (taken or skipped), oldest first.
+	SeenDMs []string `json:"seen_dms,omitempty"`
+	// DMsFloor is the newest id dropped from SeenDMs: every event id at or
+	// below it counts as seen (event ids are snowflakes that grow with time).
+	DMsFloor   string `json:"dms_floor,omitempty"`
+	DMsStarted bool   `json:"dms_started,omitempty"`
+
+	// Handles resolved from the allow list: lower-case handle -> user id.
+	Handles map[string]string `json:"handles,omitempty"`
+
+	// Outbox holds replies not yet sent, oldest first.
+	Outbox []Outgoing `json:"outbox,omitempty"`
+
+	// Saved is when the file was written.
+	Saved time.Time `json:"saved"`
+}
+
+// Outgoing is a reply waiting to be sent.
+type Outgoing struct {
+	Inbox     string    `json:"inbox"`                 // "mentions": a threaded reply; "dms": a DM
+	InReplyTo string    `json:"in_reply_to,omitempty"` // the post answered (mentions)
+	To        string    `json:"to,omitempty"`          // the user id (dms)
+	Text      string    `json:"text"`
+	Queued    time.Time `json:"queued"`
+}
+
+// ErrCorruptState is returned by LoadState for a state file that cannot be
+// trusted. The daemon refuses to guess: starting without the file would
+// replay or skip history, so a person must look.
+var ErrCorruptState = errors.New("state file is corrupt")
+
+// CheckStateDir refuses a state directory that others could tamper with: a
+// symlink, or one writable by group or others. It creates the directory
+// (mode 0700) when it does not exist.
+func CheckStateDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("state_dir %s: %w; create it (mkdir -m 700 %s) or set state_dir to a directory this user can write", dir, err, dir)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("state_dir %s: %w", dir, err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("state_dir %s is a symlink; point state_dir at the real directory", dir)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("state_dir %s is not a directory; set state_dir to a directory", dir)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("state_dir %s is writable by group or others (mode %#o), so anyone could replay commands; run: chmod 700 %s", dir, fi.Mode().Perm(), dir)
+	}
+	return nil
+}
+
+// LoadState reads dir/state.json. A missing file is a fresh start (a zero
+// State, nil error). A torn, empty or garbage file is ErrCorruptState with
+// the fix in the message.
+func LoadState(dir string) (*State, error) {
+	path := filepath.Join(dir, StateFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &State{Version: stateVersion}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	s, err := decodeState(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v; tweetpi will not guess which commands already ran: "+
+			"look at the file, then move it away (mv %s %s.bad) to start fresh from the newest post, where nothing older runs",
+			ErrCorruptState, path, err, path, path)
+	}
+	return s, nil
+}
+
+func decodeState(data []byte) (*State, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("empty")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var s State
+	if err := dec.Decode(&s); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the JSON object")
+	}
+	if s.Version != stateVersion {
+		return nil, fmt.Errorf("version %d, this tweetpi reads version %d", s.Version, stateVersion)
+	}
+	for _, id := range append([]string{s.AccountID, s.MentionsSince, s.MentionsTaken, s.DMsFloor}, s.SeenDMs...) {
+		if !isID(id) && id != "" {
+			return nil, fmt.Errorf("%q is not a post or user id", id)
+		}
+	}
+	for _, o := range s.Outbox {
+		if o.Inbox != InboxMentions && o.Inbox != InboxDMs {
+			return nil, fmt.Errorf("outbox entry for unknown inbox %q", o.Inbox)
+		}
+	}
+	return &s, nil
+}
+
+// isID reports whether s is a decimal id as the API sends them.
+func isID(s string) bool {
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// idLess compares two decimal ids numerically ("" is less than any id).
+func idLess(a, b string) bool {
+	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}
+
+// Save writes the state to dir/state.json atomically: a temp file in the same
+// directory, fsync, rename over the old file, fsync of the directory. A crash
+// at any point leaves either the old or the new file, never a torn one.
+func (s *State) Save(dir string, now time.Time) error {
+	s.Version = stateVersion
+	s.Saved = now.UTC()
+	s.trimDMs()
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	data = append(data, '\n')
+	return writeFileAtomic(filepath.Join(dir, StateFile), data, 0o600)
+}
+
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("write state: fsync: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	defer d.Close()
+	if err = d.Sync(); err != nil {
+		return fmt.Errorf("write state: fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// seenDM reports whether a DM event id was seen.
+func (s *State) seenDM(id string) bool {
+	return !idLess(s.DMsFloor, id) || slices.Contains(s.SeenDMs, id)
+}
+
+// markDM remembers a DM event id.
+func (s *State) markDM(id string) {
+	if !s.seenDM(id) {
+		s.SeenDMs = append(s.SeenDMs, id)
+	}
+	s.trimDMs()
+}
+
+func (s *State) trimDMs() {
+	n := len(s.SeenDMs)
+	if n <= maxSeenDMs {
+		return
+	}
+	for _, id := range s.SeenDMs[:n-maxSeenDMs] {
+		if idLess(s.DMsFloor, id) {
+			s.DMsFloor = id
+		}
+	}
+	s.SeenDMs = slices.Clone(s.SeenDMs[n-maxSeenDMs:])
+}
