@@ -70,6 +70,8 @@ type Twitter struct {
 	Allow        []string      `json:"allow"`         // "@handle" or numeric user id
 	MaxAge       time.Duration `json:"max_age"`       // default 10m
 	Reply        bool          `json:"reply"`         // default true
+
+	file string // the file it was read from, for CheckKeys' messages
 }
 
 // HasKeys reports whether all four keys are set.

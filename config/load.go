@@ -1,10 +1,18 @@
 package config
 
-// STUB: the loader's signatures; the real strict loader replaces this file.
-
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Options change how a configuration is loaded.
@@ -28,43 +36,153 @@ func PathFrom(getenv func(string) string) string {
 	return DefaultPath
 }
 
-// Load reads, decodes, fills defaults and validates the file at path.
-// A validation failure is an *Errors listing every problem.
+// maxFile is the largest configuration file read.
+const maxFile = 1 << 20
+
+// Load reads, decodes, fills defaults and validates the file at path, and
+// takes the keys from the environment, *_file keys or the file, in that
+// order. A file that holds a key and can be read by group or others is
+// refused unless opt.InsecurePerms. Every problem is reported at once, as
+// Errors; a missing key is not a problem here (see Twitter.CheckKeys).
 func Load(path string, opt Options) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+	fail := func(msg string) (*Config, error) {
+		return nil, Errors{{File: path, Msg: msg}}
 	}
-	return Parse(path, data, opt)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fail("no such file; copy config.example.yaml there and edit it, or name another file with -config or TWEETPI_CONFIG")
+	}
+	if err != nil {
+		return fail("cannot be read: " + reason(err))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fail("cannot be read: " + reason(err))
+	}
+	if fi.IsDir() {
+		return fail("is a directory; name the config.yaml file in it")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFile+1))
+	if err != nil {
+		return fail("cannot be read: " + reason(err))
+	}
+	if len(data) > maxFile {
+		return fail(fmt.Sprintf("is larger than %d bytes; is it the right file?", maxFile))
+	}
+
+	c, d := parse(path, data, opt)
+	if len(d.inline) > 0 && fi.Mode().Perm()&0o044 != 0 && !opt.InsecurePerms {
+		first := ""
+		for _, k := range keyNames {
+			if l, ok := d.inline[k]; ok && (first == "" || l < d.inline[first]) {
+				first = k
+			}
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			abs = path
+		}
+		d.addf(d.inline[first], "twitter."+first, "",
+			"this file holds a secret and can be read by group or others (mode %04o); run chmod 600 %s, or move the keys out of it (%s, %s_file)",
+			fi.Mode().Perm(), abs, KeyEnv(first), first)
+	}
+	return d.result(c)
 }
 
-// Parse is Load on bytes; name is used in messages.
+// Parse is Load on bytes: name is used in messages and relative *_file
+// paths start at its directory. It cannot check the permissions of the
+// file the bytes came from; Load does.
 func Parse(name string, data []byte, opt Options) (*Config, error) {
-	c := &Config{Path: name}
+	c, d := parse(name, data, opt)
+	return d.result(c)
+}
+
+func (d *decoder) result(c *Config) (*Config, error) {
+	if len(d.errs) > 0 {
+		sortErrors(d.errs)
+		return nil, d.errs
+	}
 	return c, nil
 }
 
-// Error is one problem in a configuration file.
-type Error struct {
-	File  string
-	Line  int    // 0 when not tied to a line
-	Key   string // dotted: devices.pump.max_on
-	Value string // the bad value as written ("" for a missing key); never a secret
-	Msg   string // what is wrong and how to fix it
+// parse decodes and checks data; the problems are in the decoder.
+func parse(name string, data []byte, opt Options) (*Config, *decoder) {
+	d := newDecoder(name)
+	c := Default()
+	c.Path = name
+	c.Twitter.file = name
+	doc, ok := d.yaml(data)
+	if !ok {
+		return c, d
+	}
+	d.root(doc, c)
+	d.keys(&c.Twitter, filepath.Dir(name), opt)
+	c.validate(d)
+	return c, d
 }
 
-func (e *Error) Error() string { return e.File + ": " + e.Key + ": " + e.Msg }
+var yamlLine = regexp.MustCompile(`^yaml: line ([0-9]+): (.*)$`)
 
-// Errors is every problem found in one file.
-type Errors []*Error
-
-func (es Errors) Error() string {
-	s := ""
-	for i, e := range es {
-		if i > 0 {
-			s += "\n"
+// yaml parses data into a node tree, reporting syntax errors with a fix.
+func (d *decoder) yaml(data []byte) (doc *yaml.Node, ok bool) {
+	defer func() {
+		if r := recover(); r != nil { // the parser must never take the daemon down
+			d.add(0, "", "", "is not valid YAML (the parser gave up); check the indentation and quotes")
+			doc, ok = nil, false
 		}
-		s += e.Error()
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	doc = &yaml.Node{}
+	if err := dec.Decode(doc); errors.Is(err, io.EOF) {
+		return nil, true
+	} else if err != nil {
+		d.syntax(err, data)
+		return nil, false
 	}
-	return s
+	var more yaml.Node
+	if err := dec.Decode(&more); err == nil {
+		d.addf(more.Line, "", "", "a second YAML document starts here (after ---); keep everything in one")
+		return nil, false
+	} else if !errors.Is(err, io.EOF) {
+		d.syntax(err, data)
+		return nil, false
+	}
+	return doc, true
+}
+
+var (
+	unquotedAt = regexp.MustCompile(`(^|[\s\[,:{-])@`)
+	tabIndent  = regexp.MustCompile(`^ *\t`)
+)
+
+// syntax turns a YAML syntax error into a problem with a line and a fix.
+func (d *decoder) syntax(err error, data []byte) {
+	msg := err.Error()
+	line := 0
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	fix := "check the indentation and the quotes on this line and the one before"
+	if line == 0 {
+		fix = "check the indentation and the quotes"
+	}
+	lines := strings.Split(string(data), "\n")
+	find := func(re *regexp.Regexp) int {
+		if line > 0 && line <= len(lines) && re.MatchString(lines[line-1]) {
+			return line
+		}
+		return slices.IndexFunc(lines, re.MatchString) + 1
+	}
+	if strings.Contains(msg, "cannot start any token") {
+		if l := find(tabIndent); l > 0 {
+			line, fix = l, "YAML indents with spaces, not tabs; replace the tabs"
+		} else if l := find(unquotedAt); l > 0 {
+			line, fix = l, `a value that starts with @ must be quoted, like "@alice"`
+		}
+	}
+	d.addf(line, "", "", "not valid YAML: %s; %s", msg, fix)
 }

@@ -1,0 +1,183 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+)
+
+// keyNames are the four OAuth 1.0a keys, as the file names them.
+var keyNames = [4]string{"consumer_key", "consumer_secret", "access_token", "access_token_secret"}
+
+// KeyEnv returns the environment variable that gives a key:
+// TWEETPI_CONSUMER_KEY for consumer_key.
+func KeyEnv(key string) string { return "TWEETPI_" + strings.ToUpper(key) }
+
+// maxKeyFile is the most a *_file may hold: a key is well under 100 bytes.
+const maxKeyFile = 4 << 10
+
+func human(key string) string { return strings.ReplaceAll(key, "_", " ") }
+
+// secret returns the field of a key.
+func (t *Twitter) secret(key string) *Secret {
+	switch key {
+	case "consumer_key":
+		return &t.ConsumerKey
+	case "consumer_secret":
+		return &t.ConsumerSecret
+	case "access_token":
+		return &t.AccessToken
+	case "access_token_secret":
+		return &t.AccessTokenSecret
+	}
+	panic("config: no key " + key)
+}
+
+// MissingKeys names the keys that are not set, in the order consumer_key,
+// consumer_secret, access_token, access_token_secret.
+func (t Twitter) MissingKeys() []string {
+	var out []string
+	for _, k := range keyNames {
+		if *t.secret(k) == "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// CheckKeys returns nil when all four keys are set, else Errors naming each
+// missing key and the three ways to give it. Commands that talk to the API
+// call it; loading does not, since the commands that work the pins alone
+// need no keys.
+func (t Twitter) CheckKeys() error {
+	var errs Errors
+	for _, k := range t.MissingKeys() {
+		errs = append(errs, &Error{
+			File: t.file,
+			Key:  "twitter." + k,
+			Msg: fmt.Sprintf("the %s is not set; set %s in the environment, or name a file holding it with %s_file:, or write it in the file as %s: (then chmod 600 the file)",
+				human(k), KeyEnv(k), k, k),
+		})
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// keys sets each key from the environment, a *_file or the file itself, in
+// that order, and records where it came from. dir is where relative
+// *_file paths start.
+func (d *decoder) keys(t *Twitter, dir string, opt Options) {
+	getenv := opt.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	for _, k := range keyNames {
+		if env := KeyEnv(k); strings.TrimSpace(getenv(env)) != "" {
+			v := strings.TrimSpace(getenv(env))
+			if badKey(v) {
+				d.addf(0, "twitter."+k, "", "%s has spaces or control characters inside; set it to the %s alone", env, human(k))
+			}
+			*t.secret(k) = Secret(v)
+			t.setSource(k, "env "+env)
+			continue
+		}
+		if f, ok := d.files[k]; ok {
+			if v, path, ok := d.keyFile(k, f, dir, opt); ok {
+				*t.secret(k) = Secret(v)
+				t.setSource(k, "file "+path)
+			} else {
+				*t.secret(k) = ""
+			}
+			continue
+		}
+		if line, ok := d.inline[k]; ok {
+			if badKey(string(*t.secret(k))) {
+				d.addf(line, "twitter."+k, "", "has spaces or control characters inside; write the %s alone, in quotes", human(k))
+			}
+			t.setSource(k, "inline")
+		}
+	}
+}
+
+func (t *Twitter) setSource(k, src string) {
+	if t.KeySources == nil {
+		t.KeySources = map[string]string{}
+	}
+	t.KeySources[k] = src
+}
+
+// badKey reports whether a key holds spaces or control characters: a sign
+// that more than the key was pasted.
+func badKey(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
+}
+
+// keyFile reads the key a *_file names: a regular file, private to its
+// owner unless opt.InsecurePerms, holding the key and perhaps white space
+// around it. It returns the key and the path it was read from.
+func (d *decoder) keyFile(k string, f place, dir string, opt Options) (string, string, bool) {
+	key := "twitter." + k + "_file"
+	path := f.raw
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	shown := quote(f.raw)
+	fi, err := os.Stat(path)
+	if err != nil {
+		d.addf(f.line, key, f.raw, "%s cannot be read: %s; check the path (a relative path starts at the config file's directory)", shown, reason(err))
+		return "", "", false
+	}
+	if !fi.Mode().IsRegular() {
+		d.addf(f.line, key, f.raw, "%s is not a regular file; name a file that holds only the %s", shown, human(k))
+		return "", "", false
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	if fi.Mode().Perm()&0o044 != 0 && !opt.InsecurePerms {
+		d.addf(f.line, key, f.raw, "%s holds a secret and can be read by group or others (mode %04o); run chmod 600 %s", shown, fi.Mode().Perm(), path)
+		return "", "", false
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		d.addf(f.line, key, f.raw, "%s cannot be read: %s", shown, reason(err))
+		return "", "", false
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, maxKeyFile+1))
+	switch {
+	case err != nil:
+		d.addf(f.line, key, f.raw, "%s cannot be read: %s", shown, reason(err))
+		return "", "", false
+	case len(data) > maxKeyFile:
+		d.addf(f.line, key, f.raw, "%s is larger than %d bytes; it must hold only the %s", shown, maxKeyFile, human(k))
+		return "", "", false
+	}
+	v := strings.TrimSpace(string(data))
+	switch {
+	case v == "":
+		d.addf(f.line, key, f.raw, "%s is empty; put the %s in it", shown, human(k))
+		return "", "", false
+	case badKey(v):
+		d.addf(f.line, key, f.raw, "%s has spaces or control characters inside the key; it must hold only the %s", shown, human(k))
+		return "", "", false
+	}
+	return v, path, true
+}
+
+// reason is an error from the file system without the path, which the
+// message already names.
+func reason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return err.Error()
+}
