@@ -148,7 +148,7 @@ func Open(specs []config.Device, pins PinSource, opt Options) (*Board, error) {
 	for _, d := range b.devs {
 		if d.spec.Kind == config.KindInput && d.spec.Notify {
 			b.watchers.Add(1)
-			go b.watch(d)
+			go b.watch(d, d.pin.Read())
 		}
 	}
 	return b, nil
@@ -483,9 +483,9 @@ func (b *Board) shutdown(halt bool) {
 func (b *Board) Events() <-chan Event { return b.events }
 
 // watch reports d's debounced changes on b.events until the board closes.
-func (b *Board) watch(d *dev) {
+// last is the level when Open set the pin up.
+func (b *Board) watch(d *dev, last gpio.Level) {
 	defer b.watchers.Done()
-	last := d.pin.Read()
 	for b.ctx.Err() == nil {
 		t0 := time.Now()
 		if !d.pin.WaitForEdge(watchPoll) {

@@ -440,6 +440,8 @@ func fmtDuration(d time.Duration) string {
 		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
 	case d%time.Second != 0 && d < time.Minute:
 		return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+	case d%time.Second != 0:
+		return d.String() // keep the fraction: 5m0.5s
 	}
 	d = d.Truncate(time.Second)
 	var b strings.Builder
