@@ -48,7 +48,7 @@ func TestParse(t *testing.T) {
 		{"led on; fan 50%, pump pulse 10s\ndoor", "led on | fan 50% | pump pulse 10s | door"},
 		{"led on;;", "led on"},
 		{"@mypi led on https://t.co/abc", "led on"},
-		{"ｌｅｄ ｏｎ", "led on"},         // full-width letters fold to ASCII
+		{"ｌｅｄ ｏｎ", "led on"},           // full-width letters fold to ASCII
 		{"led\u00a0on", "led on"},      // no-break space is a space
 		{"led\u3000on", "led on"},      // ideographic space
 		{"  led   on  \r\n", "led on"}, // spaces and CRLF

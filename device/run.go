@@ -223,12 +223,16 @@ func (b *Board) status() string {
 }
 
 // help lists the verbs and the devices.
-func (b *Board) help() string {
+func (b *Board) help() string { return Help(b.specs) }
+
+// Help is the reply to "help": the verbs and the device names (with their
+// aliases), cut to MaxReply.
+func Help(specs []config.Device) string {
 	var names []string
-	for _, d := range b.devs {
-		n := d.spec.Name
-		if len(d.spec.Aliases) > 0 {
-			n += " (" + strings.Join(d.spec.Aliases, ", ") + ")"
+	for _, d := range specs {
+		n := d.Name
+		if len(d.Aliases) > 0 {
+			n += " (" + strings.Join(d.Aliases, ", ") + ")"
 		}
 		names = append(names, n)
 	}

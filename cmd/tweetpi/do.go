@@ -2,12 +2,115 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/tweetpi/tweetpi/config"
+	"github.com/tweetpi/tweetpi/device"
 )
 
+// cmdDo runs one command text on the pins, as a person at the device: the
+// device allow lists do not apply and nothing goes to the network. It is
+// for wiring tests: `tweetpi do "led on"`, `tweetpi do "pump pulse 2s"`.
+//
+// It opens only the devices the text names (so one do does not reset
+// another device to its initial level) and, for status and help, the
+// inputs. It waits for a pulse, blink or max_on timer to finish; Ctrl-C
+// while waiting turns every opened output off. Otherwise it leaves the
+// outputs as the command set them: on a Raspberry Pi the kernel keeps a
+// released line driven unless dtparam=strict_gpiod is set, in which case
+// the line returns to its default when tweetpi exits. With the sim
+// backend the pins live in memory only, and do prints their state.
 func cmdDo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+	cf := addConfigFlags(fs)
+	verbose := fs.Bool("v", false, "log every pin change and the periph drivers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	return notBuilt("do")
+	text := strings.Join(fs.Args(), " ")
+	if strings.TrimSpace(text) == "" {
+		return usageErr(`say what to do, for example: tweetpi do "led on" (tweetpi do help lists the devices)`)
+	}
+	cfg, err := cf.load(e)
+	if err != nil {
+		return configErr(err)
+	}
+	acts, err := device.Parse(text, cfg.Devices)
+	if err != nil {
+		return errors.New(err.Error())
+	}
+	if len(acts) == 1 && acts[0].Verb == device.VerbHelp {
+		fmt.Fprintln(e.stdout, device.Help(cfg.Devices))
+		return nil
+	}
+	logger := cmdLogger(e.stderr, *verbose)
+	pins, sim, err := pinSource(cfg, logger)
+	if err != nil {
+		return err
+	}
+	board, err := device.Open(devicesFor(acts, cfg.Devices), pins, device.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	r := board.Run(ctx, text, device.Caller{Local: true})
+	if r.Rejected {
+		board.Release()
+		return errors.New(r.Reply)
+	}
+	fmt.Fprintln(e.stdout, r.Reply)
+	if p := board.Pending(); p != "" {
+		fmt.Fprintf(e.stderr, "waiting: %s (Ctrl-C turns it off now)\n", p)
+	}
+	if err := board.Wait(ctx); err != nil {
+		cerr := board.Close()
+		printSim(e.stdout, sim)
+		if cerr != nil {
+			return fmt.Errorf("interrupted; turning the outputs off: %w", cerr)
+		}
+		return errors.New("interrupted: the outputs it opened are off")
+	}
+	board.Release()
+	printSim(e.stdout, sim)
+	return nil
+}
+
+// devicesFor are the devices the actions name, in config order; all the
+// inputs when an action is status or help.
+func devicesFor(acts []device.Action, all []config.Device) []config.Device {
+	named := map[string]bool{}
+	inputs := false
+	for _, a := range acts {
+		if a.Device == "" {
+			inputs = true
+		}
+		named[a.Device] = true
+	}
+	var out []config.Device
+	for _, d := range all {
+		if named[d.Name] || inputs && d.Kind == config.KindInput {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func printSim(w io.Writer, sim *device.Sim) {
+	if sim != nil {
+		if s := sim.String(); s != "" {
+			fmt.Fprintf(w, "sim pins (in memory only): %s\n", s)
+		}
+	}
+}
+
+// cmdLogger logs warnings to w, or everything with -v.
+func cmdLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
