@@ -109,7 +109,9 @@ func TestDoInterrupted(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		var stdout, stderr bytes.Buffer
 		done := make(chan error)
-		go func() { done <- run(ctx, []string{"do", "-config", cfg, "pump pulse 1m"}, noEnv, nil, &stdout, &stderr) }()
+		go func() {
+			done <- run(ctx, []string{"do", "-config", cfg, "pump pulse 1m"}, noEnv, nil, &stdout, &stderr)
+		}()
 		time.Sleep(10 * time.Second)
 		cancel()
 		err := <-done
@@ -170,7 +172,6 @@ func TestUnknownPin(t *testing.T) {
 		t.Errorf("no pins: %q", msg)
 	}
 }
-
 
 func TestNaturalLess(t *testing.T) {
 	for _, tt := range []struct {
