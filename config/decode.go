@@ -1,8 +1,10 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -243,6 +245,17 @@ func (d *decoder) str(n *yaml.Node, key, example string) (string, bool) {
 	return d.scalar(n, key, example, false)
 }
 
+// nonEmpty is str for a key whose explicit "" would silently become its
+// default: that is reported instead.
+func (d *decoder) nonEmpty(n *yaml.Node, key, example, def string) (string, bool) {
+	s, ok := d.str(n, key, example)
+	if ok && s == "" {
+		d.addf(n.Line, key, "", "is empty; write a value like %s, or leave %s out for %s", example, key[strings.LastIndex(key, ".")+1:], def)
+		return "", false
+	}
+	return s, ok
+}
+
 // list returns the items of a list of single values.
 func (d *decoder) list(n *yaml.Node, key, example string) ([]string, bool) {
 	if isNull(n) {
@@ -345,9 +358,9 @@ func parseFrequency(s string) (float64, error) {
 // formatFrequency renders Hz the way the file writes them.
 func formatFrequency(hz float64) string {
 	switch {
-	case hz >= 1e6 && math.Mod(hz, 1e5) == 0:
+	case hz >= 1e6:
 		return strconv.FormatFloat(hz/1e6, 'f', -1, 64) + "MHz"
-	case hz >= 1e3 && math.Mod(hz, 1e2) == 0:
+	case hz >= 1e3:
 		return strconv.FormatFloat(hz/1e3, 'f', -1, 64) + "kHz"
 	}
 	return strconv.FormatFloat(hz, 'f', -1, 64) + "Hz"
@@ -499,7 +512,12 @@ func (d *decoder) device(n *yaml.Node, key string, dev *Device) {
 		}
 	}
 	kindOK := slices.Contains(kinds, dev.Kind)
-	for k, e := range m {
+	present := slices.Collect(maps.Keys(m))
+	slices.SortFunc(present, func(a, b string) int {
+		return cmp.Or(cmp.Compare(m[a].k.Line, m[b].k.Line), cmp.Compare(m[a].k.Column, m[b].k.Column))
+	})
+	for _, k := range present {
+		e := m[k]
 		fits := deviceKeyKinds[k]
 		if !kindOK || fits == nil || slices.Contains(fits, dev.Kind) {
 			continue
@@ -552,13 +570,15 @@ func (d *decoder) device(n *yaml.Node, key string, dev *Device) {
 		if s, ok := d.str(e.v, key+".frequency", "25kHz"); ok {
 			if v, err := parseFrequency(s); err != nil {
 				d.addf(e.v.Line, key+".frequency", s, "%s is not a frequency; write it like 25kHz, 1kHz or 50Hz", quote(s))
+			} else if !(v > 0 && v <= MaxFrequencyHz) {
+				d.addf(e.v.Line, key+".frequency", s, frequencyRange, quote(s))
 			} else {
 				dev.FrequencyHz = v
 			}
 		}
 	}
 	if e, ok := m["pull"]; ok {
-		if s, ok := d.str(e.v, key+".pull", "up"); ok {
+		if s, ok := d.nonEmpty(e.v, key+".pull", "up", DefaultPull); ok {
 			dev.Pull = s
 		}
 	}
@@ -568,12 +588,12 @@ func (d *decoder) device(n *yaml.Node, key string, dev *Device) {
 		}
 	}
 	if e, ok := m["high"]; ok {
-		if s, ok := d.str(e.v, key+".high", "open"); ok {
+		if s, ok := d.nonEmpty(e.v, key+".high", "open", DefaultHigh); ok {
 			dev.High = s
 		}
 	}
 	if e, ok := m["low"]; ok {
-		if s, ok := d.str(e.v, key+".low", "closed"); ok {
+		if s, ok := d.nonEmpty(e.v, key+".low", "closed", DefaultLow); ok {
 			dev.Low = s
 		}
 	}

@@ -117,6 +117,9 @@ func parse(name string, data []byte, opt Options) (*Config, *decoder) {
 		return c, d
 	}
 	d.root(doc, c)
+	if c.StateDir != "" && !filepath.IsAbs(c.StateDir) {
+		c.StateDir = filepath.Join(filepath.Dir(name), c.StateDir)
+	}
 	d.keys(&c.Twitter, filepath.Dir(name), opt)
 	c.validate(d)
 	return c, d

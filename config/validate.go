@@ -30,6 +30,8 @@ const (
 	MaxFrequencyHz = 1e6
 )
 
+const frequencyRange = "%s is out of range; a pwm frequency is more than 0 and at most 1MHz, like 25kHz or 1kHz"
+
 // ReservedWords are the words of the command language; no device or alias
 // may be named one of them.
 var ReservedWords = []string{"help", "status", "on", "off", "toggle", "pulse", "blink", "all"}
@@ -278,7 +280,7 @@ func (c *Config) checkDevices(d *decoder) {
 		case KindPWM:
 			if !(dev.FrequencyHz > 0 && dev.FrequencyHz <= MaxFrequencyHz) {
 				line, raw := d.at(key+".frequency", formatFrequency(dev.FrequencyHz))
-				d.addf(line, key+".frequency", raw, "%s is out of range; a pwm frequency is more than 0 and at most 1MHz, like 25kHz or 1kHz", quote(raw))
+				d.addf(line, key+".frequency", raw, frequencyRange, quote(raw))
 			}
 		case KindInput:
 			if !slices.Contains([]string{"up", "down", "none"}, dev.Pull) {
