@@ -134,6 +134,7 @@ func TestRanAndRejected(t *testing.T) {
 			{"led", false, false},
 			{"lde on", false, true},
 			{"pump on", false, true}, // bob may not
+			{"pump", false, false},   // but may look
 		} {
 			r := b.Run(t.Context(), tt.text, bob)
 			if r.Ran != tt.ran || r.Rejected != tt.rejected {

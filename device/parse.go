@@ -76,8 +76,8 @@ var allVerbs = []string{VerbOn, VerbOff, VerbToggle, VerbPulse, VerbBlink, VerbS
 
 // Parse turns the text of a post into a checked list of actions, without
 // touching a pin and without knowing who sent it (Board.Run checks the
-// per-device allow lists). Leading and trailing @handles, http(s) links
-// and a leading # are dropped; case does not matter; commands are split at
+// per-device allow lists). Leading and trailing @handles, http(s) links,
+// a leading # and trailing . ! ? are dropped; case does not matter; commands are split at
 // ";", "," and new lines. Either every command is good, or Parse returns
 // an error whose text is the reply: what was wrong and, where it can, the
 // nearest device or verb. The reply never repeats more of the text than
@@ -158,6 +158,13 @@ func splitCommands(s string) [][]string {
 			words[0] = strings.TrimLeft(words[0], "#")
 			if words[0] == "" {
 				words = words[1:]
+			}
+		}
+		if n := len(words); n > 0 {
+			// "led on." "led?" "pump off!"
+			words[n-1] = strings.TrimRight(words[n-1], ".!?")
+			if words[n-1] == "" {
+				words = words[:n-1]
 			}
 		}
 		if len(words) > 0 {

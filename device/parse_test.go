@@ -52,6 +52,10 @@ func TestParse(t *testing.T) {
 		{"led\u00a0on", "led on"},      // no-break space is a space
 		{"led\u3000on", "led on"},      // ideographic space
 		{"  led   on  \r\n", "led on"}, // spaces and CRLF
+		{"led on.", "led on"},
+		{"led?", "led"},
+		{"pump off!!", "pump off"},
+		{"led blink 2 1.5s.", "led blink 2 1.5s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {

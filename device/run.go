@@ -9,8 +9,8 @@ import (
 	"github.com/tweetpi/tweetpi/config"
 )
 
-// Run parses text, checks every command against the device allow lists
-// for c, and runs the commands in order. If any command is not understood
+// Run parses text, checks every command that acts on a device against
+// that device's allow list for c (reading a state needs no permission), and runs the commands in order. If any command is not understood
 // or not allowed, nothing runs and the reply says which. ctx is checked
 // before anything runs; pulse, blink and max_on go on in the background
 // after Run returns, until the next command on that device, Halt or Close.
@@ -20,8 +20,8 @@ func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 		return Result{Reply: fit(err.Error()), Rejected: true}
 	}
 	for i, a := range acts {
-		if a.Device == "" {
-			continue
+		if a.Device == "" || a.Verb == VerbState {
+			continue // reading a state is not commanding; status shows it anyway
 		}
 		if !allowed(b.byName[a.Device].spec, c) {
 			msg := fmt.Sprintf("you may not use %s", a.Device)
