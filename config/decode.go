@@ -229,7 +229,11 @@ func (d *decoder) scalar(n *yaml.Node, key, example string, secret bool) (string
 		return "", false
 	}
 	if n.Kind != yaml.ScalarNode {
-		d.addf(n.Line, key, "", "must be a single value like %s, not %s", example, what(n))
+		if secret {
+			d.addf(n.Line, key, "", "must be the key itself, one value in quotes, not %s", what(n))
+		} else {
+			d.addf(n.Line, key, "", "must be a single value like %s, not %s", example, what(n))
+		}
 		return "", false
 	}
 	p := place{line: n.Line}
@@ -410,7 +414,7 @@ func (d *decoder) twitter(n *yaml.Node, t *Twitter) {
 	for _, k := range keyNames {
 		if e, ok := m[k]; ok {
 			key := "twitter." + k
-			if s, ok := d.scalar(e.v, key, `"..."`, true); ok && s != "" {
+			if s, ok := d.scalar(e.v, key, "", true); ok && s != "" {
 				*t.secret(k) = Secret(s)
 				d.inline[k] = e.line
 			}

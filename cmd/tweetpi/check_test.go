@@ -156,7 +156,7 @@ devices:
   door: {pin: GPIO22, kind: input, max_on: 5m}
 `,
 			want: []string{
-				"tweetpi: DIR/config.yaml:2: twitter.consumer_key: must be a single value like \"...\", not a list",
+				"tweetpi: DIR/config.yaml:2: twitter.consumer_key: must be the key itself, one value in quotes, not a list",
 				`DIR/config.yaml:3: twitter.poll_interval: "5 minutes" is not a duration; write it like 5m or 90s`,
 				`DIR/config.yaml:5: devices.pump.max_on: "5 minutes" is not a duration; write it like 5m or 90s`,
 				`DIR/config.yaml:6: devices.door.max_on: max_on is only for output or pwm devices and door is an input; remove it`,
