@@ -412,11 +412,13 @@ func (b *Bot) paced(endpoint string, now time.Time, min time.Duration) time.Time
 	if !reset.After(now) {
 		return next
 	}
+	// Spread the remaining requests evenly, the last one a slot before the
+	// reset, so every request of the window is used and none is over.
 	var t time.Time
 	if rl.Remaining <= 0 {
 		t = reset
 	} else {
-		t = now.Add(reset.Sub(now) / time.Duration(rl.Remaining))
+		t = now.Add(reset.Sub(now) / time.Duration(rl.Remaining+1))
 	}
 	if t.After(next) {
 		return t
