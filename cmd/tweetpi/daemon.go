@@ -2,12 +2,351 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/tweetpi/tweetpi/config"
+	"github.com/tweetpi/tweetpi/device"
+	"github.com/tweetpi/tweetpi/twitter"
 )
 
+// cmdRun is the daemon: tweetpi run.
 func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+	cf := addConfigFlags(fs)
+	lf := addLogFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	return notBuilt("daemon")
+	logger, err := lf.logger(e)
+	if err != nil {
+		return usageErr(err.Error())
+	}
+	cfg, err := cf.load(e)
+	if err != nil {
+		return configErr(err)
+	}
+	if err := cfg.Twitter.CheckKeys(); err != nil {
+		return configErr(err)
+	}
+	d, err := newDaemon(cfg, logger, daemonOptions{})
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				d.reload(cf, e)
+			}
+		}
+	}()
+	return d.run(ctx)
+}
+
+// daemon is the running program: the board, the client and the bot.
+type daemon struct {
+	log    *slog.Logger
+	cfg    *config.Config
+	sim    *device.Sim // nil on real pins
+	client twitter.Client
+	bot    *twitter.Bot
+	notify chan string
+
+	mu    sync.Mutex
+	board *device.Board
+	wg    sync.WaitGroup
+}
+
+// daemonOptions are the demo's and the tests' ways into the daemon.
+type daemonOptions struct {
+	sim          *device.Sim       // the pins, instead of the configured backend
+	transport    http.RoundTripper // carries the API's requests
+	pollInterval time.Duration     // overrides the config's (which is at least 1s)
+}
+
+// newDaemon opens the pins (outputs at their initial levels), the client
+// and the state.
+func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemon, error) {
+	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim}
+	board, err := d.openBoard(cfg)
+	if err != nil {
+		return nil, configErr(err)
+	}
+	d.board = board
+	d.watch(board)
+	if err := writeSafeFile(cfg); err != nil {
+		logger.Warn("cannot keep the device list for tweetpi safe", "err", err)
+	}
+	client, err := twitter.New(twitter.Options{
+		API:     cfg.Twitter.API,
+		BaseURL: cfg.Twitter.APIURL,
+		Credentials: twitter.Credentials{
+			ConsumerKey:       cfg.Twitter.ConsumerKey.Reveal(),
+			ConsumerSecret:    cfg.Twitter.ConsumerSecret.Reveal(),
+			AccessToken:       cfg.Twitter.AccessToken.Reveal(),
+			AccessTokenSecret: cfg.Twitter.AccessTokenSecret.Reveal(),
+		},
+		UserAgent: "tweetpi/" + version,
+		Transport: o.transport,
+	})
+	if err != nil {
+		d.close()
+		return nil, configErr(err)
+	}
+	d.client = client
+	poll := cfg.Twitter.PollInterval
+	if o.pollInterval > 0 {
+		poll = o.pollInterval
+	}
+	bot, err := twitter.NewBot(twitter.BotOptions{
+		Client:       client,
+		Handler:      twitter.HandlerFunc(d.handle),
+		StateDir:     cfg.StateDir,
+		Logger:       logger,
+		Listen:       cfg.Twitter.Listen,
+		PollInterval: poll,
+		Allow:        cfg.Twitter.Allow,
+		MaxAge:       cfg.Twitter.MaxAge,
+		Reply:        cfg.Twitter.Reply,
+		Notify:       d.notify,
+		Progress:     watchdog(logger),
+	})
+	if err != nil {
+		d.close()
+		return nil, configErr(err)
+	}
+	d.bot = bot
+	return d, nil
+}
+
+func (d *daemon) openBoard(cfg *config.Config) (*device.Board, error) {
+	pins := device.PinSource(nil)
+	if d.sim != nil {
+		pins = d.sim.Pin
+	} else {
+		p, sim, err := pinSource(cfg, d.log)
+		if err != nil {
+			return nil, err
+		}
+		pins, d.sim = p, sim
+	}
+	return device.Open(cfg.Devices, pins, device.Options{Logger: d.log, Start: time.Now()})
+}
+
+// watch forwards a board's input changes to the bot as DMs.
+func (d *daemon) watch(b *device.Board) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		for ev := range b.Events() {
+			select {
+			case d.notify <- ev.String():
+			default:
+				d.log.Warn("notify: queue full, change not sent", "device", ev.Device, "state", ev.Word)
+			}
+		}
+	}()
+}
+
+// handle runs a command on the board; the bot calls it.
+func (d *daemon) handle(ctx context.Context, c twitter.Command) string {
+	d.mu.Lock()
+	b := d.board
+	d.mu.Unlock()
+	res := b.Run(ctx, c.Text, device.Caller{ID: c.AuthorID, Username: c.AuthorUsername})
+	return res.Reply
+}
+
+// run starts the bot and polls until ctx is cancelled.
+func (d *daemon) run(ctx context.Context) error {
+	// Outputs are at their initial levels and the state is loaded.
+	sdNotify(d.log, sd.SdNotifyReady)
+	err := d.bot.Start(ctx, keyID(d.cfg.Twitter.AccessToken.Reveal()))
+	if err == nil {
+		d.log.Info("polling", "account", "@"+d.bot.Account().Username, "inboxes", strings.Join(d.cfg.Twitter.Listen, ","),
+			"api", d.client.Version(), "poll_interval", d.cfg.Twitter.PollInterval.String())
+		err = d.bot.Run(ctx)
+	}
+	sdNotify(d.log, sd.SdNotifyStopping)
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		err = nil
+	}
+	var f *twitter.Fatal
+	if errors.As(err, &f) {
+		return configErr(err)
+	}
+	return err
+}
+
+// reload reads the configuration again and swaps the devices and the allow
+// list; a bad new configuration is refused and the old one kept.
+func (d *daemon) reload(cf *configFlags, e *env) {
+	cfg, err := cf.load(e)
+	if err != nil {
+		d.log.Error("reload refused: the new configuration has errors; keeping the old one", "err", err)
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.board.Close() // outputs safe before the pins are opened again
+	board, err := d.openBoard(cfg)
+	if err != nil {
+		d.log.Error("reload: the new devices did not open; keeping the old ones", "err", err)
+		if board, err = d.openBoard(d.cfg); err != nil {
+			d.log.Error("reload: the old devices did not open again either", "err", err)
+			return
+		}
+	} else {
+		d.cfg.Devices = cfg.Devices
+		d.cfg.Twitter.Allow = cfg.Twitter.Allow
+	}
+	d.board = board
+	d.watch(board)
+	if err := writeSafeFile(d.cfg); err != nil {
+		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
+	}
+	d.bot.Reload(d.cfg.Twitter.Allow, twitter.HandlerFunc(d.handle))
+	d.log.Info("reloaded", "devices", len(d.cfg.Devices), "allow", len(d.cfg.Twitter.Allow))
+}
+
+// close drives every output to its safe level and stops the watchers.
+func (d *daemon) close() {
+	d.mu.Lock()
+	if d.board != nil {
+		if err := d.board.Close(); err != nil {
+			d.log.Error("outputs to safe level", "err", err)
+		} else {
+			d.log.Info("outputs safe")
+		}
+	}
+	d.mu.Unlock()
+	d.wg.Wait()
+}
+
+// keyID is the public part of an access token (the account id before the
+// dash): it tells whether the state's cached account belongs to these keys.
+func keyID(token string) string {
+	id, _, ok := strings.Cut(token, "-")
+	if !ok {
+		return ""
+	}
+	return id
+}
+
+// logFlags choose the log's form.
+type logFlags struct {
+	format string
+	level  string
+}
+
+func addLogFlags(fs *flag.FlagSet) *logFlags {
+	lf := &logFlags{}
+	fs.StringVar(&lf.format, "log-format", "text", "log `form`: text or json")
+	fs.StringVar(&lf.level, "log-level", "info", "least `level` logged: debug, info, warn or error")
+	return lf
+}
+
+func (lf *logFlags) logger(e *env) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(lf.level)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: use debug, info, warn or error", lf.level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if e.getenv("JOURNAL_STREAM") != "" {
+		// journald stamps each line itself.
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
+	switch lf.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format %q: use text or json", lf.format)
+}
+
+// sdNotify tells systemd about the daemon's state when it runs under it.
+func sdNotify(log *slog.Logger, state string) {
+	if _, err := sd.SdNotify(false, state); err != nil {
+		log.Warn("sd_notify", "state", state, "err", err)
+	}
+}
+
+// watchdog returns the loop's progress callback: it feeds the systemd
+// watchdog at most twice per interval, and only while the loop goes round.
+func watchdog(log *slog.Logger) func() {
+	every, err := sd.SdWatchdogEnabled(false)
+	if err != nil || every <= 0 {
+		return nil
+	}
+	var last time.Time
+	return func() {
+		if time.Since(last) >= every/2 {
+			last = time.Now()
+			sdNotify(log, sd.SdNotifyWatchdog)
+		}
+	}
+}
+
+// safeFile is the device list `tweetpi safe` falls back to when it cannot
+// read the configuration (ExecStopPost runs without the credential).
+const safeFile = "devices.json"
+
+// writeSafeFile keeps the devices in the state directory for `tweetpi safe`.
+func writeSafeFile(cfg *config.Config) error {
+	data, err := json.MarshalIndent(struct {
+		Devices []config.Device `json:"devices"`
+	}{cfg.Devices}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(cfg.StateDir, safeFile), append(data, '\n'))
+}
+
+// writeAtomic writes a file so that a crash leaves the old or the new one.
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
