@@ -242,4 +242,3 @@ func waitFor(ctx context.Context, limit time.Duration, cond func() bool) error {
 	}
 	return nil
 }
-

@@ -2,12 +2,150 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/tweetpi/tweetpi/config"
+	"github.com/tweetpi/tweetpi/twitter"
 )
 
+// cmdVerify asks the API who the keys belong to (one users/me call, the
+// scarcest endpoint: 25 a day on Free) and prints it with the rate limits
+// the answer carried and how far the local clock is from the API's.
 func cmdVerify(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+	cf := addConfigFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	return notBuilt("verify")
+	if fs.NArg() > 0 {
+		return usageErr("verify takes no arguments")
+	}
+	cfg, err := cf.load(e)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Twitter.CheckKeys(); err != nil {
+		return configErr(err)
+	}
+	client, err := twitter.New(clientOptions(cfg))
+	if err != nil {
+		return configErr(err)
+	}
+	me, err := client.Me(ctx)
+	if err != nil {
+		return verifyErr(err, client.Version())
+	}
+	base := cfg.Twitter.APIURL
+	if base == "" {
+		base = twitter.DefaultBaseURL
+	}
+	fmt.Fprintf(e.stdout, "the keys belong to @%s (id %s)\n", me.Username, me.ID)
+	fmt.Fprintf(e.stdout, "api: %s at %s\n", client.Version(), base)
+	now := time.Now()
+	if d := client.ServerDate(); !d.IsZero() {
+		off := now.Sub(d).Truncate(time.Second)
+		fmt.Fprintf(e.stdout, "server clock: %s (the local clock is %s)\n", d.UTC().Format(time.RFC3339), describeOffset(off))
+	}
+	printLimits(e.stdout, client.RateLimits(), now)
+	return nil
+}
+
+// clientOptions are the client settings of a configuration.
+func clientOptions(cfg *config.Config) twitter.Options {
+	t := cfg.Twitter
+	return twitter.Options{
+		API:     t.API,
+		BaseURL: t.APIURL,
+		Credentials: twitter.Credentials{
+			ConsumerKey:       t.ConsumerKey.Reveal(),
+			ConsumerSecret:    t.ConsumerSecret.Reveal(),
+			AccessToken:       t.AccessToken.Reveal(),
+			AccessTokenSecret: t.AccessTokenSecret.Reveal(),
+		},
+		UserAgent: "tweetpi/" + version,
+	}
+}
+
+// verifyErr explains a failed users/me: what is wrong and what to change.
+func verifyErr(err error, api string) error {
+	var ae *twitter.APIError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	switch ae.Kind {
+	case twitter.KindUnauthorized:
+		return configErr(fmt.Errorf("the API refused the keys (%d %s): they are wrong, revoked, or the local clock is far off. "+
+			"Check all four (consumer key and secret, access token and secret) against the app's \"Keys and tokens\" page in the developer portal; "+
+			"after changing the app's permissions, regenerate the access token and secret (or run tweetpi auth) and put the new ones in the config", ae.Status, ae.Title))
+	case twitter.KindForbidden:
+		fix := "in the developer portal, make sure the app is inside a Project, that user authentication (OAuth 1.0a) is set up with the permissions \"Read and write and Direct messages\", " +
+			"and regenerate the access token and secret after changing permissions"
+		if api == "v1.1" {
+			fix += "; self-serve accounts cannot read with v1.1 (code 453): set twitter.api to v2"
+		}
+		return configErr(fmt.Errorf("the API does not let these keys in: %s. To fix it, %s", apiWords(ae), fix))
+	case twitter.KindRateLimited:
+		return fmt.Errorf("users/me is rate limited (25 a day on the Free tier); try again after %s: %w", ae.Reset.Local().Format(time.Kitchen), err)
+	}
+	return err
+}
+
+// apiWords is what the API said, in its own words.
+func apiWords(ae *twitter.APIError) string {
+	s := fmt.Sprintf("%d", ae.Status)
+	if ae.Code != 0 {
+		s += fmt.Sprintf(" code %d", ae.Code)
+	}
+	if ae.Title != "" {
+		s += " " + ae.Title
+	}
+	if ae.Detail != "" && ae.Detail != ae.Title {
+		s += ": " + ae.Detail
+	}
+	return s
+}
+
+func describeOffset(d time.Duration) string {
+	switch {
+	case d > -2*time.Second && d < 2*time.Second:
+		return "in step"
+	case d > 0:
+		return fmt.Sprintf("%s ahead", d)
+	}
+	return fmt.Sprintf("%s behind", -d)
+}
+
+func printLimits(w io.Writer, limits map[string]twitter.RateLimit, now time.Time) {
+	if len(limits) == 0 {
+		fmt.Fprintln(w, "rate limits: none sent")
+		return
+	}
+	eps := make([]string, 0, len(limits))
+	for ep := range limits {
+		eps = append(eps, ep)
+	}
+	sort.Strings(eps)
+	fmt.Fprintln(w, "rate limits seen (other endpoints show theirs once the daemon calls them):")
+	for _, ep := range eps {
+		rl := limits[ep]
+		fmt.Fprintf(w, "  %-18s limit %d, remaining %d, resets %s\n", ep, rl.Limit, rl.Remaining, describeReset(rl.Reset, now))
+		if rl.DayLimit > 0 {
+			fmt.Fprintf(w, "  %-18s 24-hour limit %d, remaining %d, resets %s\n", "", rl.DayLimit, rl.DayRemaining, describeReset(rl.DayReset, now))
+		}
+	}
+}
+
+func describeReset(t, now time.Time) string {
+	if t.IsZero() {
+		return "(not sent)"
+	}
+	in := t.Sub(now).Round(time.Second)
+	if in < 0 {
+		in = 0
+	}
+	return fmt.Sprintf("%s (in %s)", t.Local().Format("15:04:05"), in)
 }

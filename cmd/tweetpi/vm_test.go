@@ -12,9 +12,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,36 +28,38 @@ import (
 
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
+	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/twittertest"
 )
 
-// simChip is the gpio-sim chip: where each named line shows its level.
-type simChip struct {
+// vmChip is the gpio-sim chip: where each named line shows its level.
+type vmChip struct {
 	name  string         // gpiochipN
 	dir   string         // /sys/devices/platform/<dev_name>/<chip_name>
 	lines map[string]int // line name -> offset
 }
 
 var (
-	simOnce sync.Once
-	sim     *simChip
-	simErr  error
+	vmSimOnce sync.Once
+	vmSim     *vmChip
+	vmSimErr  error
 )
 
-// gpioSim returns the chip the VM's /init made, or skips the test.
-func gpioSim(t *testing.T) *simChip {
+// vmGPIOSim returns the chip the VM's /init made, or skips the test.
+func vmGPIOSim(t *testing.T) *vmChip {
 	t.Helper()
 	cfs := os.Getenv("TWEETPI_GPIOSIM")
 	if cfs == "" {
 		t.Skip("no gpio-sim chip: run these through deploy/vmtest/run.sh")
 	}
-	simOnce.Do(func() { sim, simErr = readSim(cfs) })
-	if simErr != nil {
-		t.Fatal(simErr)
+	vmSimOnce.Do(func() { vmSim, vmSimErr = vmReadSim(cfs) })
+	if vmSimErr != nil {
+		t.Fatal(vmSimErr)
 	}
-	return sim
+	return vmSim
 }
 
-func readSim(cfs string) (*simChip, error) {
+func vmReadSim(cfs string) (*vmChip, error) {
 	read := func(p string) (string, error) {
 		b, err := os.ReadFile(p)
 		return strings.TrimSpace(string(b)), err
@@ -68,7 +72,7 @@ func readSim(cfs string) (*simChip, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &simChip{name: chip, dir: filepath.Join("/sys/devices/platform", dev, chip), lines: map[string]int{}}
+	s := &vmChip{name: chip, dir: filepath.Join("/sys/devices/platform", dev, chip), lines: map[string]int{}}
 	dirs, err := filepath.Glob(filepath.Join(cfs, "bank0", "line*"))
 	if err != nil {
 		return nil, err
@@ -87,7 +91,7 @@ func readSim(cfs string) (*simChip, error) {
 	return s, nil
 }
 
-func (s *simChip) path(t *testing.T, line, file string) string {
+func (s *vmChip) path(t *testing.T, line, file string) string {
 	t.Helper()
 	n, ok := s.lines[line]
 	if !ok {
@@ -98,7 +102,7 @@ func (s *simChip) path(t *testing.T, line, file string) string {
 
 // level is what the kernel sees on the line: the driven level of a
 // requested output, else the pull.
-func (s *simChip) level(t *testing.T, line string) int {
+func (s *vmChip) level(t *testing.T, line string) int {
 	t.Helper()
 	b, err := os.ReadFile(s.path(t, line, "value"))
 	if err != nil {
@@ -112,7 +116,7 @@ func (s *simChip) level(t *testing.T, line string) int {
 }
 
 // wantLevel fails unless the kernel sees want on line.
-func (s *simChip) wantLevel(t *testing.T, line string, want int, when string) {
+func (s *vmChip) wantLevel(t *testing.T, line string, want int, when string) {
 	t.Helper()
 	if got := s.level(t, line); got != want {
 		t.Errorf("%s: kernel level of %s is %d, want %d", when, line, got, want)
@@ -120,7 +124,7 @@ func (s *simChip) wantLevel(t *testing.T, line string, want int, when string) {
 }
 
 // awaitLevel waits up to d for the kernel to see want on line.
-func (s *simChip) awaitLevel(t *testing.T, line string, want int, d time.Duration, when string) {
+func (s *vmChip) awaitLevel(t *testing.T, line string, want int, d time.Duration, when string) {
 	t.Helper()
 	end := time.Now().Add(d)
 	for {
@@ -137,7 +141,7 @@ func (s *simChip) awaitLevel(t *testing.T, line string, want int, d time.Duratio
 }
 
 // setPull drives an input from the outside, as a switch or a sensor would.
-func (s *simChip) setPull(t *testing.T, line string, up bool) {
+func (s *vmChip) setPull(t *testing.T, line string, up bool) {
 	t.Helper()
 	p := "pull-down"
 	if up {
@@ -148,7 +152,7 @@ func (s *simChip) setPull(t *testing.T, line string, up bool) {
 	}
 }
 
-func (s *simChip) pull(t *testing.T, line string) string {
+func (s *vmChip) pull(t *testing.T, line string) string {
 	t.Helper()
 	b, err := os.ReadFile(s.path(t, line, "pull"))
 	if err != nil {
@@ -158,29 +162,29 @@ func (s *simChip) pull(t *testing.T, line string) string {
 }
 
 var (
-	pinsOnce sync.Once
-	pins     device.PinSource
-	pinsErr  error
+	vmPinsOnce sync.Once
+	vmPinSrc   device.PinSource
+	vmPinsErr  error
 )
 
 // vmPins is the pin source tweetpi uses with `gpio: {backend: periph}`:
 // periph's host drivers, then gpioreg by name.
 func vmPins(t *testing.T) device.PinSource {
 	t.Helper()
-	pinsOnce.Do(func() {
-		pins, pinsErr = periphPins(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	vmPinsOnce.Do(func() {
+		vmPinSrc, vmPinsErr = periphPins(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	})
-	if pinsErr != nil {
-		t.Fatal(pinsErr)
+	if vmPinsErr != nil {
+		t.Fatal(vmPinsErr)
 	}
-	return pins
+	return vmPinSrc
 }
 
-// openBoard opens devs on the periph pins and closes the board when the
+// vmOpen opens devs on the periph pins and closes the board when the
 // test ends.
-func openBoard(t *testing.T, devs ...config.Device) *device.Board {
+func vmOpen(t *testing.T, devs ...config.Device) *device.Board {
 	t.Helper()
-	gpioSim(t)
+	vmGPIOSim(t)
 	b, err := device.Open(devs, vmPins(t), device.Options{})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -190,7 +194,7 @@ func openBoard(t *testing.T, devs ...config.Device) *device.Board {
 }
 
 // run runs a command as a person at the device and fails unless it ran.
-func mustRun(t *testing.T, b *device.Board, text string) string {
+func vmRun(t *testing.T, b *device.Board, text string) string {
 	t.Helper()
 	r := b.Run(context.Background(), text, device.Caller{Local: true})
 	if !r.Ran || r.Rejected {
@@ -199,7 +203,7 @@ func mustRun(t *testing.T, b *device.Board, text string) string {
 	return r.Reply
 }
 
-func waitJobs(t *testing.T, b *device.Board, d time.Duration) {
+func vmWait(t *testing.T, b *device.Board, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -209,8 +213,8 @@ func waitJobs(t *testing.T, b *device.Board, d time.Duration) {
 }
 
 func TestVMOnOffToggle(t *testing.T) {
-	s := gpioSim(t)
-	b := openBoard(t, config.Device{Name: "led", Pin: "LED", Kind: config.KindOutput})
+	s := vmGPIOSim(t)
+	b := vmOpen(t, config.Device{Name: "led", Pin: "LED", Kind: config.KindOutput})
 	s.wantLevel(t, "LED", 0, "opened with initial off")
 	for _, c := range []struct {
 		cmd  string
@@ -222,7 +226,7 @@ func TestVMOnOffToggle(t *testing.T) {
 		{"LED TOGGLE", 0},
 		{"led on; led off; led on", 1},
 	} {
-		mustRun(t, b, c.cmd)
+		vmRun(t, b, c.cmd)
 		s.wantLevel(t, "LED", c.want, c.cmd)
 	}
 	if got := b.Run(context.Background(), "led", device.Caller{Local: true}).Reply; got != "led is on" {
@@ -231,44 +235,44 @@ func TestVMOnOffToggle(t *testing.T) {
 }
 
 func TestVMPulseAndMaxOn(t *testing.T) {
-	s := gpioSim(t)
-	b := openBoard(t, config.Device{Name: "pump", Pin: "PUMP", Kind: config.KindOutput, MaxOn: 700 * time.Millisecond})
+	s := vmGPIOSim(t)
+	b := vmOpen(t, config.Device{Name: "pump", Pin: "PUMP", Kind: config.KindOutput, MaxOn: 700 * time.Millisecond})
 
 	t0 := time.Now()
-	mustRun(t, b, "pump pulse 400ms")
+	vmRun(t, b, "pump pulse 400ms")
 	s.wantLevel(t, "PUMP", 1, "pulse started")
-	waitJobs(t, b, 10*time.Second)
+	vmWait(t, b, 10*time.Second)
 	if el := time.Since(t0); el < 400*time.Millisecond {
 		t.Errorf("pulse 400ms ended after %s", el)
 	}
 	s.wantLevel(t, "PUMP", 0, "pulse over")
 
 	t0 = time.Now()
-	mustRun(t, b, "pump on")
+	vmRun(t, b, "pump on")
 	s.wantLevel(t, "PUMP", 1, "on with max_on")
-	waitJobs(t, b, 10*time.Second)
+	vmWait(t, b, 10*time.Second)
 	if el := time.Since(t0); el < 700*time.Millisecond {
 		t.Errorf("max_on 700ms turned it off after %s", el)
 	}
 	s.wantLevel(t, "PUMP", 0, "after max_on")
 
 	// A new command cancels a running pulse.
-	mustRun(t, b, "pump pulse 600ms")
-	mustRun(t, b, "pump off")
+	vmRun(t, b, "pump pulse 600ms")
+	vmRun(t, b, "pump off")
 	time.Sleep(800 * time.Millisecond)
 	s.wantLevel(t, "PUMP", 0, "pulse cancelled by off")
-	mustRun(t, b, "pump pulse 600ms")
-	mustRun(t, b, "pump on")
+	vmRun(t, b, "pump pulse 600ms")
+	vmRun(t, b, "pump on")
 	time.Sleep(650 * time.Millisecond)
 	s.wantLevel(t, "PUMP", 1, "pulse cancelled by on, max_on not yet over")
-	waitJobs(t, b, 10*time.Second)
+	vmWait(t, b, 10*time.Second)
 	s.wantLevel(t, "PUMP", 0, "after max_on")
 }
 
 func TestVMBlink(t *testing.T) {
-	s := gpioSim(t)
-	b := openBoard(t, config.Device{Name: "bell", Pin: "BELL", Kind: config.KindOutput})
-	mustRun(t, b, "bell blink 3 400ms")
+	s := vmGPIOSim(t)
+	b := vmOpen(t, config.Device{Name: "bell", Pin: "BELL", Kind: config.KindOutput})
+	vmRun(t, b, "bell blink 3 400ms")
 	// Count the rising edges the kernel sees: one sample every 2ms against
 	// 200ms halves.
 	rises, last := 0, 0
@@ -295,7 +299,7 @@ func TestVMBlink(t *testing.T) {
 }
 
 func TestVMPWMRefused(t *testing.T) {
-	s := gpioSim(t)
+	s := vmGPIOSim(t)
 	devs := []config.Device{
 		{Name: "led", Pin: "LED", Kind: config.KindOutput, Initial: true},
 		{Name: "lamp", Pin: "LAMP", Kind: config.KindOutput, ActiveLow: true, Initial: true},
@@ -318,21 +322,21 @@ func TestVMPWMRefused(t *testing.T) {
 }
 
 func TestVMActiveLow(t *testing.T) {
-	s := gpioSim(t)
-	b := openBoard(t, config.Device{Name: "lamp", Pin: "LAMP", Kind: config.KindOutput, ActiveLow: true})
+	s := vmGPIOSim(t)
+	b := vmOpen(t, config.Device{Name: "lamp", Pin: "LAMP", Kind: config.KindOutput, ActiveLow: true})
 	s.wantLevel(t, "LAMP", 1, "opened off (active_low)")
-	mustRun(t, b, "lamp on")
+	vmRun(t, b, "lamp on")
 	s.wantLevel(t, "LAMP", 0, "lamp on (active_low)")
-	mustRun(t, b, "lamp toggle")
+	vmRun(t, b, "lamp toggle")
 	s.wantLevel(t, "LAMP", 1, "lamp toggled off (active_low)")
-	mustRun(t, b, "lamp pulse 300ms")
+	vmRun(t, b, "lamp pulse 300ms")
 	s.wantLevel(t, "LAMP", 0, "pulse on (active_low)")
-	waitJobs(t, b, 10*time.Second)
+	vmWait(t, b, 10*time.Second)
 	s.wantLevel(t, "LAMP", 1, "pulse over (active_low)")
 }
 
 func TestVMSafeAfterClose(t *testing.T) {
-	s := gpioSim(t)
+	s := vmGPIOSim(t)
 	b, err := device.Open([]config.Device{
 		{Name: "led", Pin: "LED", Kind: config.KindOutput, Initial: true},
 		{Name: "lamp", Pin: "LAMP", Kind: config.KindOutput, ActiveLow: true, Initial: true},
@@ -343,7 +347,7 @@ func TestVMSafeAfterClose(t *testing.T) {
 	}
 	s.wantLevel(t, "LED", 1, "opened with initial on")
 	s.wantLevel(t, "LAMP", 0, "opened with initial on (active_low)")
-	mustRun(t, b, "bell blink 50 1s")
+	vmRun(t, b, "bell blink 50 1s")
 	s.wantLevel(t, "BELL", 1, "blinking")
 
 	if err := b.Halt(); err != nil {
@@ -353,7 +357,7 @@ func TestVMSafeAfterClose(t *testing.T) {
 	s.wantLevel(t, "LAMP", 1, "after Halt (active_low)")
 	s.wantLevel(t, "BELL", 0, "after Halt stopped the blink")
 
-	mustRun(t, b, "led on, lamp on, bell pulse 5s")
+	vmRun(t, b, "led on, lamp on, bell pulse 5s")
 	if err := b.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -369,8 +373,8 @@ func TestVMSafeAfterClose(t *testing.T) {
 }
 
 func TestVMInputs(t *testing.T) {
-	s := gpioSim(t)
-	b := openBoard(t,
+	s := vmGPIOSim(t)
+	b := vmOpen(t,
 		config.Device{Name: "door", Pin: "DOOR", Kind: config.KindInput, Pull: "up", High: "open", Low: "closed"},
 		config.Device{Name: "button", Pin: "BUTTON", Kind: config.KindInput, Pull: "down", High: "pressed", Low: "released"},
 	)
@@ -414,9 +418,9 @@ func TestVMInputs(t *testing.T) {
 }
 
 func TestVMNotify(t *testing.T) {
-	s := gpioSim(t)
+	s := vmGPIOSim(t)
 	const debounce = 150 * time.Millisecond
-	b := openBoard(t, config.Device{Name: "door", Pin: "DOOR", Kind: config.KindInput, Pull: "up", Notify: true,
+	b := vmOpen(t, config.Device{Name: "door", Pin: "DOOR", Kind: config.KindInput, Pull: "up", Notify: true,
 		High: "open", Low: "closed", Debounce: debounce})
 	ev := b.Events()
 	next := func(d time.Duration) (device.Event, bool) {
@@ -463,4 +467,356 @@ func TestVMNotify(t *testing.T) {
 	if _, ok := <-ev; ok {
 		t.Error("Events still open after Close")
 	}
+}
+
+// vmTrace records the levels the kernel was asked to drive, through its
+// gpio_value trace events: a line that a process released is back at its
+// pull when the process has exited (gpio-sim, like a Pi with
+// dtparam=strict_gpiod), so the trace is how the test sees what `tweetpi
+// safe` and `tweetpi do` drove.
+type vmTrace struct {
+	base int // the chip's first global gpio number
+}
+
+const vmTracefs = "/sys/kernel/tracing"
+
+func vmStartTrace(t *testing.T, s *vmChip) *vmTrace {
+	t.Helper()
+	bases, _ := filepath.Glob(filepath.Join(filepath.Dir(s.dir), "gpio", "gpiochip*", "base"))
+	if len(bases) != 1 {
+		t.Fatalf("no global gpio base for %s (found %v)", s.dir, bases)
+	}
+	b, err := os.ReadFile(bases[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct{ path, val string }{
+		{"events/gpio/gpio_value/enable", "1"},
+		{"trace", ""},
+		{"tracing_on", "1"},
+	} {
+		if err := os.WriteFile(filepath.Join(vmTracefs, f.path), []byte(f.val), 0); err != nil {
+			t.Fatalf("vmTracefs %s: %v (the VM's /init mounts vmTracefs)", f.path, err)
+		}
+	}
+	return &vmTrace{base: base}
+}
+
+// reset empties the trace.
+func (g *vmTrace) reset(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(vmTracefs, "trace"), nil, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sets are the levels that processes named comm set on each line since the
+// last reset, in order. (The trace names a thread, and Go runs a process's
+// goroutines on several, so the test runs one such process at a time.)
+func (g *vmTrace) sets(t *testing.T, s *vmChip, comm string) map[string][]int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(vmTracefs, "trace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byOffset := map[int]string{}
+	for name, n := range s.lines {
+		byOffset[n] = name
+	}
+	out := map[string][]int{}
+	for _, l := range strings.Split(string(data), "\n") {
+		// "  tweetpi-131  [000] .....  11.89: gpio_value: 516 set 1"
+		task, ev, ok := strings.Cut(l, "gpio_value: ")
+		if !ok || strings.HasPrefix(strings.TrimSpace(l), "#") {
+			continue
+		}
+		task, _, _ = strings.Cut(strings.TrimSpace(task), " ")
+		if i := strings.LastIndex(task, "-"); i < 0 || task[:i] != comm {
+			continue
+		}
+		var gpioN, v int
+		var op string
+		if _, err := fmt.Sscanf(ev, "%d %s %d", &gpioN, &op, &v); err != nil || op != "set" {
+			continue
+		}
+		if name, ok := byOffset[gpioN-g.base]; ok {
+			out[name] = append(out[name], v)
+		}
+	}
+	return out
+}
+
+// writeVMConfig writes a tweetpi configuration on the periph backend.
+func writeVMConfig(t *testing.T, devices string) string {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.yaml")
+	cfg := "state_dir: " + dir + "\ngpio:\n  backend: periph\ndevices:\n" + devices
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// vmTweetpi is the cross-built tweetpi binary the VM carries.
+func vmTweetpi(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	bin := os.Getenv("TWEETPI_BIN")
+	if bin == "" {
+		t.Skip("TWEETPI_BIN not set: run these through deploy/vmtest/run.sh")
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "TWEETPI_CONFIG=")
+	return cmd
+}
+
+func vmLast(vs []int) int {
+	if len(vs) == 0 {
+		return -1
+	}
+	return vs[len(vs)-1]
+}
+
+// The CLI on lines this test process never requests: tweetpi do leaves an
+// output as the command set it, tweetpi safe drives every output to its
+// safe level and leaves inputs alone.
+func TestVMDoAndSafe(t *testing.T) {
+	s := vmGPIOSim(t)
+	cfg := writeVMConfig(t, `  siren:  {pin: SIREN, kind: output}
+  heater: {pin: HEATER, kind: output, active_low: true}
+  gate:   {pin: GATE, kind: input, high: open, low: shut}
+`)
+	tr := vmStartTrace(t, s)
+	do := func(text string) (string, map[string][]int) {
+		t.Helper()
+		tr.reset(t)
+		out, err := vmTweetpi(t, "do", "-config", cfg, text).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tweetpi do %q: %v\n%s", text, err, out)
+		}
+		return strings.TrimSpace(string(out)), tr.sets(t, s, "tweetpi")
+	}
+
+	out, sets := do("siren on")
+	if out != "siren on" || vmLast(sets["SIREN"]) != 1 {
+		t.Errorf("do siren on: %q, kernel set SIREN to %v; want \"siren on\" and 1 last", out, sets["SIREN"])
+	}
+	if len(sets["HEATER"]) != 0 {
+		t.Errorf("do siren on touched HEATER: %v", sets["HEATER"])
+	}
+	out, sets = do("heater on")
+	if out != "heater on" || vmLast(sets["HEATER"]) != 0 {
+		t.Errorf("do heater on (active_low): %q, kernel set HEATER to %v; want 0 last", out, sets["HEATER"])
+	}
+	s.setPull(t, "GATE", false)
+	if out, _ = do("gate"); out != "gate is shut" {
+		t.Errorf("do gate with GATE pulled down: %q, want \"gate is shut\"", out)
+	}
+
+	// While do waits for a pulse the line is driven: the kernel sees it.
+	tr.reset(t)
+	c := vmTweetpi(t, "do", "-config", cfg, "siren pulse 2s")
+	var buf strings.Builder
+	c.Stdout, c.Stderr = &buf, &buf
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.awaitLevel(t, "SIREN", 1, 10*time.Second, "during tweetpi do siren pulse 2s")
+	if err := c.Wait(); err != nil {
+		t.Fatalf("tweetpi do siren pulse 2s: %v\n%s", err, buf.String())
+	}
+	if got := tr.sets(t, s, "tweetpi")["SIREN"]; vmLast(got) != 0 {
+		t.Errorf("pulse: kernel set SIREN to %v, want 0 last", got)
+	}
+
+	// tweetpi safe, with the lines pulled to their on levels as if a
+	// crashed daemon had left them on.
+	s.setPull(t, "SIREN", true)
+	s.setPull(t, "HEATER", false)
+	tr.reset(t)
+	c = vmTweetpi(t, "safe", "-config", cfg)
+	b, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tweetpi safe: %v\n%s", err, b)
+	}
+	sets = tr.sets(t, s, "tweetpi")
+	if got := sets["SIREN"]; vmLast(got) != 0 {
+		t.Errorf("safe: kernel set SIREN to %v, want 0 last", got)
+	}
+	if got := sets["HEATER"]; vmLast(got) != 1 {
+		t.Errorf("safe: kernel set HEATER (active_low) to %v, want 1 last", got)
+	}
+	if got := sets["GATE"]; len(got) != 0 {
+		t.Errorf("safe drove the input GATE: %v", got)
+	}
+	if got := s.pull(t, "GATE"); got != "pull-down" {
+		t.Errorf("safe changed the input GATE's pull to %s", got)
+	}
+	t.Logf("tweetpi safe said: %s", strings.TrimSpace(string(b)))
+}
+
+// TestVMPins: tweetpi pins shows the kernel's line names.
+func TestVMPins(t *testing.T) {
+	vmGPIOSim(t)
+	out, err := vmTweetpi(t, "pins").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tweetpi pins: %v\n%s", err, out)
+	}
+	for _, name := range []string{"LED", "DOOR", "SIREN"} {
+		if !strings.Contains(string(out), name) {
+			t.Errorf("tweetpi pins does not list %s:\n%s", name, out)
+		}
+	}
+}
+
+// The daemon on real lines: the bot polls the fake X API (twittertest, over
+// loopback TCP inside the VM) and its commands drive gpio-sim lines through
+// the device package on periph, wired the way tweetpi run wires them.
+func TestVMDaemon(t *testing.T) {
+	s := vmGPIOSim(t)
+	cfgPath := writeVMConfig(t, `  led:  {pin: BOT_LED, kind: output}
+  pump: {pin: BOT_PUMP, kind: output, active_low: true, max_on: 5s, allow: ["@alice"]}
+  door: {pin: BOT_DOOR, kind: input, pull: down, notify: true, high: open, low: closed, debounce: 100ms}
+`)
+	cfg, err := config.Load(cfgPath, config.Options{Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	board, err := device.Open(cfg.Devices, vmPins(t), device.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer board.Close()
+	s.wantLevel(t, "BOT_LED", 0, "daemon started")
+	s.wantLevel(t, "BOT_PUMP", 1, "daemon started (pump active_low, off)")
+
+	srv := twittertest.NewServer(twittertest.Options{})
+	defer srv.Close()
+	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
+		t.Fatalf("fake API at %s, want loopback TCP", srv.URL)
+	}
+	alice, bob := srv.AddUser("alice"), srv.AddUser("bob")
+	mallory := srv.AddUser("mallory")
+	client, err := twitter.New(twitter.Options{BaseURL: srv.URL, Credentials: srv.Credentials()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := make(chan string, 16)
+	go func() {
+		for ev := range board.Events() {
+			notes <- ev.String()
+		}
+		close(notes)
+	}()
+	handler := twitter.HandlerFunc(func(ctx context.Context, c twitter.Command) string {
+		return board.Run(ctx, c.Text, device.Caller{ID: c.AuthorID, Username: c.AuthorUsername}).Reply
+	})
+	bot, err := twitter.NewBot(twitter.BotOptions{
+		Client: client, Handler: handler, StateDir: cfg.StateDir, Notify: notes,
+		Listen: []string{twitter.InboxMentions, twitter.InboxDMs}, PollInterval: time.Second,
+		Allow: []string{"@alice", "@bob"}, MaxAge: time.Minute, Reply: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := bot.Start(ctx, "vmtest"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- bot.Run(ctx) }()
+	time.Sleep(1500 * time.Millisecond) // the first polls set the starting point
+
+	// replyTo waits for the account's reply to post id.
+	replyTo := func(id string) string {
+		t.Helper()
+		end := time.Now().Add(20 * time.Second)
+		for time.Now().Before(end) {
+			for _, r := range srv.Replies() {
+				if r.InReplyTo == id {
+					return r.Text
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("no reply to post %s after 20s", id)
+		return ""
+	}
+	dmTo := func(u twitter.User, n int) string {
+		t.Helper()
+		end := time.Now().Add(20 * time.Second)
+		for time.Now().Before(end) {
+			var got []string
+			for _, d := range srv.SentDMs() {
+				if d.To == u.ID {
+					got = append(got, d.Text)
+				}
+			}
+			if len(got) >= n {
+				return got[n-1]
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("no DM %d to @%s after 20s", n, u.Username)
+		return ""
+	}
+
+	p := srv.Post(alice, "@mypi led on", 0)
+	if got := replyTo(p.ID); !strings.Contains(got, "led on") {
+		t.Errorf("reply to led on: %q", got)
+	}
+	s.wantLevel(t, "BOT_LED", 1, "after @alice: led on")
+
+	p = srv.Post(mallory, "@mypi led off", 0)
+	time.Sleep(3 * time.Second) // several polls
+	s.wantLevel(t, "BOT_LED", 1, "after @mallory (not allowed): led off")
+	for _, r := range srv.Replies() {
+		if r.InReplyTo == p.ID {
+			t.Errorf("answered a stranger: %q", r.Text)
+		}
+	}
+
+	p = srv.Post(bob, "@mypi pump on", 0) // pump is @alice's only
+	if got := replyTo(p.ID); !strings.Contains(got, "may not") {
+		t.Errorf("reply to bob's pump on: %q", got)
+	}
+	s.wantLevel(t, "BOT_PUMP", 1, "after @bob's refused pump on")
+
+	srv.SendDM(alice, "pump pulse 1s", 0)
+	s.awaitLevel(t, "BOT_PUMP", 0, 20*time.Second, "pump pulse 1s by DM (active_low)")
+	if got := dmTo(alice, 1); !strings.Contains(got, "pump on for 1s") {
+		t.Errorf("DM reply to pump pulse 1s: %q", got)
+	}
+	s.awaitLevel(t, "BOT_PUMP", 1, 5*time.Second, "pump pulse ended")
+
+	p = srv.Post(alice, "@mypi led toggle; door", 0)
+	if got := replyTo(p.ID); !strings.Contains(got, "led off") || !strings.Contains(got, "door is closed") {
+		t.Errorf("reply to led toggle; door: %q", got)
+	}
+	s.wantLevel(t, "BOT_LED", 0, "after led toggle")
+
+	// The door opens: a debounced change DMs the allowed people.
+	s.setPull(t, "BOT_DOOR", true)
+	if got := dmTo(bob, 1); got != "door: open" {
+		t.Errorf("notify DM to bob: %q, want \"door: open\"", got)
+	}
+
+	p = srv.Post(alice, "@mypi led on", 0)
+	replyTo(p.ID)
+	s.wantLevel(t, "BOT_LED", 1, "led on again")
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Errorf("bot.Run: %v", err)
+	}
+	// What tweetpi run does on SIGTERM.
+	if err := board.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.wantLevel(t, "BOT_LED", 0, "daemon stopped")
+	s.wantLevel(t, "BOT_PUMP", 1, "daemon stopped (pump active_low)")
 }
