@@ -316,11 +316,15 @@ func watchdog(log *slog.Logger) func() {
 // read the configuration (ExecStopPost runs without the credential).
 const safeFile = "devices.json"
 
+// safeList is the content of the safe file.
+type safeList struct {
+	Backend string          `json:"backend"`
+	Devices []config.Device `json:"devices"`
+}
+
 // writeSafeFile keeps the devices in the state directory for `tweetpi safe`.
 func writeSafeFile(cfg *config.Config) error {
-	data, err := json.MarshalIndent(struct {
-		Devices []config.Device `json:"devices"`
-	}{cfg.Devices}, "", "  ")
+	data, err := json.MarshalIndent(safeList{cfg.GPIO.Backend, cfg.Devices}, "", "  ")
 	if err != nil {
 		return err
 	}

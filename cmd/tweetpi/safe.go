@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/tweetpi/tweetpi/config"
@@ -25,7 +28,14 @@ func cmdSafe(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	}
 	cfg, err := cf.load(e)
 	if err != nil {
-		return configErr(err)
+		// ExecStopPost may run without the credential: use the device list
+		// the daemon keeps in its state directory.
+		saved, path, ferr := loadSafeFile(e)
+		if ferr != nil {
+			return configErr(err)
+		}
+		fmt.Fprintf(e.stderr, "tweetpi safe: cannot read the configuration (%v); using the devices the daemon left in %s\n", firstLine(err), path)
+		cfg = saved
 	}
 	var outs []string
 	for _, d := range cfg.Devices {
@@ -47,4 +57,35 @@ func cmdSafe(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	fmt.Fprintf(e.stdout, "safe: %s off\n", strings.Join(outs, ", "))
 	printSim(e.stdout, sim)
 	return nil
+}
+
+// loadSafeFile reads the device list the daemon wrote for `tweetpi safe`:
+// from $STATE_DIRECTORY (systemd's StateDirectory=) or the default state_dir.
+func loadSafeFile(e *env) (*config.Config, string, error) {
+	dirs := []string{config.DefaultStateDir}
+	if d := e.getenv("STATE_DIRECTORY"); d != "" {
+		dirs = append([]string{strings.Split(d, ":")[0]}, dirs...)
+	}
+	var firstErr error
+	for _, dir := range dirs {
+		path := filepath.Join(dir, safeFile)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		var f safeList
+		if err := json.Unmarshal(data, &f); err != nil {
+			return nil, path, fmt.Errorf("%s: %w", path, err)
+		}
+		return &config.Config{GPIO: config.GPIO{Backend: f.Backend}, Devices: f.Devices}, path, nil
+	}
+	return nil, "", firstErr
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
 }

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tweetpi/tweetpi/config"
+)
+
+// TestSafeWithoutCredential: ExecStopPost runs `tweetpi safe` where the
+// configuration cannot be read; it must still find the outputs, from the
+// list the daemon left in its state directory.
+func TestSafeWithoutCredential(t *testing.T) {
+	state := t.TempDir()
+	cfg, err := config.Parse("c.yaml", []byte(simConfig), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.StateDir = state
+	if err := writeSafeFile(cfg); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string {
+		switch k {
+		case "STATE_DIRECTORY":
+			return state
+		case "TWEETPI_CONFIG":
+			return filepath.Join(t.TempDir(), "unreadable.yaml")
+		}
+		return ""
+	}
+	var stdout, stderr bytes.Buffer
+	err = run(t.Context(), []string{"safe"}, getenv, strings.NewReader(""), &stdout, &stderr)
+	if code := exitCode(err, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if got := stdout.String(); !strings.Contains(got, "led GPIO17, pump GPIO27, fan GPIO18 off") {
+		t.Errorf("stdout %q does not name the outputs it made safe", got)
+	}
+	if !strings.Contains(stderr.String(), filepath.Join(state, safeFile)) {
+		t.Errorf("stderr %q does not say where the devices came from", stderr.String())
+	}
+
+	// With neither, it fails as a configuration error.
+	os.Remove(filepath.Join(state, safeFile))
+	stderr.Reset()
+	err = run(t.Context(), []string{"safe"}, getenv, strings.NewReader(""), &stdout, &stderr)
+	if code := exitCode(err, &stderr); code != exitConfig {
+		t.Errorf("exit %d, want %d: %s", code, exitConfig, stderr.String())
+	}
+}
