@@ -168,7 +168,7 @@ func (v *V11) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 		if evs == nil {
 			break
 		}
-		stop := false
+		stop, before := false, len(dms)
 		for _, e := range evs.Events {
 			if e.ID == "" || e.Type != "message_create" || e.Message == nil {
 				continue
@@ -192,7 +192,7 @@ func (v *V11) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 			}
 			dms = append(dms, dm)
 		}
-		if stop || evs.NextCursor == "" || len(evs.Events) == 0 {
+		if stop || evs.NextCursor == "" || len(dms) == before || evs.NextCursor == q.Cursor {
 			break
 		}
 		q.Cursor = evs.NextCursor

@@ -182,6 +182,7 @@ func (v *V2) Mentions(ctx context.Context, userID string, p MentionsParams) ([]P
 		if a.Data == nil && len(a.Errors) > 0 {
 			return nil, fmt.Errorf("mentions since %q: %w", p.SinceID, partialError(EndpointMentions, ex.status, ex.body))
 		}
+		before := len(posts)
 		names := map[string]string{}
 		for _, u := range a.Includes.Users {
 			names[u.ID] = u.Username
@@ -200,7 +201,9 @@ func (v *V2) Mentions(ctx context.Context, userID string, p MentionsParams) ([]P
 				ConversationID: t.ConversationID,
 			})
 		}
-		if a.Meta.NextToken == "" || len(a.Data) == 0 {
+		// A page with nothing new ends it too: a server that sends the same
+		// page again must not keep the loop going.
+		if a.Meta.NextToken == "" || len(posts) == before || a.Meta.NextToken == q.PaginationToken {
 			break
 		}
 		q.PaginationToken = a.Meta.NextToken
@@ -228,7 +231,7 @@ func (v *V2) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 		if a.Data == nil && len(a.Errors) > 0 {
 			return nil, fmt.Errorf("direct messages: %w", partialError(EndpointDMEvents, ex.status, ex.body))
 		}
-		stop := false
+		stop, before := false, len(dms)
 		for _, d := range a.Data {
 			if d.ID == "" || (d.EventType != "" && d.EventType != "MessageCreate") {
 				continue
@@ -248,7 +251,7 @@ func (v *V2) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 				ConversationID: d.DMConversationID,
 			})
 		}
-		if stop || a.Meta.NextToken == "" || len(a.Data) == 0 {
+		if stop || a.Meta.NextToken == "" || len(dms) == before || a.Meta.NextToken == q.PaginationToken {
 			break
 		}
 		q.PaginationToken = a.Meta.NextToken
