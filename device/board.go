@@ -300,7 +300,7 @@ func (b *Board) drive(d *dev, on bool, by string) error {
 
 // duty sets a pwm's duty in percent. b.mu is held.
 func (b *Board) duty(d *dev, pct int, by string) error {
-	dt := gpio.DutyMax / 100 * gpio.Duty(pct)
+	dt := gpio.DutyMax * gpio.Duty(pct) / 100 // DutyMax*100 fits in a Duty (int32)
 	if pct >= 100 {
 		dt = gpio.DutyMax
 	}

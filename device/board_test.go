@@ -34,7 +34,7 @@ func open(t *testing.T, specs []config.Device) (*Board, *Sim) {
 	return b, sim
 }
 
-func pct(n int) gpio.Duty { return gpio.DutyMax / 100 * gpio.Duty(n) }
+func pct(n int) gpio.Duty { return gpio.DutyMax * gpio.Duty(n) / 100 }
 
 func level(t *testing.T, sim *Sim, pin string, want gpio.Level) {
 	t.Helper()
