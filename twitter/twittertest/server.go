@@ -330,7 +330,9 @@ func (s *Server) newID(t time.Time) int64 {
 	return id
 }
 
-// TimeOf is the creation time a snowflake id encodes.
+// TimeOf is the creation time a snowflake id encodes. Times before the
+// snowflake epoch (2010-11-04) all encode as the epoch: a testing/synctest
+// bubble starts in 2000, so sleep to a later date first.
 func TimeOf(id string) time.Time {
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil {
