@@ -17,7 +17,8 @@
 # Environment:
 #   TWEETPI_VMTEST_CACHE    the cache directory
 #   TWEETPI_VMTEST_TIMEOUT  seconds before a VM is killed (default 600)
-#   TWEETPI_VMTEST_RUN      a -test.run pattern for the tests inside
+#   TWEETPI_VMTEST_RUN      a -test.run pattern for the tests inside (default ^TestVM)
+#   TWEETPI_VMTEST_SKIP     a -test.skip pattern
 #   TWEETPI_VMTEST_REFRESH  1: refresh the apt lists even if fresh
 #   TWEETPI_VMTEST_KEEP     1: keep the work directory (initramfs, logs)
 #
@@ -245,7 +246,11 @@ initramfs() {
 	mods+=(gpio-sim.ko)
 	for m in "${mods[@]}"; do cp "$kmods/$m" "$r/lib/modules/"; done
 	printf '%s\n' "${mods[@]}" >"$r/lib/modules/order"
-	printf 'arch=%s\nkernel=%s\nrun=%s\n' "$arch" "$kver" "${TWEETPI_VMTEST_RUN:-}" >"$r/vmtest.env"
+	{
+		printf 'arch=%s\nkernel=%s\n' "$arch" "$kver"
+		printf "run='%s'\n" "$(printf %s "${TWEETPI_VMTEST_RUN:-}" | sed "s/'/'\\\\''/g")"
+		printf "skip='%s'\n" "$(printf %s "${TWEETPI_VMTEST_SKIP:-}" | sed "s/'/'\\\\''/g")"
+	} >"$r/vmtest.env"
 	(cd "$r" && find . -print0 | sort -z | cpio --null -o -H newc --quiet -R 0:0) | gzip -1 >"$work/initramfs.gz"
 }
 
