@@ -255,21 +255,42 @@ func (l logLine) match(msg string, kv ...string) bool {
 	return true
 }
 
+// parseLogLine reads one JSON log line. slog writes the record's level and
+// an attribute named "level" (a pin's) under the same key, so the keys are
+// read in order: the first time, level and msg are the record's, any later
+// one is an attribute.
 func parseLogLine(s string) (logLine, bool) {
-	m := map[string]any{}
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return logLine{}, false
 	}
-	l := logLine{Raw: s, Attrs: m}
-	if v, ok := m["time"].(string); ok {
-		l.Time, _ = time.Parse(time.RFC3339Nano, v)
+	l := logLine{Raw: s, Attrs: map[string]any{}}
+	var haveTime, haveLevel, haveMsg bool
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return logLine{}, false
+		}
+		key, _ := tok.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return logLine{}, false
+		}
+		str, isStr := v.(string)
+		switch {
+		case key == "time" && !haveTime && isStr:
+			l.Time, _ = time.Parse(time.RFC3339Nano, str)
+			haveTime = true
+		case key == "level" && !haveLevel && isStr:
+			l.Level, haveLevel = str, true
+		case key == "msg" && !haveMsg && isStr:
+			l.Msg, haveMsg = str, true
+		default:
+			l.Attrs[key] = v
+		}
 	}
-	l.Level, _ = m["level"].(string)
-	l.Msg, _ = m["msg"].(string)
-	delete(m, "time")
-	delete(m, "level")
-	delete(m, "msg")
-	return l, true
+	return l, haveMsg
 }
 
 // daemonProc is a running `tweetpi run -log-format json`.
