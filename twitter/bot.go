@@ -585,7 +585,7 @@ func (b *Bot) handle(ctx context.Context, c Command, take func()) error {
 	if !b.opt.Reply || reply == "" {
 		return nil
 	}
-	o := Outgoing{Inbox: c.Inbox, Text: b.replyText(reply), Queued: time.Now()}
+	o := Outgoing{Inbox: c.Inbox, Text: b.replyText(reply), Queued: time.Now(), base: reply}
 	if c.Inbox == InboxDMs {
 		o.To = c.AuthorID
 	} else {
@@ -605,7 +605,7 @@ func (b *Bot) notify(text string) {
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		b.enqueue(Outgoing{Inbox: InboxDMs, To: id, Text: b.replyText(text), Queued: time.Now()})
+		b.enqueue(Outgoing{Inbox: InboxDMs, To: id, Text: b.replyText(text), Queued: time.Now(), base: text})
 	}
 	b.log.Info("notify", "text", text, "to", len(ids))
 }
@@ -660,6 +660,7 @@ func (b *Bot) flush(ctx context.Context) error {
 			}
 		}
 	}()
+	restamps := 0
 	for len(b.st.Outbox) > 0 {
 		if b.clockBad {
 			return nil
@@ -669,6 +670,7 @@ func (b *Bot) flush(ctx context.Context) error {
 			return nil
 		}
 		p := b.pacer(sendEndpoint(o))
+		b.st.Outbox[0].tried = true
 		var err error
 		if o.Inbox == InboxDMs {
 			_, err = b.opt.Client.SendDM(ctx, o.To, o.Text)
@@ -680,6 +682,15 @@ func (b *Bot) flush(ctx context.Context) error {
 			return ctx.Err()
 		}
 		switch k := KindOf(err); {
+		case k == KindDuplicate && err != nil && o.base != "" && !o.tried && restamps < 5:
+			// This run never sent this text, yet the API has it: an earlier
+			// run (killed and restarted within the second) sent the same
+			// text to another post. Counting it as sent would leave this
+			// command unanswered; stamp it anew instead.
+			restamps++
+			b.st.Outbox[0].Text, b.st.Outbox[0].tried = b.replyText(o.base), false
+			b.log.Info("reply text sent before by an earlier run; stamping it anew", "inbox", o.Inbox, "text", b.st.Outbox[0].Text)
+			continue
 		case err == nil || k == KindDuplicate:
 			// A duplicate was sent before (a restart after sending): it counts.
 			b.sentCount++

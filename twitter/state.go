@@ -72,6 +72,11 @@ type Outgoing struct {
 	To        string    `json:"to,omitempty"`          // the user id (dms)
 	Text      string    `json:"text"`
 	Queued    time.Time `json:"queued"`
+
+	// base is the text before its time stamp, for a reply this run made;
+	// tried is set once this run has tried to send it. Neither is saved.
+	base  string
+	tried bool
 }
 
 // ErrCorruptState is returned by LoadState for a state file that cannot be
