@@ -346,6 +346,15 @@ func TestE2EKill9(t *testing.T) {
 				t.Errorf("post %s answered %d times", id, k)
 			}
 		}
+		// A reply the daemon counts as sent is there: a "duplicate" answer
+		// must not hide a reply that never went out.
+		for i, p := range procs {
+			for _, l := range p.logs() {
+				if id := l.str("in_reply_to"); l.Msg == "sent" && id != "" && byPost[id] == 0 {
+					t.Errorf("run %d logged a reply to %s as sent (duplicate %s), but the post has none: %s", i, id, l.str("duplicate"), l.Raw)
+				}
+			}
+		}
 		// Commands taken just before a kill may be lost, never repeated.
 		t.Logf("%d kills, %d commands streamed, %d run, %d replies, %d DMs", kills, n, len(runs), len(f.Replies()), len(f.SentDMs()))
 		checkNoSecret(t, f.secrets(), procs, files.StateDir)
