@@ -608,9 +608,15 @@ func TestVMDoAndSafe(t *testing.T) {
 	do := func(text string) (string, map[string][]int) {
 		t.Helper()
 		tr.reset(t)
-		out, err := vmTweetpi(t, "do", "-config", cfg, text).CombinedOutput()
+		c := vmTweetpi(t, "do", "-config", cfg, text)
+		var stderr strings.Builder
+		c.Stderr = &stderr
+		out, err := c.Output()
 		if err != nil {
-			t.Fatalf("tweetpi do %q: %v\n%s", text, err, out)
+			t.Fatalf("tweetpi do %q: %v\n%s%s", text, err, out, stderr.String())
+		}
+		if stderr.Len() > 0 {
+			t.Logf("tweetpi do %q said on stderr: %s", text, stderr.String())
 		}
 		return strings.TrimSpace(string(out)), tr.sets(t, s, "tweetpi")
 	}

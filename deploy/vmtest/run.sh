@@ -124,6 +124,8 @@ fetch() {
 		Dir::State::status "$apt/status";
 		Dir::Cache "$apt";
 		Dir::Cache::archives "$apt/archives";
+		Dir::Cache::pkgcache "";
+		Dir::Cache::srcpkgcache "";
 		APT::Architecture "$arch";
 		APT::Architectures { "$arch"; };
 		APT::Sandbox::User "root";
@@ -265,7 +267,8 @@ boot() {
 	q+=(-accel tcg -m 256 -nographic -no-reboot -nic none -kernel "$kernel" -initrd "$work/initramfs.gz")
 	log "booting $kver under $(basename "${q[0]}") (TCG)"
 	local rc=0
-	timeout --foreground -k 10 "$vm_timeout" "${q[@]}" </dev/null 2>&1 | tr -d '\r' | tee "$work/console.log" || rc=$?
+	timeout --foreground -k 10 "$vm_timeout" "${q[@]}" </dev/null 2>&1 |
+		sed -u 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g; s/\r$//' | tee "$work/console.log" || rc=$?
 	if [ "$rc" -eq 124 ]; then log "the VM did not power off within ${vm_timeout}s"; fi
 	return 0
 }
@@ -285,7 +288,14 @@ one() {
 	local prep vm
 	prep=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
 	vm=$(awk -v a="$t1" -v b="$t2" 'BEGIN{printf "%.1f", b-a}')
-	summary+=("$(printf '%-6s %-5s kernel %s, prepare %ss, VM %ss' "$arch" "${result:-NONE}" "$kver" "$prep" "$vm")")
+	local boot done
+	boot=$(sed -n 's/^vmtest: booted, tests start at \([0-9.]*\)s.*/\1/p' "$work/console.log" | tail -n1)
+	done=$(sed -n 's/^vmtest: tests done at \([0-9.]*\)s.*/\1/p' "$work/console.log" | tail -n1)
+	local inside=""
+	if [ -n "$boot" ] && [ -n "$done" ]; then
+		inside=$(awk -v a="$boot" -v b="$done" 'BEGIN{printf " (boot %.1fs, tests %.1fs)", a, b-a}')
+	fi
+	summary+=("$(printf '%-6s %-5s kernel %s, prepare %ss, VM %ss%s' "$arch" "${result:-NONE}" "$kver" "$prep" "$vm" "$inside")")
 	if [ "${TWEETPI_VMTEST_KEEP:-0}" = 1 ]; then
 		log "kept $work"
 	else
