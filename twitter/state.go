@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -141,7 +142,9 @@ func decodeState(data []byte) (*State, error) {
 	if err := dec.Decode(&s); err != nil {
 		return nil, err
 	}
-	if dec.More() {
+	// Only white space may follow the object. (dec.More is no test of that:
+	// it is false before a stray "}" or "]".)
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("trailing data after the JSON object")
 	}
 	if s.Version != stateVersion {
