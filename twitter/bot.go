@@ -144,6 +144,7 @@ func NewBot(opt BotOptions) (*Bot, error) {
 	if err != nil {
 		return nil, &Fatal{err}
 	}
+	removeTempFiles(opt.StateDir, opt.Logger)
 	b := &Bot{
 		opt:    opt,
 		log:    opt.Logger,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -237,6 +238,22 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 		return fmt.Errorf("write state: fsync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// removeTempFiles removes the temp files of writes a crash cut short (a
+// SIGKILL between the temp file's creation and its rename). They are never
+// read; this only keeps them from piling up. Only the daemon calls it: it
+// is the one writer of the state directory.
+func removeTempFiles(dir string, log *slog.Logger) {
+	left, _ := filepath.Glob(filepath.Join(dir, "."+StateFile+".tmp-*"))
+	for _, f := range left {
+		if err := os.Remove(f); err != nil {
+			log.Warn("cannot remove a temp file a crash left", "file", f, "err", err)
+		}
+	}
+	if len(left) > 0 {
+		log.Info("removed temp files an interrupted state write left", "count", len(left))
+	}
 }
 
 // seenDM reports whether a DM event id was seen.

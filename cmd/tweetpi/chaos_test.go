@@ -1,0 +1,399 @@
+//go:build linux
+
+package main
+
+// The chaos test: a stream of commands through twittertest while the real
+// binary is killed with SIGKILL at random moments, once in the middle of a
+// state-file write. The end-to-end helpers are in e2e_helpers_test.go.
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/tweetpi/tweetpi/twitter"
+)
+
+// chaosSize is how many commands TestChaos streams: TWEETPI_CHAOS when set
+// (CI sets a few hundred), else a size that fits the default test run.
+func chaosSize(t *testing.T) int {
+	if s := os.Getenv("TWEETPI_CHAOS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 10 {
+			t.Fatalf("TWEETPI_CHAOS=%q: want a number of commands, at least 10", s)
+		}
+		return n
+	}
+	if testing.Short() {
+		return 30
+	}
+	return 80
+}
+
+// chaosCommand is one command streamed: a mention or a DM from alice.
+type chaosCommand struct {
+	ID    string
+	Inbox string
+	Text  string
+}
+
+// TestChaos streams commands from an allowed user (mentions and DMs) while
+// the daemon is killed with SIGKILL at random moments and started again:
+// at random times, right after it logs that it runs a command or sends a
+// reply, and once while it writes the state file (caught with inotify: the
+// temp file is there and the rename is not). Before one start a truncated
+// and an empty temp file are left in the state directory, as a kill during
+// a write on another file system could leave them.
+//
+// Then, from the JSON logs, the state file and the fake's records: no
+// command ran twice (msg="run" by post_id, and msg="pin set" by command);
+// the state file loaded after every kill; every command is accounted for:
+// ran and answered, or lost in one of the classes the test counts. A
+// command is lost, never repeated, because the post is recorded as taken
+// (and the file synced) before its action runs: a kill after that record
+// and before the reply goes out loses the reply (or the action) instead of
+// running a command twice after the restart. For a GPIO daemon that is the
+// right failure: "pump on" run twice, or an old "door open" run after a
+// reboot, is worse than a command the person sees unanswered and sends again.
+func TestChaos(t *testing.T) {
+	t.Parallel()
+	n := chaosSize(t)
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("TWEETPI_CHAOS_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("TWEETPI_CHAOS=%d TWEETPI_CHAOS_SEED=%d", n, seed)
+	rng := rand.New(rand.NewPCG(seed, seed>>1|1))
+	var rngMu sync.Mutex
+	rnd := func(k int) int { rngMu.Lock(); defer rngMu.Unlock(); return rng.IntN(k) }
+
+	f := newFake(t, "v2")
+	files := writeDaemonConfig(t, f, daemonConfig{MaxAge: time.Hour})
+	words := []string{"led on", "led off", "fan %d%%", "pump on", "pump off"}
+
+	// The stream, at a pace that puts several commands in each poll.
+	var (
+		mu   sync.Mutex
+		cmds []chaosCommand
+	)
+	gap := 10 * time.Second / time.Duration(n) // n commands in about 10s
+	if n > 100 {
+		gap = 50 * time.Millisecond
+	}
+	streamDone := make(chan struct{})
+	first := startDaemon(t, files.Path, files.Env)
+	first.waitFresh()
+	go func() {
+		defer close(streamDone)
+		for i := range n {
+			text := words[rnd(len(words))]
+			if strings.Contains(text, "%d") {
+				text = fmt.Sprintf(text, rnd(101))
+			}
+			c := chaosCommand{Text: text}
+			if rnd(4) == 0 {
+				c.Inbox, c.ID = twitter.InboxDMs, f.SendDM(f.Alice, text, 0).ID
+			} else {
+				c.Inbox, c.ID = twitter.InboxMentions, f.Post(f.Alice, "@mypi "+text, 0).ID
+			}
+			mu.Lock()
+			cmds = append(cmds, c)
+			mu.Unlock()
+			if i < n-1 {
+				time.Sleep(gap/2 + time.Duration(rnd(int(gap))))
+			}
+		}
+	}()
+
+	procs := []*daemonProc{first}
+	kills := map[string]int{}
+	midWrite, planted := false, false
+	p := first
+	for round := 0; ; round++ {
+		select {
+		case <-streamDone:
+		default:
+			// How this life ends.
+			how := []string{"random", "after run", "after sent", "mid-write"}[rnd(4)]
+			if midWrite && how == "mid-write" {
+				how = "random"
+			}
+			switch how {
+			case "random":
+				time.Sleep(time.Duration(rnd(int(2500 * time.Millisecond))))
+			case "after run", "after sent":
+				msg := map[string]string{"after run": "run", "after sent": "sent"}[how]
+				waitLogQuiet(p, msg, p.countLog(msg)+1+rnd(3), 3*time.Second)
+				time.Sleep(time.Duration(rnd(int(2 * time.Millisecond))))
+			case "mid-write":
+				if left := killMidWrite(t, p, files.StateDir, 3*time.Second); left != "" {
+					midWrite = true
+					t.Logf("killed mid-write: %s left behind", left)
+				}
+			}
+			p.kill9()
+			if code := p.wait(); code != -1 {
+				t.Fatalf("life %d exited by itself (status %d) before the kill\n%s", round, code, p.stderrText())
+			}
+			kills[how]++
+			// The file is never torn: the daemon would refuse to start.
+			if _, err := twitter.LoadState(files.StateDir); err != nil {
+				t.Fatalf("after kill %d (%s): %v", round, how, err)
+			}
+			if !planted && round >= 2 {
+				plantTempFiles(t, files.StateDir)
+				planted = true
+			}
+			p = startDaemon(t, files.Path, files.Env)
+			procs = append(procs, p)
+			continue
+		}
+		break
+	}
+	if !midWrite {
+		// The stream ended first: one more life, to be killed mid-write.
+		if left := killMidWrite(t, p, files.StateDir, 5*time.Second); left != "" {
+			midWrite = true
+			t.Logf("killed mid-write: %s left behind", left)
+		}
+		p.kill9()
+		p.wait()
+		kills["mid-write"]++
+		if _, err := twitter.LoadState(files.StateDir); err != nil {
+			t.Fatalf("after the mid-write kill: %v", err)
+		}
+		p = startDaemon(t, files.Path, files.Env)
+		procs = append(procs, p)
+	}
+
+	// The last life drains what is left: every command taken, the outbox empty.
+	mu.Lock()
+	all := slices.Clone(cmds)
+	mu.Unlock()
+	waitFake(t, "every command taken and the outbox empty", func() bool {
+		st, err := twitter.LoadState(files.StateDir)
+		if err != nil {
+			t.Fatalf("state: %v", err)
+		}
+		if len(st.Outbox) > 0 {
+			return false
+		}
+		for _, c := range all {
+			if !stateTook(st, c) {
+				return false
+			}
+		}
+		return true
+	})
+	settle(t, f, twitter.EndpointMentions)
+	if code, _ := p.term(); code != 0 {
+		t.Errorf("last life: exit %d after SIGTERM, want 0", code)
+	}
+	st, err := twitter.LoadState(files.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(files.StateDir, ".state.json.tmp-*")); len(left) > 0 {
+		t.Errorf("temp files of cut-short writes left in the state directory after the last start: %v", left)
+	}
+
+	// Count.
+	runs := runsByPost(procs...)
+	pins := pinSetsByPost(procs...)
+	replied := map[string]int{}
+	for _, r := range f.Replies() {
+		replied[r.InReplyTo]++
+	}
+	classes := map[string]int{}
+	var ran, answered int
+	for _, c := range all {
+		r, ps := runs[c.ID], pins[c.ID]
+		if r > 1 {
+			t.Errorf("%s %s %q ran %d times", c.Inbox, c.ID, c.Text, r)
+		}
+		if ps > 1 {
+			t.Errorf("%s %s %q set a pin %d times", c.Inbox, c.ID, c.Text, ps)
+		}
+		if ps > 0 && r == 0 {
+			t.Errorf("%s %s %q set a pin without a run line", c.Inbox, c.ID, c.Text)
+		}
+		if replied[c.ID] > 1 {
+			t.Errorf("%s %s answered %d times", c.Inbox, c.ID, replied[c.ID])
+		}
+		if r > 0 {
+			ran++
+		}
+		switch {
+		case !stateTook(st, c):
+			classes["never taken"]++
+			t.Errorf("%s %s %q was never taken", c.Inbox, c.ID, c.Text)
+		case r == 0:
+			// Recorded as taken, killed before the action.
+			classes["taken, not run (killed between the save and the action)"]++
+		case ps == 0:
+			classes["run logged, pin not set (killed inside the action)"]++
+		case c.Inbox == twitter.InboxMentions && replied[c.ID] == 0:
+			classes["ran, reply lost (killed before the reply was sent)"]++
+		case c.Inbox == twitter.InboxMentions:
+			answered++
+		}
+	}
+	// DM replies carry no id to match: count them as a whole.
+	dmRan := 0
+	for _, c := range all {
+		if c.Inbox == twitter.InboxDMs && runs[c.ID] > 0 {
+			dmRan++
+		}
+	}
+	dmSent := len(f.SentDMs())
+	if dmSent > dmRan {
+		t.Errorf("%d DMs sent for %d DM commands run", dmSent, dmRan)
+	}
+	answered += dmSent
+	if lost := dmRan - dmSent; lost > 0 {
+		classes["ran, reply lost (killed before the reply was sent)"] += lost
+	}
+	// A reply the daemon counted as sent (perhaps as a duplicate after a
+	// restart) is really there.
+	for i, p := range procs {
+		for _, l := range p.logs() {
+			if id := l.str("in_reply_to"); l.Msg == "sent" && id != "" && replied[id] == 0 {
+				t.Errorf("life %d logged a reply to %s as sent, but the post has none: %s", i, id, l.Raw)
+			}
+		}
+	}
+	if !midWrite {
+		t.Logf("no kill landed while the temp file was there (the writes were too quick); the planted temp files stand in")
+	}
+	totalKills := 0
+	for _, k := range kills {
+		totalKills += k
+	}
+	t.Logf("chaos: %d commands (%d DMs), %d kills %v, mid-write caught %t, %d ran, %d answered, lost %v",
+		len(all), countInbox(all, twitter.InboxDMs), totalKills, kills, midWrite, ran, answered, classes)
+	checkNoSecret(t, f.secrets(), procs, files.StateDir)
+}
+
+// waitLogQuiet waits up to d for n lines with msg; unlike waitLogN it does
+// not fail the test when they do not come.
+func waitLogQuiet(p *daemonProc, msg string, n int, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for p.countLog(msg) < n && time.Now().Before(deadline) && !p.exited() {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// stateTook tells whether the state records c as taken (or seen).
+func stateTook(st *twitter.State, c chaosCommand) bool {
+	if c.Inbox == twitter.InboxMentions {
+		return !idBefore(st.MentionsTaken, c.ID)
+	}
+	return slices.Contains(st.SeenDMs, c.ID) || !idBefore(st.DMsFloor, c.ID)
+}
+
+// idBefore compares decimal ids: a is older than b.
+func idBefore(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}
+
+func countInbox(cs []chaosCommand, inbox string) int {
+	k := 0
+	for _, c := range cs {
+		if c.Inbox == inbox {
+			k++
+		}
+	}
+	return k
+}
+
+// pinSetsByPost counts the pin changes commands made, by post id: a
+// "pin set" line by "command" belongs to the latest "run" line before it in
+// the same life (commands run one at a time).
+func pinSetsByPost(procs ...*daemonProc) map[string]int {
+	n := map[string]int{}
+	for _, p := range procs {
+		cur := ""
+		for _, l := range p.logs() {
+			switch {
+			case l.Msg == "run":
+				cur = l.str("post_id")
+			case l.Msg == "command":
+				cur = ""
+			case l.Msg == "pin set" && l.str("by") == "command":
+				n[cur]++
+			}
+		}
+	}
+	return n
+}
+
+// plantTempFiles leaves what a kill in the middle of a write leaves when
+// the data never reached the disk: an empty temp file and a cut one.
+func plantTempFiles(t *testing.T, dir string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, twitter.StateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{
+		".state.json.tmp-chaos-empty": nil,
+		".state.json.tmp-chaos-torn":  data[:len(data)/2],
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// killMidWrite sends SIGKILL to p the moment a state temp file appears in
+// dir (inotify IN_CREATE), waiting at most d for one. It returns the temp
+// file left behind with its size, or "" when the write finished first (or
+// none began).
+func killMidWrite(t *testing.T, p *daemonProc, dir string, d time.Duration) string {
+	t.Helper()
+	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
+	if err != nil {
+		t.Fatalf("inotify: %v", err)
+	}
+	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_CREATE); err != nil {
+		syscall.Close(fd)
+		t.Fatalf("inotify watch %s: %v", dir, err)
+	}
+	f := os.NewFile(uintptr(fd), "inotify")
+	defer f.Close()
+	f.SetReadDeadline(time.Now().Add(d))
+	buf := make([]byte, 64<<10)
+	for {
+		k, err := f.Read(buf)
+		if err != nil {
+			return "" // the deadline
+		}
+		for off := 0; off+syscall.SizeofInotifyEvent <= k; {
+			ev := (*syscall.InotifyEvent)(unsafe.Pointer(&buf[off]))
+			name := strings.TrimRight(string(buf[off+syscall.SizeofInotifyEvent:off+syscall.SizeofInotifyEvent+int(ev.Len)]), "\x00")
+			off += syscall.SizeofInotifyEvent + int(ev.Len)
+			if !strings.HasPrefix(name, ".state.json.tmp-") {
+				continue
+			}
+			p.cmd.Process.Signal(syscall.SIGKILL)
+			p.wait()
+			fi, err := os.Stat(filepath.Join(dir, name))
+			if err != nil {
+				return "" // renamed before the signal landed
+			}
+			return fmt.Sprintf("%s (%d bytes)", name, fi.Size())
+		}
+	}
+}
