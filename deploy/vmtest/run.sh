@@ -219,9 +219,10 @@ build() {
 	armhf) genv+=(GOARCH=arm GOARM=6) ;;
 	esac
 	log "go build: tweetpi and the vmtest binary"
-	(cd "$root" &&
-		"${genv[@]}" go build -trimpath -o "$work/tweetpi" ./cmd/tweetpi &&
-		"${genv[@]}" go test -c -trimpath -tags vmtest -o "$work/tweetpi.test" ./cmd/tweetpi)
+	(cd "$root" && "${genv[@]}" go build -trimpath -o "$work/tweetpi" ./cmd/tweetpi) ||
+		die "go build ./cmd/tweetpi failed for $arch"
+	(cd "$root" && "${genv[@]}" go test -c -trimpath -tags vmtest -o "$work/tweetpi.test" ./cmd/tweetpi) ||
+		die "go test -c -tags vmtest ./cmd/tweetpi failed for $arch (every _test.go of the package must build there)"
 }
 
 # modinfo_depends KO prints the modules KO depends on, from its .modinfo.
@@ -308,7 +309,11 @@ if [ ${#arches[@]} -gt 1 ]; then
 	sum=$(mktemp)
 	failed=0
 	for a in "${arches[@]}"; do
+		n=$(wc -l <"$sum")
 		TWEETPI_VMTEST_SUMMARY=$sum "$0" "$a" || failed=1
+		if [ "$(wc -l <"$sum")" -eq "$n" ]; then
+			printf '%-6s FAIL  before the VM ran (see above)\n' "$a" >>"$sum"
+		fi
 	done
 	echo
 	echo "vmtest summary:"
