@@ -390,7 +390,10 @@ func (b *Bot) schedule(inbox string, p *pacer, err error) {
 	now := time.Now()
 	p.last = now
 	if err != nil {
-		p.next = now.Add(b.backoff(p, err))
+		// A failed answer may still have spent the window (a 200 with a
+		// body cut short, too long or not JSON): no retry before the
+		// window's pace allows, however short the backoff.
+		p.next = later(now.Add(b.backoff(p, err)), b.paced(endpointOf(inbox), now, 0))
 		return
 	}
 	p.failures = 0
@@ -438,7 +441,10 @@ func (b *Bot) backoff(p *pacer, err error) time.Duration {
 			if d := time.Until(ae.Reset.Add(-b.skew)) + 2*time.Second; d > 0 {
 				return d
 			}
-			return 2 * time.Second
+			// A reset already past, and still a 429: the clocks disagree
+			// or the server does; back off as for any failure rather than
+			// ask again every two seconds.
+			break
 		}
 		return 15 * time.Minute
 	case KindUnauthorized, KindForbidden:
@@ -501,6 +507,7 @@ func (b *Bot) pollMentions(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("mentions since %s: %w", b.st.MentionsSince, err)
 	}
+	b.noteClock() // this answer's Date decides whether its commands run
 	for _, p := range posts {
 		if !idLess(b.st.MentionsTaken, p.ID) {
 			continue // taken before a restart
@@ -529,6 +536,7 @@ func (b *Bot) pollDMs(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("direct messages: %w", err)
 	}
+	b.noteClock() // this answer's Date decides whether its commands run
 	if !b.st.DMsStarted {
 		for _, d := range dms {
 			b.st.markDM(d.ID)
@@ -730,8 +738,10 @@ func fixFor(err error) string {
 	switch {
 	case ae.Kind == KindUnauthorized:
 		return "check the four keys in the config (tweetpi verify tells whose they are); after changing the app's permissions, generate the access token and secret again, or run tweetpi auth"
-	case ae.Code == 453 || strings.Contains(words, "client-not-enrolled") || strings.Contains(words, "enrolled") || strings.Contains(words, "subset of x api"):
-		return "in the developer portal, put the app in a project with access to this endpoint, or set api: v2"
+	case strings.Contains(words, "client-not-enrolled") || strings.Contains(words, "enrolled") || strings.Contains(words, "attached to a project"):
+		return "in the developer portal, attach the app to a Project (Projects & Apps: add the app to a project; a standalone app cannot call API v2), then try again"
+	case ae.Code == 453 || strings.Contains(words, "subset of x api"):
+		return "this access level cannot use this endpoint: set api: v2 in the config (v1.1 reads are closed to self-serve access), or in the developer portal move the app to a Project with a level that includes it"
 	case strings.Contains(words, "oauth1-permissions") || strings.Contains(words, "permission"):
 		return "in the developer portal set the app's permissions to \"Read and write and Direct messages\", then generate the access token and secret again"
 	case ae.Kind == KindForbidden:
