@@ -114,7 +114,9 @@ type callTransport struct {
 }
 
 func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(t.ctx)
+	// A shallow copy: the signer clones the request before it adds its
+	// header, so the header map is copied only when this one must change.
+	r := req.WithContext(t.ctx)
 	if t.rewrite {
 		u := *r.URL
 		u.Scheme, u.Host = t.c.base.Scheme, t.c.base.Host
@@ -124,15 +126,16 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		r.URL, r.Host = &u, ""
 	}
-	if t.c.userAgent != "" {
-		r.Header.Set("User-Agent", t.c.userAgent)
+	if ua := t.c.userAgent; ua != "" && r.Header.Get("User-Agent") != ua {
+		r.Header = r.Header.Clone()
+		r.Header.Set("User-Agent", ua)
 	}
 	resp, err := t.c.signer.RoundTrip(r)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, err := readBody(resp)
 	t.c.limits.observe(t.ep, resp.Header, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("reading answer: %w", err)
@@ -144,6 +147,18 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
 	return resp, nil
+}
+
+// readBody reads an answer's body, at most maxBody+1 bytes. A body of known
+// length (most are) is read into a buffer of that size: an empty page of
+// mentions is a few dozen bytes, not io.ReadAll's 512 and more.
+func readBody(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= maxBody {
+		body := make([]byte, n)
+		_, err := io.ReadFull(resp.Body, body)
+		return body, err
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 }
 
 // errTimeout is a request that got no full answer within the client's timeout.

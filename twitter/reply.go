@@ -1,8 +1,8 @@
 package twitter
 
 import (
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -17,11 +17,12 @@ const MaxPostWeight = 280
 // the latest replies (the API refuses duplicate text): a UTC time stamp ends
 // each one, and a counter when the same text went out within the second.
 func (b *Bot) replyText(text string) string {
-	stamp := " (" + time.Now().UTC().Format("15:04:05") + ")"
+	clock := time.Now().UTC().Format("15:04:05")
+	stamp := " (" + clock + ")"
 	base := fitWeight(stripLinks(text), MaxPostWeight-weight(stamp)-3)
 	out := base + stamp
 	for n := 2; slices.Contains(b.recent, out); n++ {
-		out = base + fmt.Sprintf(" (%s #%d)", time.Now().UTC().Format("15:04:05"), n)
+		out = base + " (" + clock + " #" + strconv.Itoa(n) + ")"
 	}
 	b.recent = append(b.recent, out)
 	if len(b.recent) > 64 {

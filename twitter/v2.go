@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,7 +28,11 @@ func NewV2(opt Options) (*V2, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &V2{c: c, base: sling.New().Base(c.base.String() + "/2/")}, nil
+	base := sling.New().Base(c.base.String() + "/2/")
+	if c.userAgent != "" {
+		base.Set("User-Agent", c.userAgent)
+	}
+	return &V2{c: c, base: base}, nil
 }
 
 // Version is "v2".
@@ -93,13 +98,33 @@ type (
 	}
 )
 
+// v2MentionsQuery is the query of GET /2/users/:id/mentions. It is
+// encoded by hand (query) rather than through sling's reflective
+// QueryStruct: the mentions are polled all day, and every parameter is also
+// percent-encoded and sorted again for the OAuth signature, so the query is
+// kept to what the bot reads (the author's username is a default user field).
 type v2MentionsQuery struct {
-	SinceID         string `url:"since_id,omitempty"`
-	MaxResults      int    `url:"max_results,omitempty"`
-	PaginationToken string `url:"pagination_token,omitempty"`
-	TweetFields     string `url:"tweet.fields"`
-	Expansions      string `url:"expansions"`
-	UserFields      string `url:"user.fields"`
+	SinceID         string
+	MaxResults      int
+	PaginationToken string
+}
+
+// query is the encoded query, keys in order as url.Values.Encode sorts them.
+func (q v2MentionsQuery) query() string {
+	var b strings.Builder
+	b.Grow(128)
+	b.WriteString("expansions=author_id&max_results=")
+	b.WriteString(strconv.Itoa(q.MaxResults))
+	if q.PaginationToken != "" {
+		b.WriteString("&pagination_token=")
+		b.WriteString(url.QueryEscape(q.PaginationToken))
+	}
+	if q.SinceID != "" {
+		b.WriteString("&since_id=")
+		b.WriteString(url.QueryEscape(q.SinceID))
+	}
+	b.WriteString("&tweet.fields=author_id%2Ccreated_at%2Cconversation_id")
+	return b.String()
 }
 
 type v2DMQuery struct {
@@ -163,18 +188,13 @@ func (v *V2) user(ctx context.Context, ep string, s *sling.Sling) (User, error) 
 // Mentions of userID (GET /2/users/:id/mentions), every page up to
 // p.MaxPages, oldest first. X keeps only the 800 most recent mentions.
 func (v *V2) Mentions(ctx context.Context, userID string, p MentionsParams) ([]Post, error) {
-	q := v2MentionsQuery{
-		SinceID:     p.SinceID,
-		MaxResults:  clamp(p.MaxResults, 5, 100, 100),
-		TweetFields: "author_id,created_at,conversation_id",
-		Expansions:  "author_id",
-		UserFields:  "username",
-	}
+	q := v2MentionsQuery{SinceID: p.SinceID, MaxResults: clamp(p.MaxResults, 5, 100, 100)}
+	path := "users/" + url.PathEscape(userID) + "/mentions?"
 	seen := map[string]bool{}
 	var posts []Post
 	for page := 0; p.MaxPages == 0 || page < p.MaxPages; page++ {
 		var a v2MentionsAnswer
-		s := v.base.New().Get("users/" + url.PathEscape(userID) + "/mentions").QueryStruct(q)
+		s := v.base.New().Get(path + q.query())
 		ex, err := v.do(ctx, EndpointMentions, s, &a)
 		if err != nil {
 			return nil, fmt.Errorf("mentions since %q: %w", p.SinceID, err)
