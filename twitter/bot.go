@@ -97,6 +97,13 @@ type Bot struct {
 	clockBad  bool
 	sentCount int
 	recent    []string // the latest reply texts, to keep each one unique
+	// unsaved is how many replies at the end of the outbox were queued
+	// since the state was last written: sending one of them changes
+	// nothing in the file, so it needs no write (and no fsync).
+	unsaved int
+	// dirty: posts were taken without a write (nothing ran for them); the
+	// poll's last write records them, before their queued answers go out.
+	dirty bool
 }
 
 type reloadReq struct {
@@ -524,6 +531,9 @@ func (b *Bot) pollMentions(ctx context.Context) error {
 		}
 		return b.save()
 	}
+	if b.dirty {
+		return b.save()
+	}
 	return nil
 }
 
@@ -554,6 +564,9 @@ func (b *Bot) pollDMs(ctx context.Context) error {
 			return err
 		}
 	}
+	if b.dirty {
+		return b.save() // what was taken without a write of its own
+	}
 	return nil
 }
 
@@ -561,18 +574,34 @@ func (b *Bot) pollDMs(ctx context.Context) error {
 // is saved before any action runs, so a crash can lose a command but never
 // run one twice.
 func (b *Bot) handle(ctx context.Context, c Command, take func()) error {
-	log := b.log.With("inbox", c.Inbox, "post_id", c.ID, "author_id", c.AuthorID, "author", c.AuthorUsername)
 	if c.AuthorID == b.account.ID {
 		take()
+		b.dirty = true
 		return nil // our own post or sent DM: never acts
 	}
+	log := b.log.With("inbox", c.Inbox, "post_id", c.ID, "author_id", c.AuthorID, "author", c.AuthorUsername)
 	if !b.allowed(c.AuthorID, c.AuthorUsername) {
 		take()
+		b.dirty = true
 		log.Info("ignored: author not allowed", "text", clip(c.Text, 80))
 		return nil
 	}
 	if b.clockBad {
 		return fmt.Errorf("clock off by %s: not running %s", b.skew.Round(time.Second), c.ID)
+	}
+	if age := time.Since(c.CreatedAt); !c.CreatedAt.IsZero() && age > b.opt.MaxAge {
+		// Nothing runs, so nothing is written yet: the poll's own write
+		// records it taken together with its queued answer, which goes out
+		// after that write. A backlog of old posts costs one write, not one
+		// each.
+		take()
+		reply := fmt.Sprintf("Too old, not run: sent %s ago, the limit is %s.", age.Round(time.Second), b.opt.MaxAge)
+		log.Info("command", "text", clip(c.Text, 200), "result", "too_old", "reply", reply)
+		if b.opt.Reply {
+			b.enqueue(b.outgoing(c, reply))
+		}
+		b.dirty = true
+		return nil
 	}
 	snapshot := *b.st
 	snapshot.SeenDMs = slices.Clone(b.st.SeenDMs)
@@ -581,29 +610,27 @@ func (b *Bot) handle(ctx context.Context, c Command, take func()) error {
 		*b.st = snapshot // not recorded, so not run: it is tried again
 		return err
 	}
-	var reply, result string
-	if age := time.Since(c.CreatedAt); !c.CreatedAt.IsZero() && age > b.opt.MaxAge {
-		reply = fmt.Sprintf("Too old, not run: sent %s ago, the limit is %s.", age.Round(time.Second), b.opt.MaxAge)
-		result = "too_old"
-	} else {
-		log.Info("run", "text", clip(c.Text, 200))
-		reply = b.opt.Handler.Handle(ctx, c)
-		result = "done"
-	}
-	log.Info("command", "text", clip(c.Text, 200), "result", result, "reply", reply)
+	log.Info("run", "text", clip(c.Text, 200))
+	reply := b.opt.Handler.Handle(ctx, c)
+	log.Info("command", "text", clip(c.Text, 200), "result", "done", "reply", reply)
 	if !b.opt.Reply || reply == "" {
 		return nil
 	}
+	b.enqueue(b.outgoing(c, reply))
+	// A reply that must wait stays queued; the poll itself went fine.
+	_ = b.flush(ctx)
+	return nil
+}
+
+// outgoing is the answer to c.
+func (b *Bot) outgoing(c Command, reply string) Outgoing {
 	o := Outgoing{Inbox: c.Inbox, Text: b.replyText(reply), Queued: time.Now(), base: reply}
 	if c.Inbox == InboxDMs {
 		o.To = c.AuthorID
 	} else {
 		o.InReplyTo = c.ID
 	}
-	b.enqueue(o)
-	// A reply that must wait stays queued; the poll itself went fine.
-	_ = b.flush(ctx)
-	return nil
+	return o
 }
 
 // notify DMs text to every allowed user whose id is known.
@@ -622,9 +649,13 @@ func (b *Bot) notify(text string) {
 func (b *Bot) enqueue(o Outgoing) {
 	if len(b.st.Outbox) >= maxOutbox {
 		b.log.Warn("outbox full: dropping the oldest reply", "text", b.st.Outbox[0].Text)
+		if len(b.st.Outbox) == b.unsaved {
+			b.unsaved--
+		}
 		b.st.Outbox = b.st.Outbox[1:]
 	}
 	b.st.Outbox = append(b.st.Outbox, o)
+	b.unsaved++
 }
 
 func sendEndpoint(o Outgoing) string {
@@ -715,8 +746,12 @@ func (b *Bot) flush(ctx context.Context) error {
 			// deleted post): waiting will not help; drop it.
 			b.log.Error("reply dropped", "inbox", o.Inbox, "err", err, "text", o.Text, "fix", fixFor(err))
 		}
+		if len(b.st.Outbox) > b.unsaved {
+			changed = true // it was in the file
+		} else {
+			b.unsaved--
+		}
 		b.st.Outbox = b.st.Outbox[1:]
-		changed = true
 	}
 	return nil
 }
@@ -725,6 +760,7 @@ func (b *Bot) save() error {
 	if err := b.st.Save(b.opt.StateDir, time.Now()); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
+	b.unsaved, b.dirty = 0, false
 	return nil
 }
 
