@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -87,15 +88,17 @@ type daemonOptions struct {
 // and the state.
 func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemon, error) {
 	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim}
+	// The list goes first: if the daemon dies once a pin is driven, the
+	// unit's ExecStopPost (tweetpi safe -from-state) finds it.
+	if err := writeSafeFile(cfg, cfg.Devices); err != nil {
+		logger.Warn("cannot keep the device list for tweetpi safe", "err", err)
+	}
 	board, err := d.openBoard(cfg)
 	if err != nil {
 		return nil, configErr(err)
 	}
 	d.board = board
 	d.watch(board)
-	if err := writeSafeFile(cfg); err != nil {
-		logger.Warn("cannot keep the device list for tweetpi safe", "err", err)
-	}
 	client, err := twitter.New(twitter.Options{
 		API:     cfg.Twitter.API,
 		BaseURL: cfg.Twitter.APIURL,
@@ -207,6 +210,11 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// Until the new devices are open, either set may be driven.
+	both := append(slices.Clone(d.cfg.Devices), cfg.Devices...)
+	if err := writeSafeFile(d.cfg, both); err != nil {
+		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
+	}
 	d.board.Close() // outputs safe before the pins are opened again
 	board, err := d.openBoard(cfg)
 	if err != nil {
@@ -221,7 +229,7 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 	}
 	d.board = board
 	d.watch(board)
-	if err := writeSafeFile(d.cfg); err != nil {
+	if err := writeSafeFile(d.cfg, d.cfg.Devices); err != nil {
 		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}
 	d.bot.Reload(d.cfg.Twitter.Allow, twitter.HandlerFunc(d.handle))
@@ -322,9 +330,9 @@ type safeList struct {
 	Devices []config.Device `json:"devices"`
 }
 
-// writeSafeFile keeps the devices in the state directory for `tweetpi safe`.
-func writeSafeFile(cfg *config.Config) error {
-	data, err := json.MarshalIndent(safeList{cfg.GPIO.Backend, cfg.Devices}, "", "  ")
+// writeSafeFile keeps devs in the state directory for `tweetpi safe`.
+func writeSafeFile(cfg *config.Config, devs []config.Device) error {
+	data, err := json.MarshalIndent(safeList{cfg.GPIO.Backend, devs}, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
+	iofs "io/fs"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,14 +22,27 @@ import (
 func cmdSafe(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	cf := addConfigFlags(fs)
 	verbose := fs.Bool("v", false, "log the periph drivers")
+	fromState := fs.Bool("from-state", false, "use only the device list the daemon keeps in its state directory; nothing to do without one (the systemd unit's ExecStopPost)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErr(fmt.Sprintf("safe takes no arguments (got %q); name the file with -config", fs.Arg(0)))
 	}
-	cfg, err := cf.load(e)
-	if err != nil {
+	var cfg *config.Config
+	var err error
+	if *fromState {
+		saved, path, ferr := loadSafeFile(e)
+		if errors.Is(ferr, iofs.ErrNotExist) {
+			fmt.Fprintln(e.stdout, "safe: no device list in the state directory: the daemon drove no pins")
+			return nil
+		}
+		if ferr != nil {
+			return ferr
+		}
+		fmt.Fprintf(e.stderr, "tweetpi safe: the devices the daemon left in %s\n", path)
+		cfg = saved
+	} else if cfg, err = cf.load(e); err != nil {
 		// ExecStopPost may run without the credential: use the device list
 		// the daemon keeps in its state directory.
 		saved, path, ferr := loadSafeFile(e)

@@ -20,7 +20,7 @@ func TestSafeWithoutCredential(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.StateDir = state
-	if err := writeSafeFile(cfg); err != nil {
+	if err := writeSafeFile(cfg, cfg.Devices); err != nil {
 		t.Fatal(err)
 	}
 	getenv := func(k string) string {
@@ -50,5 +50,36 @@ func TestSafeWithoutCredential(t *testing.T) {
 	err = run(t.Context(), []string{"safe"}, getenv, strings.NewReader(""), &stdout, &stderr)
 	if code := exitCode(err, &stderr); code != exitConfig {
 		t.Errorf("exit %d, want %d: %s", code, exitConfig, stderr.String())
+	}
+}
+
+// TestSafeFromState: the unit's ExecStopPost drives only what the daemon
+// drove, and nothing when the daemon never opened the pins (a fresh install
+// without keys must not touch pins wired to something else).
+func TestSafeFromState(t *testing.T) {
+	state := t.TempDir()
+	getenv := func(k string) string {
+		if k == "STATE_DIRECTORY" {
+			return state
+		}
+		return ""
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"safe", "-from-state"}, getenv, strings.NewReader(""), &stdout, &stderr)
+	if code := exitCode(err, &stderr); code != 0 || !strings.Contains(stdout.String(), "drove no pins") {
+		t.Fatalf("exit %d, stdout %q: want 0 and nothing done", code, stdout.String())
+	}
+	cfg, err := config.Parse("c.yaml", []byte(simConfig), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.StateDir = state
+	if err := writeSafeFile(cfg, cfg.Devices[:1]); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	err = run(t.Context(), []string{"safe", "-from-state"}, getenv, strings.NewReader(""), &stdout, &stderr)
+	if code := exitCode(err, &stderr); code != 0 || !strings.Contains(stdout.String(), "safe: led GPIO17 off") {
+		t.Fatalf("exit %d, stdout %q: want led made safe", code, stdout.String())
 	}
 }
