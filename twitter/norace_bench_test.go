@@ -1,0 +1,5 @@
+//go:build !race
+
+package twitter_test
+
+const raceEnabled = false
