@@ -538,7 +538,7 @@ func TestExample(t *testing.T) {
 	for _, d := range c.Devices {
 		got = append(got, d.Name+" "+d.Kind+" "+d.Pin)
 	}
-	want := []string{"led output GPIO17", "pump output GPIO27", "fan pwm GPIO18", "door input GPIO22"}
+	want := []string{"led output GPIO17", "pump output GPIO27", "door input GPIO22"} // the pwm fan is commented out: the unit forbids /dev/mem
 	if !reflect.DeepEqual(got, want) || c.GPIO.Backend != BackendPeriph {
 		t.Errorf("devices %q backend %s, want %q periph", got, c.GPIO.Backend, want)
 	}

@@ -50,7 +50,7 @@ func TestCheckExample(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
-	want := path + ": ok: 4 devices (led output GPIO17, pump output GPIO27, fan pwm GPIO18, door input GPIO22); listens to mentions, dms via API v2; keys: missing consumer_key, consumer_secret, access_token, access_token_secret (tweetpi run needs them)\n"
+	want := path + ": ok: 3 devices (led output GPIO17, pump output GPIO27, door input GPIO22); listens to mentions, dms via API v2; keys: missing consumer_key, consumer_secret, access_token, access_token_secret (tweetpi run needs them)\n"
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
@@ -62,7 +62,7 @@ func TestCheckExample(t *testing.T) {
 func TestCheckConfigFromEnv(t *testing.T) {
 	path := exampleCopy(t)
 	code, stdout, stderr := checkRun(t, map[string]string{"TWEETPI_CONFIG": path})
-	if code != 0 || !strings.HasPrefix(stdout, path+": ok: 4 devices") {
+	if code != 0 || !strings.HasPrefix(stdout, path+": ok: 3 devices") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	dir := filepath.Dir(path)
