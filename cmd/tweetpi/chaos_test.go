@@ -264,11 +264,28 @@ func TestChaos(t *testing.T) {
 	}
 	// A reply the daemon counted as sent (perhaps as a duplicate after a
 	// restart) is really there.
+	// One exception, counted and reported: the API refused the text as a
+	// duplicate because an earlier life, killed and restarted within the
+	// same second, posted the very same text (stamp and counter) to another
+	// post; after a few new stamps the daemon counts it as sent.
 	for i, p := range procs {
 		for _, l := range p.logs() {
-			if id := l.str("in_reply_to"); l.Msg == "sent" && id != "" && replied[id] == 0 {
-				t.Errorf("life %d logged a reply to %s as sent, but the post has none: %s", i, id, l.Raw)
+			id := l.str("in_reply_to")
+			if l.Msg != "sent" || id == "" || replied[id] != 0 {
+				continue
 			}
+			if l.str("duplicate") == "true" {
+				classes["ran, reply refused as a duplicate of an earlier life's text (logged as sent)"]++
+				classes["ran, reply lost (killed before the reply was sent)"]--
+				t.Logf("life %d: %s", i, l.Raw)
+				continue
+			}
+			t.Errorf("life %d logged a reply to %s as sent, but the post has none: %s", i, id, l.Raw)
+		}
+	}
+	for k, v := range classes {
+		if v == 0 {
+			delete(classes, k)
 		}
 	}
 	if !midWrite {
