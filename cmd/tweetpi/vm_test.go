@@ -250,7 +250,7 @@ func TestVMOnOffToggle(t *testing.T) {
 
 func TestVMPulseAndMaxOn(t *testing.T) {
 	s := vmGPIOSim(t)
-	b := vmOpen(t, config.Device{Name: "pump", Pin: "PUMP", Kind: config.KindOutput, MaxOn: 700 * time.Millisecond})
+	b := vmOpen(t, config.Device{Name: "pump", Pin: "PUMP", Kind: config.KindOutput, MaxOn: 1500 * time.Millisecond})
 
 	t0 := time.Now()
 	vmRun(t, b, "pump pulse 400ms")
@@ -265,8 +265,8 @@ func TestVMPulseAndMaxOn(t *testing.T) {
 	vmRun(t, b, "pump on")
 	s.wantLevel(t, "PUMP", 1, "on with max_on")
 	vmWait(t, b, 10*time.Second)
-	if el := time.Since(t0); el < 700*time.Millisecond {
-		t.Errorf("max_on 700ms turned it off after %s", el)
+	if el := time.Since(t0); el < 1500*time.Millisecond {
+		t.Errorf("max_on 1.5s turned it off after %s", el)
 	}
 	s.wantLevel(t, "PUMP", 0, "after max_on")
 
@@ -275,9 +275,9 @@ func TestVMPulseAndMaxOn(t *testing.T) {
 	vmRun(t, b, "pump off")
 	time.Sleep(800 * time.Millisecond)
 	s.wantLevel(t, "PUMP", 0, "pulse cancelled by off")
-	vmRun(t, b, "pump pulse 600ms")
+	vmRun(t, b, "pump pulse 300ms")
 	vmRun(t, b, "pump on")
-	time.Sleep(650 * time.Millisecond)
+	time.Sleep(700 * time.Millisecond)
 	s.wantLevel(t, "PUMP", 1, "pulse cancelled by on, max_on not yet over")
 	vmWait(t, b, 10*time.Second)
 	s.wantLevel(t, "PUMP", 0, "after max_on")
@@ -286,9 +286,9 @@ func TestVMPulseAndMaxOn(t *testing.T) {
 func TestVMBlink(t *testing.T) {
 	s := vmGPIOSim(t)
 	b := vmOpen(t, config.Device{Name: "bell", Pin: "BELL", Kind: config.KindOutput})
-	vmRun(t, b, "bell blink 3 400ms")
+	vmRun(t, b, "bell blink 3 600ms")
 	// Count the rising edges the kernel sees: one sample every 2ms against
-	// 200ms halves.
+	// 300ms halves.
 	rises, last := 0, 0
 	end := time.Now().Add(10 * time.Second)
 	done := make(chan struct{})

@@ -96,7 +96,7 @@ mirror() {
 # fetch ARCH: make sure the kernel, its two modules and a static busybox of
 # ARCH are in $adir; sets kver, kernel, kmods (dir) and busybox.
 fetch() {
-	local suite meta goarch
+	local suite meta
 	case $arch in
 	amd64) suite=trixie-backports meta=linux-image-amd64 ;;
 	arm64) suite=trixie-backports meta=linux-image-arm64 ;;
@@ -263,7 +263,7 @@ boot() {
 	case $arch in
 	amd64) q=(qemu-system-x86_64 -machine q35 -cpu max -append "console=ttyS0 panic=-1 quiet") ;;
 	arm64) q=(qemu-system-aarch64 -machine virt -cpu cortex-a53 -append "console=ttyAMA0 panic=-1 quiet") ;;
-	armhf) q=(qemu-system-arm -machine virt,highmem=off -cpu cortex-a15 -append "console=ttyAMA0 panic=-1 quiet") ;;
+	armhf) q=(qemu-system-arm -machine "virt,highmem=off" -cpu cortex-a15 -append "console=ttyAMA0 panic=-1 quiet") ;;
 	esac
 	q+=(-accel tcg -m 256 -nographic -no-reboot -nic none -kernel "$kernel" -initrd "$work/initramfs.gz")
 	log "booting $kver under $(basename "${q[0]}") (TCG)"
@@ -289,12 +289,12 @@ one() {
 	local prep vm
 	prep=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
 	vm=$(awk -v a="$t1" -v b="$t2" 'BEGIN{printf "%.1f", b-a}')
-	local boot done
+	local boot end
 	boot=$(sed -n 's/^vmtest: booted, tests start at \([0-9.]*\)s.*/\1/p' "$work/console.log" | tail -n1)
-	done=$(sed -n 's/^vmtest: tests done at \([0-9.]*\)s.*/\1/p' "$work/console.log" | tail -n1)
+	end=$(sed -n 's/^vmtest: tests done at \([0-9.]*\)s.*/\1/p' "$work/console.log" | tail -n1)
 	local inside=""
-	if [ -n "$boot" ] && [ -n "$done" ]; then
-		inside=$(awk -v a="$boot" -v b="$done" 'BEGIN{printf " (boot %.1fs, tests %.1fs)", a, b-a}')
+	if [ -n "$boot" ] && [ -n "$end" ]; then
+		inside=$(awk -v a="$boot" -v b="$end" 'BEGIN{printf " (boot %.1fs, tests %.1fs)", a, b-a}')
 	fi
 	summary+=("$(printf '%-6s %-5s kernel %s, prepare %ss, VM %ss%s' "$arch" "${result:-NONE}" "$kver" "$prep" "$vm" "$inside")")
 	if [ "${TWEETPI_VMTEST_KEEP:-0}" = 1 ]; then
