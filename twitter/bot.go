@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -97,6 +98,7 @@ type Bot struct {
 	clockBad  bool
 	sentCount int
 	recent    []string // the latest reply texts, to keep each one unique
+	lock      *os.File // the state directory's lock, held until Run returns
 	// unsaved is how many replies at the end of the outbox were queued
 	// since the state was last written: sending one of them changes
 	// nothing in the file, so it needs no write (and no fsync).
@@ -147,12 +149,18 @@ func NewBot(opt BotOptions) (*Bot, error) {
 	if err := CheckStateDir(opt.StateDir); err != nil {
 		return nil, &Fatal{err}
 	}
+	lock, err := lockStateDir(opt.StateDir)
+	if err != nil {
+		return nil, &Fatal{err}
+	}
 	st, err := LoadState(opt.StateDir)
 	if err != nil {
+		lock.Close()
 		return nil, &Fatal{err}
 	}
 	removeTempFiles(opt.StateDir, opt.Logger)
 	b := &Bot{
+		lock:   lock,
 		opt:    opt,
 		log:    opt.Logger,
 		st:     st,
@@ -160,6 +168,17 @@ func NewBot(opt BotOptions) (*Bot, error) {
 		pace:   map[string]*pacer{},
 	}
 	return b, nil
+}
+
+// Close lets another bot use the state directory. Run closes it when it
+// returns; call it after a Start that failed.
+func (b *Bot) Close() error {
+	if b.lock == nil {
+		return nil
+	}
+	err := b.lock.Close()
+	b.lock = nil
+	return err
 }
 
 // State returns the bot's state (for tests and `verify`).
@@ -305,6 +324,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	if b.account.ID == "" {
 		return errors.New("bot: Run before Start")
 	}
+	defer b.Close()
 	for _, in := range b.opt.Listen {
 		b.pacer(in).next = time.Now()
 	}
