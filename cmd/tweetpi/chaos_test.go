@@ -129,7 +129,7 @@ func TestChaos(t *testing.T) {
 			}
 			switch how {
 			case "random":
-				time.Sleep(time.Duration(rnd(int(2500 * time.Millisecond))))
+				time.Sleep(time.Duration(rnd(2500)) * time.Millisecond)
 			case "after run", "after sent":
 				msg := map[string]string{"after run": "run", "after sent": "sent"}[how]
 				waitLogQuiet(p, msg, p.countLog(msg)+1+rnd(3), 3*time.Second)

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/host/v3/sysfs"
 )
 
 // cmdPins lists the pins periph sees. It never reads a pin: periph's
@@ -41,7 +42,12 @@ func cmdPins(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tNUMBER\tFUNCTION\tLEVEL")
 	for _, p := range all {
-		fn := p.Function()
+		fn := "(not queried: sysfs)"
+		if _, ok := p.(*sysfs.Pin); !ok {
+			// periph's sysfs pins export the line to answer Function and
+			// never unexport it, leaving it busy for the daemon.
+			fn = p.Function()
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", p.Name(), p.Number(), dash(fn), levelOf(fn))
 	}
 	if err := tw.Flush(); err != nil {
