@@ -522,3 +522,38 @@ func TestRateLimitTiers(t *testing.T) {
 		}
 	})
 }
+
+// TestReplyFaults: a reply whose post fails (5xx, dropped, timed out, 429)
+// waits and goes out once when the fault clears; the command is not run
+// again for it.
+func TestReplyFaults(t *testing.T) {
+	for name, f := range map[string]twittertest.Fault{
+		"503":     {Status: 503, Count: 3},
+		"dropped": {Drop: true, Count: 3},
+		"timeout": {Delay: time.Hour, Count: 2},
+		"429":     {Status: 429, Count: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := newRig(t, "v2", twittertest.TierBasic)
+				if f.Status == 429 {
+					r.tamper.injected++
+				}
+				r.srv.Fail(twitter.EndpointPost, f)
+				p := r.srv.Post(r.alice, "@mypi led on", 0)
+				time.Sleep(25 * time.Hour) // a 429 on posts waits for the window named: 24h on Basic
+				synctest.Wait()
+				r.running()
+				if n := r.runs(p.ID); n != 1 {
+					t.Errorf("ran %d times, want 1", n)
+				}
+				if n := r.replied(p.ID); n != 1 {
+					t.Errorf("%d replies, want 1\n%s", n, r.log.String())
+				}
+				if n := r.tamper.tooMany(); n != 0 {
+					t.Errorf("the bot caused %d 429s", n)
+				}
+			})
+		})
+	}
+}
