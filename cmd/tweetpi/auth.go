@@ -299,7 +299,7 @@ func scalarEnd(line string, start int, style yaml.Style) (int, error) {
 	return start + len(strings.TrimRight(rest[:end], " \t")), nil
 }
 
-// writeConfigAtomic replaces path with data: a temp file in the same directory
+// writeConfigAtomic replaces path (a config, or the safe list) with data: a temp file in the same directory
 // with mode 0600 (and the old file's owner, when allowed), fsync, rename,
 // fsync of the directory.
 func writeConfigAtomic(path string, data []byte) (err error) {

@@ -336,29 +336,8 @@ func writeSafeFile(cfg *config.Config, devs []config.Device) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(cfg.StateDir, safeFile), append(data, '\n'))
-}
-
-// writeAtomic writes a file so that a crash leaves the old or the new one.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return writeConfigAtomic(filepath.Join(cfg.StateDir, safeFile), append(data, '\n'))
 }
