@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# measure.sh: the whole-process figures of tweetpi (issue 9), with public
+# tools only (/usr/bin/time -v, /proc/PID/status, /proc/PID/stat and
+# /proc/PID/task/*/schedstat).
+#
+# It builds the real binary (stripped, as deploy/build.sh does) and the fake
+# X API (deploy/bench/fakex), runs `tweetpi run -log-format json` against the
+# fake over loopback HTTP in the background, with simulated pins, and prints:
+#
+#   sizes     stripped binary for linux/arm GOARM=6, linux/arm64, linux/amd64
+#   idle      time to READY (sd_notify) and to the first poll from exec, RSS
+#             after SECONDS idle at the default poll_interval (60s)
+#   empty     CPU per empty poll at poll_interval 1s (unlimited fake)
+#   commands  a command every second at poll_interval 1s: peak RSS, CPU per
+#             poll, post-visible -> pin-set latency
+#   pro       the same commands on the Pro tier's limits (mentions 300/15min:
+#             the fastest the limits allow is a poll every 3s): latency
+#
+# usage: deploy/bench/measure.sh [SECONDS]    (default 60; CI runs it with 5)
+#
+# Figures are printed, not checked. The machine's load changes them: look at
+# the load average printed first.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DUR=${1:-60}
+WORK=$(mktemp -d /tmp/tweetpi-bench.XXXXXX)
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say() { printf '%-34s %s\n' "$1" "$2"; }
+ms() { awk -v n="$1" 'BEGIN { printf "%.1f ms", n / 1e6 }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+
+# cpu_ns PID: CPU time of every thread of PID, in nanoseconds (schedstat),
+# and clock ticks (stat) as a cross-check.
+cpu_ns() {
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'
+}
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+
+echo "== tweetpi whole-process figures: $(nproc) cores, $(awk '{print $1, $2, $3}' /proc/loadavg) load, $(go version | awk '{print $3}'), ${DUR}s per phase"
+
+go build -trimpath -ldflags "-s -w" -o "$WORK/tweetpi" ./cmd/tweetpi
+go build -o "$WORK/fakex" ./deploy/bench/fakex
+
+echo "-- sizes (stripped: -trimpath -ldflags '-s -w', CGO_ENABLED=0)"
+for t in arm:6 arm64: amd64:; do
+	arch=${t%%:*} arm=${t#*:}
+	CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$arm go build -trimpath -ldflags "-s -w -buildid=" \
+		-o "$WORK/tweetpi-$arch" ./cmd/tweetpi
+	say "linux/$arch${arm:+ GOARM=$arm}" "$(stat -c %s "$WORK/tweetpi-$arch" | awk '{ printf "%.2f MiB (%d bytes)", $1 / 1048576, $1 }')"
+done
+
+# phase NAME FAKEX-FLAGS...: starts the fake and the daemon; sets FAKE, TIME
+# (the /usr/bin/time process), PID (tweetpi), START (ns), DIR.
+phase() {
+	DIR=$WORK/$1
+	shift
+	mkdir -p "$DIR"
+	"$WORK/fakex" -dir "$DIR" -log "$DIR/daemon.log" "$@" >"$DIR/events" 2>"$DIR/fakex.err" &
+	FAKE=$!
+	PIDS+=("$FAKE")
+	for _ in $(seq 100); do grep -q '^config ' "$DIR/events" 2>/dev/null && break; sleep 0.05; done
+	START=$(date +%s%N)
+	NOTIFY_SOCKET=$DIR/notify.sock /usr/bin/time -v -o "$DIR/time.txt" \
+		"$WORK/tweetpi" run -config "$DIR/config.yaml" -log-format json 2>"$DIR/daemon.log" &
+	TIME=$!
+	PIDS+=("$TIME")
+	PID=
+	for _ in $(seq 200); do PID=$(pgrep -P "$TIME" || true); [ -n "$PID" ] && break; sleep 0.01; done
+	[ -n "$PID" ] || { echo "tweetpi did not start"; cat "$DIR/daemon.log"; exit 1; }
+}
+
+# stop: SIGTERM to the daemon, then to the fake (which reads the daemon's log).
+stop() {
+	kill -TERM "$PID"
+	wait "$TIME" || true
+	kill -TERM "$FAKE"
+	wait "$FAKE" || true
+}
+
+event() { awk -v e="$1" '$1 == e { print $2; exit }' "$DIR/events"; }
+maxrss() { awk -F': ' '/Maximum resident set size/ { print $2 }' "$DIR/time.txt"; }
+
+# polls_between T0 T1 (ns): mentions requests the fake saw in between.
+polls_between() { awk -v a="$1" -v b="$2" '$1 == "poll" && $3 == "mentions" && $2 > a && $2 <= b { n++ } END { print n + 0 }' "$DIR/events"; }
+
+# cpu_per_poll: samples CPU WARM seconds in and at the end of the phase.
+cpu_per_poll() {
+	local warm=$1 rest=$2 t0 c0 k0 t1 c1 k1 n
+	sleep "$warm"
+	t0=$(date +%s%N) c0=$(cpu_ns "$PID") k0=$(cpu_ticks "$PID")
+	sleep "$rest"
+	t1=$(date +%s%N) c1=$(cpu_ns "$PID") k1=$(cpu_ticks "$PID")
+	n=$(polls_between "$t0" "$t1")
+	CPU_LINE=$(awk -v c=$((c1 - c0)) -v k=$((k1 - k0)) -v n="$n" -v s=$(((t1 - t0) / 1000000)) \
+		'BEGIN { if (n == 0) { print "no polls"; exit } printf "%.2f ms CPU per poll over %d polls in %.1fs (%.1f ms by clock ticks); %.2f%% of a core", c / n / 1e6, n, s / 1000, k * 10 / n, c / s / 1e4 }')
+}
+
+echo "-- idle: default poll_interval 60s, fresh state, v2"
+phase idle -poll 60s
+sleep "$DUR"
+rss=$(kb "$PID" VmRSS) hwm=$(kb "$PID" VmHWM)
+stop
+ready=$(event ready) first=$(event poll)
+say "exec -> READY" "$(ms $((ready - START)))"
+say "exec -> first poll (mentions)" "$(ms $((first - START))) (after users/me and the allow list's handle)"
+say "RSS after ${DUR}s idle" "$(mib "$rss") (VmRSS; VmHWM $(mib "$hwm"))"
+say "peak RSS (time -v)" "$(mib "$(maxrss)")"
+
+echo "-- empty polls: poll_interval 1s, nothing to do"
+phase empty -poll 1s
+cpu_per_poll 2 "$DUR"
+rss=$(kb "$PID" VmRSS)
+stop
+say "CPU per empty poll" "$CPU_LINE"
+say "RSS" "$(mib "$rss")"
+
+echo "-- commands: one every second, poll_interval 1s (unlimited fake)"
+phase commands -poll 1s -every 1s
+cpu_per_poll 2 "$DUR"
+hwm=$(kb "$PID" VmHWM)
+stop
+say "CPU per poll" "$CPU_LINE"
+say "peak RSS" "$(mib "$(maxrss)") (time -v; VmHWM $(mib "$hwm"))"
+read -r _ _ n p50 p90 p99 max < <(grep '^latency_ms' "$DIR/events") || true
+say "post visible -> pin set" "n=${n:-0} p50 ${p50:-?} ms, p90 ${p90:-?} ms, p99 ${p99:-?} ms, max ${max:-?} ms"
+say "replies / rate-limit waits" "$(awk '$1 == "replies" { print $3 }' "$DIR/events") / $(grep -c '"rate limited' "$DIR/daemon.log" || true)"
+
+echo "-- pro: a command every second on the Pro tier's limits (a poll every 3s at most)"
+phase pro -tier pro -poll 1s -every 1s
+sleep "$((DUR + 2))"
+stop
+read -r _ _ n p50 p90 p99 max < <(grep '^latency_ms' "$DIR/events") || true
+say "post visible -> pin set" "n=${n:-0} p50 ${p50:-?} ms, p90 ${p90:-?} ms, p99 ${p99:-?} ms, max ${max:-?} ms"
+say "polls / 429 waits" "$(awk '$1 == "polls" { print $3 }' "$DIR/events") / $(grep -c '"rate limited' "$DIR/daemon.log" || true)"
