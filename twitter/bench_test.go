@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -186,11 +187,13 @@ func BenchmarkPollEmpty(b *testing.B) {
 			bot := newBenchBot(b, f, api, twitter.HandlerFunc(func(context.Context, twitter.Command) string { return "" }), true)
 			ctx := context.Background()
 			b.ReportAllocs()
+			cpu := cpuTime()
 			for b.Loop() {
 				if err := bot.PollOnce(ctx, twitter.InboxMentions); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpu)
 		})
 	}
 }
@@ -218,6 +221,7 @@ func BenchmarkPollCommand(b *testing.B) {
 			ctx := context.Background()
 			var lat []time.Duration
 			b.ReportAllocs()
+			cpu := cpuTime()
 			for b.Loop() {
 				b.StopTimer()
 				f.do(b, "post 1 alice 0s")
@@ -232,9 +236,24 @@ func BenchmarkPollCommand(b *testing.B) {
 				}
 				lat = append(lat, ran.Sub(start))
 			}
+			reportCPU(b, cpu)
 			reportLatency(b, lat, "to-run")
 		})
 	}
+}
+
+// cpuTime is the CPU time the process (not the fake) used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the process's CPU time per operation since start, in
+// microseconds: what the poll costs the board, whatever the fake's speed.
+// It counts the setup between timed parts too (small next to a poll).
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime()-start)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 }
 
 // reportLatency reports the median and the 99th percentile in microseconds.
