@@ -84,21 +84,10 @@ type daemonOptions struct {
 	pollInterval time.Duration     // overrides the config's (which is at least 1s)
 }
 
-// newDaemon opens the pins (outputs at their initial levels), the client
-// and the state.
+// newDaemon makes the client, loads the state (taking its lock) and opens
+// the pins (outputs at their initial levels).
 func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemon, error) {
 	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim}
-	// The list goes first: if the daemon dies once a pin is driven, the
-	// unit's ExecStopPost (tweetpi safe -from-state) finds it.
-	if err := writeSafeFile(cfg, cfg.Devices); err != nil {
-		logger.Warn("cannot keep the device list for tweetpi safe", "err", err)
-	}
-	board, err := d.openBoard(cfg)
-	if err != nil {
-		return nil, configErr(err)
-	}
-	d.board = board
-	d.watch(board)
 	client, err := twitter.New(twitter.Options{
 		API:     cfg.Twitter.API,
 		BaseURL: cfg.Twitter.APIURL,
@@ -112,7 +101,6 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 		Transport: o.transport,
 	})
 	if err != nil {
-		d.close()
 		return nil, configErr(err)
 	}
 	d.client = client
@@ -134,10 +122,23 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 		Progress:     watchdog(logger),
 	})
 	if err != nil {
-		d.close()
 		return nil, configErr(err)
 	}
 	d.bot = bot
+	// The bot holds the state directory's lock now, so a second daemon
+	// stops before it touches a pin. The list goes before the pins: if the
+	// daemon dies once a pin is driven, the unit's ExecStopPost (tweetpi
+	// safe -from-state) finds it.
+	if err := writeSafeFile(cfg, cfg.Devices); err != nil {
+		logger.Warn("cannot keep the device list for tweetpi safe", "err", err)
+	}
+	board, err := d.openBoard(cfg)
+	if err != nil {
+		bot.Close()
+		return nil, configErr(err)
+	}
+	d.board = board
+	d.watch(board)
 	return d, nil
 }
 

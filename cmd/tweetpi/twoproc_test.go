@@ -38,6 +38,10 @@ func TestSecondDaemonRefused(t *testing.T) {
 	if out := b.stderrText(); !strings.Contains(out, "is in use by another tweetpi (pid ") {
 		t.Errorf("the refusal does not name the other daemon:\n%s", out)
 	}
+	// It stops before it touches a pin the first one drives.
+	if n := b.countLog("pin set"); n != 0 {
+		t.Errorf("the refused daemon set %d pins before it stopped", n)
+	}
 	// The lock dies with its process, kill -9 too: no stale lock.
 	a.kill9()
 	c := startDaemon(t, files.Path, files.Env)
