@@ -748,7 +748,7 @@ func (b *Bot) flush(ctx context.Context) error {
 			// text to another post. Counting it as sent would leave this
 			// command unanswered; stamp it anew instead.
 			restamps++
-			b.st.Outbox[0].Text, b.st.Outbox[0].tried = b.replyText(o.base), false
+			b.st.Outbox[0].Text, b.st.Outbox[0].tried = b.freshReplyText(o.base), false
 			b.log.Info("reply text sent before by an earlier run; stamping it anew", "inbox", o.Inbox, "text", b.st.Outbox[0].Text)
 			continue
 		case err == nil || k == KindDuplicate:

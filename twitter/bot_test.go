@@ -32,6 +32,7 @@ type windowClient struct {
 	sentDMs []string
 	nextID  int64
 	fail    map[string][]error // errors returned by the next calls
+	posted  map[string]bool    // reply texts sent: the API refuses duplicates
 }
 
 type window struct {
@@ -161,6 +162,13 @@ func (c *windowClient) Reply(ctx context.Context, inReplyTo, text string) (strin
 	if err := c.hit(EndpointPost); err != nil {
 		return "", err
 	}
+	if c.posted[text] {
+		return "", &APIError{Kind: KindDuplicate, Endpoint: EndpointPost, Status: 403, Title: "Forbidden", Detail: "You are not allowed to create a Tweet with duplicate content."}
+	}
+	if c.posted == nil {
+		c.posted = map[string]bool{}
+	}
+	c.posted[text] = true
 	c.replies = append(c.replies, inReplyTo+" "+text)
 	c.nextID++
 	return strconv.FormatInt(c.nextID, 10), nil
@@ -555,4 +563,35 @@ func TestReplyText(t *testing.T) {
 	if fmt.Sprint(weight("日本")) != "4" {
 		t.Errorf("CJK weighs 2 each")
 	}
+}
+
+// TestReplyTextTakenByAnEarlierRun: a run killed and restarted within the
+// second may find its reply's text already posted (to another post) by the
+// run before; the API refuses it as a duplicate. The reply must still go
+// out, with a text of its own, not be counted as sent.
+func TestReplyTextTakenByAnEarlierRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newWindowClient()
+		h := &recorder{}
+		stop := startBot(t, c, h, t.TempDir(), BotOptions{PollInterval: time.Second})
+		time.Sleep(1500 * time.Millisecond)
+		p := c.addPost(alice, "@mypi led on", 0)
+		// The earlier run's texts for every second the reply may go out in,
+		// with the counters it used.
+		c.mu.Lock()
+		c.posted = map[string]bool{}
+		for s := range 5 {
+			clock := time.Now().Add(time.Duration(s) * time.Second).UTC().Format("15:04:05")
+			c.posted["ok: @mypi led on ("+clock+")"] = true
+			for n := 2; n <= 8; n++ {
+				c.posted[fmt.Sprintf("ok: @mypi led on (%s #%d)", clock, n)] = true
+			}
+		}
+		c.mu.Unlock()
+		time.Sleep(3 * time.Second)
+		stop()
+		if len(c.replies) != 1 || !strings.HasPrefix(c.replies[0], p.ID+" ok: @mypi led on (") {
+			t.Fatalf("replies %q, want the command answered once", c.replies)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package twitter
 
 import (
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +29,22 @@ func (b *Bot) replyText(text string) string {
 	if len(b.recent) > 64 {
 		b.recent = b.recent[len(b.recent)-64:]
 	}
+	return out
+}
+
+// freshReplyText stamps text with the time and a random tag: for a reply
+// the API refused as a duplicate of what an earlier run (killed and
+// restarted within the second) sent elsewhere. That run's counters are
+// gone with it, so only chance keeps the new text apart from its texts.
+func (b *Bot) freshReplyText(text string) string {
+	const letters = "abcdefghijkmnpqrstuvwxyz23456789"
+	tag := make([]byte, 3)
+	for i := range tag {
+		tag[i] = letters[rand.N(len(letters))]
+	}
+	stamp := " (" + time.Now().UTC().Format("15:04:05") + " " + string(tag) + ")"
+	out := fitWeight(stripLinks(text), MaxPostWeight-weight(stamp)-3) + stamp
+	b.recent = append(b.recent, out)
 	return out
 }
 
