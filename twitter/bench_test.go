@@ -349,7 +349,7 @@ func BenchmarkStateSave(b *testing.B) {
 				MentionsSince: "1866000000000000001", MentionsTaken: "1866000000000000001", MentionsStarted: true,
 				DMsStarted: true, Handles: map[string]string{"alice": "1500000002"}}
 			for i := range n {
-				st.SeenDMs = append(st.SeenDMs, strconv.Itoa(1866000000000000000+i))
+				st.SeenDMs = append(st.SeenDMs, strconv.FormatInt(1866000000000000000+int64(i), 10))
 			}
 			now := time.Now()
 			b.ReportAllocs()
