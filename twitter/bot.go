@@ -115,9 +115,10 @@ type reloadReq struct {
 
 // pacer holds when an endpoint may next be called.
 type pacer struct {
-	next     time.Time
-	last     time.Time
-	failures int
+	next      time.Time
+	last      time.Time
+	failures  int
+	warnedAge bool // told that the limit's gap exceeds max_age
 }
 
 // NewBot checks the state directory and loads the state.
@@ -425,6 +426,13 @@ func (b *Bot) schedule(inbox string, p *pacer, err error) {
 	}
 	p.failures = 0
 	p.next = b.paced(endpointOf(inbox), now, b.opt.PollInterval)
+	if gap := p.next.Sub(now); gap > b.opt.MaxAge && !p.warnedAge {
+		// The Free tier reads mentions once per 15 minutes: a command that
+		// waits that long for a poll would be answered "too old".
+		p.warnedAge = true
+		b.log.Warn("the rate limit spaces polls wider than max_age: commands may be answered too old; raise max_age above the gap",
+			"inbox", inbox, "gap", gap.Round(time.Second).String(), "max_age", b.opt.MaxAge.String())
+	}
 }
 
 // paced returns when an endpoint may be called next: no sooner than min

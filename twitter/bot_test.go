@@ -3,6 +3,7 @@ package twitter
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -594,4 +595,41 @@ func TestReplyTextTakenByAnEarlierRun(t *testing.T) {
 			t.Fatalf("replies %q, want the command answered once", c.replies)
 		}
 	})
+}
+
+// TestBotWarnsWhenLimitOutlastsMaxAge: on the Free tier mentions are read
+// once per 15 minutes; with the default max_age of 10 minutes a command
+// could wait for a poll past its age. The log must say so, once.
+func TestBotWarnsWhenLimitOutlastsMaxAge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf syncBuffer
+		c := newWindowClient()
+		c.setLimit(EndpointMentions, 1, 15*time.Minute)
+		stop := startBot(t, c, &recorder{}, t.TempDir(), BotOptions{
+			PollInterval: time.Second, MaxAge: 10 * time.Minute,
+			Logger: slog.New(slog.NewTextHandler(&buf, nil)),
+		})
+		time.Sleep(time.Hour)
+		stop()
+		if n := strings.Count(buf.String(), "raise max_age above the gap"); n != 1 {
+			t.Errorf("warned %d times, want once:\n%s", n, buf.String())
+		}
+	})
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
