@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -825,6 +826,116 @@ func TestVMDaemon(t *testing.T) {
 	}
 	s.wantLevel(t, "BOT_LED", 0, "daemon stopped")
 	s.wantLevel(t, "BOT_PUMP", 1, "daemon stopped (pump active_low)")
+}
+
+// The shipped binary itself: `tweetpi run` on the periph backend with the
+// lines named in its config, polling the fake X API in this process over
+// loopback TCP; then SIGTERM, and `tweetpi safe -from-state` as the unit's
+// ExecStopPost runs it. Levels are read on the kernel's side. It uses lines
+// this test process never requests (periph keeps a line it has requested).
+func TestVMRunBinary(t *testing.T) {
+	s := vmGPIOSim(t)
+	srv := twittertest.NewServer(twittertest.Options{})
+	defer srv.Close()
+	alice := srv.AddUser("alice")
+	k := srv.Credentials()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg := fmt.Sprintf(`twitter:
+  consumer_key: %q
+  consumer_secret: %q
+  access_token: %q
+  access_token_secret: %q
+  api_url: %s
+  listen: [mentions, dms]
+  poll_interval: 1s
+  allow: ["@alice"]
+state_dir: %s
+gpio: {backend: periph}
+devices:
+  led:  {pin: SIREN, kind: output}
+  pump: {pin: HEATER, kind: output, active_low: true}
+`, k.ConsumerKey, k.ConsumerSecret, k.AccessToken, k.AccessTokenSecret, srv.URL, state)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tr := vmStartTrace(t, s)
+	c := vmTweetpi(t, "run", "-config", cfgPath, "-log-format", "json")
+	var logs strings.Builder
+	c.Stdout, c.Stderr = &logs, &logs
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- c.Wait() }()
+	defer func() {
+		if t.Failed() {
+			t.Logf("tweetpi run log:\n%s", logs.String())
+		}
+	}()
+	waitPolls := func(n int) {
+		t.Helper()
+		end := time.Now().Add(20 * time.Second)
+		for srv.Requests(twitter.EndpointMentions) < n || srv.Requests(twitter.EndpointDMEvents) < n {
+			if time.Now().After(end) {
+				t.Fatalf("the daemon did not poll both inboxes %d times", n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitPolls(1) // the starting points
+	s.wantLevel(t, "SIREN", 0, "tweetpi run started")
+	s.wantLevel(t, "HEATER", 1, "tweetpi run started (pump active_low, off)")
+
+	srv.Post(alice, "@mypi led on", 0)
+	s.awaitLevel(t, "SIREN", 1, 20*time.Second, "@alice: led on")
+	srv.SendDM(alice, "pump on", 0)
+	s.awaitLevel(t, "HEATER", 0, 20*time.Second, "DM pump on (active_low)")
+	end := time.Now().Add(20 * time.Second)
+	for len(srv.Replies()) < 1 || len(srv.SentDMs()) < 1 {
+		if time.Now().After(end) {
+			t.Fatalf("replies %v, DMs %v: want one of each", srv.Replies(), srv.SentDMs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	tr.reset(t)
+	start := time.Now()
+	if err := c.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("tweetpi run after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		c.Process.Kill()
+		t.Fatal("tweetpi run did not exit within 10s of SIGTERM")
+	}
+	took := time.Since(start)
+	sets := tr.sets(t, s, "tweetpi")
+	if got := sets["SIREN"]; vmLast(got) != 0 {
+		t.Errorf("on SIGTERM the kernel saw SIREN set to %v, want 0 last", got)
+	}
+	if got := sets["HEATER"]; vmLast(got) != 1 {
+		t.Errorf("on SIGTERM the kernel saw HEATER (active_low) set to %v, want 1 last", got)
+	}
+	t.Logf("SIGTERM to exit: %s", took.Round(time.Millisecond))
+
+	// ExecStopPost: no credential, only the list the daemon left.
+	s.setPull(t, "SIREN", true)
+	tr.reset(t)
+	safe := vmTweetpi(t, "safe", "-from-state")
+	safe.Env = append(safe.Env, "STATE_DIRECTORY="+state)
+	out, err := safe.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tweetpi safe -from-state: %v\n%s", err, out)
+	}
+	if got := tr.sets(t, s, "tweetpi")["SIREN"]; vmLast(got) != 0 {
+		t.Errorf("safe -from-state: kernel set SIREN to %v, want 0 last\n%s", got, out)
+	}
 }
 
 // tweetpi pins lists the kernel's line names and leaves every line as it
