@@ -41,14 +41,14 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"run", "[-config F] [-log-format text|json]", "the daemon: poll X and run commands (the systemd unit runs this)", cmdRun},
-		{"demo", "[-fast]", "the whole loop against the built-in fake X API and simulated pins; no keys, no Pi", cmdDemo},
-		{"check", "[-config F]", "validate the configuration; exit 1 with every error", cmdCheck},
+		{"run", "[-config F] [-log-format text|json] [-log-level L]", "the daemon: poll X and run commands (the systemd unit runs this)", cmdRun},
+		{"demo", "[-api v2|v1.1] [-v]", "the whole loop against the built-in fake X API and simulated pins; no keys, no Pi", cmdDemo},
+		{"check", "[-config F] [-insecure-perms]", "validate the configuration; exit 1 with every error", cmdCheck},
 		{"verify", "[-config F]", "ask the API who the keys belong to and what the rate limits are", cmdVerify},
 		{"auth", "[-config F] [-print]", "PIN-based OAuth: get the access token and secret for the device account", cmdAuth},
 		{"do", `[-config F] "led on"`, "run one command on the pins, no network (for wiring tests)", cmdDo},
-		{"safe", "[-config F]", "drive every output to its safe level and exit", cmdSafe},
-		{"pins", "", "list the GPIO pins periph sees", cmdPins},
+		{"safe", "[-config F | -from-state]", "drive every output to its safe level and exit", cmdSafe},
+		{"pins", "[-v]", "list the GPIO pins periph sees", cmdPins},
 		{"version", "", "print the version", cmdVersion},
 	}
 }
