@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	gotwitter "github.com/dghubble/go-twitter/twitter"
@@ -21,7 +22,19 @@ import (
 // it, so the signature covers the URL actually sent.
 type V11 struct {
 	c *conn
+
+	// go-twitter's client is built once (building one allocates ~40
+	// objects); its transport serves the call in progress, so calls take
+	// turns.
+	mu  sync.Mutex
+	cur http.RoundTripper
+	api *gotwitter.Client
 }
+
+// roundTripFunc adapts a function to http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 var _ Client = (*V11)(nil)
 
@@ -31,7 +44,11 @@ func NewV11(opt Options) (*V11, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &V11{c: c}, nil
+	v := &V11{c: c}
+	v.api = gotwitter.NewClient(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return v.cur.RoundTrip(r) // v.mu is held by do
+	})})
+	return v, nil
 }
 
 // Version is "v1.1".
@@ -46,8 +63,12 @@ func (v *V11) ServerDate() time.Time { return v.c.limits.date() }
 // do runs one go-twitter call. go-twitter returns err == nil for some error
 // bodies, so the status code decides, not its error.
 func (v *V11) do(ctx context.Context, ep string, f func(api *gotwitter.Client) error) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	_, err := v.c.call(ctx, ep, true, func(hc *http.Client) error {
-		return f(gotwitter.NewClient(hc))
+		v.cur = hc.Transport
+		defer func() { v.cur = nil }()
+		return f(v.api)
 	})
 	return err
 }
