@@ -140,10 +140,6 @@ func exitCode(err error, stderr io.Writer) int {
 	return exitFail
 }
 
-func notBuilt(name string) error {
-	return fmt.Errorf("%s is not built yet", name)
-}
-
 func cmdVersion(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
