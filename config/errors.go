@@ -62,15 +62,6 @@ func sortErrors(es Errors) {
 // quote renders a value as written, for messages.
 func quote(s string) string { return strconv.Quote(s) }
 
-// didYouMean returns "; did you mean X?" for the candidate nearest to s, or
-// "" when none is near enough to be a likely typo.
-func didYouMean(s string, candidates []string) string {
-	if m := nearest(s, candidates); m != "" {
-		return "; did you mean " + m + "?"
-	}
-	return ""
-}
-
 // nearest returns the candidate within a small edit distance of s (case
 // does not count), or "".
 func nearest(s string, candidates []string) string {

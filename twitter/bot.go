@@ -78,10 +78,9 @@ func (f *Fatal) Unwrap() error { return f.Err }
 // Bot polls the inboxes, runs commands and sends replies. It is not safe
 // for concurrent use, but for Reload.
 type Bot struct {
-	opt   BotOptions
-	log   *slog.Logger
-	st    *State
-	reply chan struct{}
+	opt BotOptions
+	log *slog.Logger
+	st  *State
 
 	reload chan reloadReq
 
@@ -308,7 +307,7 @@ func (b *Bot) noteClock() {
 	if d.IsZero() {
 		return
 	}
-	b.skew = d.Sub(time.Now())
+	b.skew = time.Until(d)
 	bad := b.skew > b.opt.MaxSkew || b.skew < -b.opt.MaxSkew
 	if bad != b.clockBad {
 		if bad {

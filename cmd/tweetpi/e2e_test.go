@@ -124,7 +124,7 @@ func TestE2EDM(t *testing.T) {
 		stranger := f.SendDM(f.Mallory, "led on", 0)
 		ok := f.SendDM(f.Alice, "fan 40%", 0)
 		p.waitLog("command", "post_id", ok.ID, "result", "done")
-		dms := f.waitDMs(t, 1)
+		f.waitDMs(t, 1)
 		settle(t, f, twitter.EndpointDMEvents)
 
 		runs := runsByPost(p)
@@ -137,7 +137,7 @@ func TestE2EDM(t *testing.T) {
 		if n := p.countLog("pin set", "device", "led", "by", "command"); n != 0 {
 			t.Errorf("led set by command %d times, want 0", n)
 		}
-		dms = f.SentDMs()
+		dms := f.SentDMs()
 		if len(dms) != 1 || dms[0].To != f.Alice.ID || !strings.HasPrefix(dms[0].Text, "fan 40%") {
 			t.Errorf("DMs sent %+v, want one to alice (%s) starting \"fan 40%%\"", dms, f.Alice.ID)
 		}
