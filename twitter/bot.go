@@ -222,7 +222,7 @@ func (b *Bot) Start(ctx context.Context, keyID string) error {
 			if b.clockBad {
 				b.log.Error("the clock is far from the API's; waiting for it to be set (is NTP running?)", "skew", b.skew.Round(time.Second).String())
 			} else if k := KindOf(err); k == KindUnauthorized || k == KindForbidden {
-				return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, fixFor(err))}
+				return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, Fix(err))}
 			} else {
 				b.log.Warn("who am I: will retry", "err", err)
 			}
@@ -510,11 +510,11 @@ func (b *Bot) poll(ctx context.Context, inbox string) error {
 	switch KindOf(err) {
 	case KindUnauthorized:
 		if !b.everOK && !b.clockBad {
-			return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, fixFor(err))}
+			return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, Fix(err))}
 		}
-		b.log.Error("the API refused the keys; outputs stay as they are, retrying slowly", "inbox", inbox, "err", err, "fix", fixFor(err))
+		b.log.Error("the API refused the keys; outputs stay as they are, retrying slowly", "inbox", inbox, "err", err, "fix", Fix(err))
 	case KindForbidden:
-		b.log.Error("the API refused the request", "inbox", inbox, "err", err, "fix", fixFor(err))
+		b.log.Error("the API refused the request", "inbox", inbox, "err", err, "fix", Fix(err))
 	case KindRateLimited:
 		b.log.Warn("rate limited; waiting for the reset", "inbox", inbox, "err", err)
 	default:
@@ -771,7 +771,7 @@ func (b *Bot) flush(ctx context.Context) error {
 		default:
 			// Not allowed (a DM to someone who does not accept them, a
 			// deleted post): waiting will not help; drop it.
-			b.log.Error("reply dropped", "inbox", o.Inbox, "err", err, "text", o.Text, "fix", fixFor(err))
+			b.log.Error("reply dropped", "inbox", o.Inbox, "err", err, "text", o.Text, "fix", Fix(err))
 		}
 		if len(b.st.Outbox) > b.unsaved {
 			changed = true // it was in the file
@@ -791,24 +791,27 @@ func (b *Bot) save() error {
 	return nil
 }
 
-// fixFor says what the user can do about an error.
-func fixFor(err error) string {
+// Fix says what the user can do about a failed call: the one place the
+// daemon's log and `tweetpi verify` take their advice from.
+func Fix(err error) string {
 	var ae *APIError
 	if !errors.As(err, &ae) {
 		return "check the network"
 	}
 	words := strings.ToLower(ae.Title + " " + ae.Detail)
+	const perms = "its user authentication (OAuth 1.0a) must have the permissions \"Read and write and Direct messages\"; " +
+		"after changing them, regenerate the access token and secret (or run tweetpi auth)"
 	switch {
 	case ae.Kind == KindUnauthorized:
-		return "check the four keys in the config (tweetpi verify tells whose they are); after changing the app's permissions, generate the access token and secret again, or run tweetpi auth"
+		return "check the four keys in the config: all four (consumer key and secret, access token and secret) must match the app's \"Keys and tokens\" page " +
+			"in the developer portal (tweetpi verify tells whose they are); after changing the app's permissions, regenerate the access token and secret " +
+			"(or run tweetpi auth) and put the new ones in the config; a local clock far off is refused too"
 	case strings.Contains(words, "client-not-enrolled") || strings.Contains(words, "enrolled") || strings.Contains(words, "attached to a project"):
-		return "in the developer portal, attach the app to a Project (Projects & Apps: add the app to a project; a standalone app cannot call API v2), then try again"
+		return "in the developer portal, attach the app to a Project (Projects & Apps: add the app to a project; a standalone app cannot call API v2); " + perms
 	case ae.Code == 453 || strings.Contains(words, "subset of x api"):
 		return "this access level cannot use this endpoint: set api: v2 in the config (v1.1 reads are closed to self-serve access), or in the developer portal move the app to a Project with a level that includes it"
-	case strings.Contains(words, "oauth1-permissions") || strings.Contains(words, "permission"):
-		return "in the developer portal set the app's permissions to \"Read and write and Direct messages\", then generate the access token and secret again"
 	case ae.Kind == KindForbidden:
-		return "see the API's words above; the developer portal's app settings decide what the keys may do"
+		return "in the developer portal, make sure the app is inside a Project; " + perms
 	}
 	return "see the API's words above"
 }

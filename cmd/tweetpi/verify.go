@@ -37,7 +37,7 @@ func cmdVerify(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	}
 	me, err := client.Me(ctx)
 	if err != nil {
-		return verifyErr(err, client.Version())
+		return verifyErr(err)
 	}
 	base := cfg.Twitter.APIURL
 	if base == "" {
@@ -71,42 +71,20 @@ func clientOptions(cfg *config.Config) twitter.Options {
 }
 
 // verifyErr explains a failed users/me: what is wrong and what to change.
-func verifyErr(err error, api string) error {
+func verifyErr(err error) error {
 	var ae *twitter.APIError
 	if !errors.As(err, &ae) {
 		return err
 	}
 	switch ae.Kind {
 	case twitter.KindUnauthorized:
-		return configErr(fmt.Errorf("the API refused the keys (%d %s): they are wrong, revoked, or the local clock is far off. "+
-			"Check all four (consumer key and secret, access token and secret) against the app's \"Keys and tokens\" page in the developer portal; "+
-			"after changing the app's permissions, regenerate the access token and secret (or run tweetpi auth) and put the new ones in the config", ae.Status, ae.Title))
+		return configErr(fmt.Errorf("the API refused the keys (%v): they are wrong, revoked, or the local clock is far off. To fix it, %s", ae, twitter.Fix(err)))
 	case twitter.KindForbidden:
-		fix := "in the developer portal, make sure the app is inside a Project, that user authentication (OAuth 1.0a) is set up with the permissions \"Read and write and Direct messages\", " +
-			"and regenerate the access token and secret after changing permissions"
-		if api == "v1.1" {
-			fix += "; self-serve accounts cannot read with v1.1 (code 453): set twitter.api to v2"
-		}
-		return configErr(fmt.Errorf("the API does not let these keys in: %s. To fix it, %s", apiWords(ae), fix))
+		return configErr(fmt.Errorf("the API does not let these keys in (%v). To fix it, %s", ae, twitter.Fix(err)))
 	case twitter.KindRateLimited:
 		return fmt.Errorf("users/me is rate limited (25 a day on the Free tier); try again after %s: %w", ae.Reset.Local().Format(time.Kitchen), err)
 	}
 	return err
-}
-
-// apiWords is what the API said, in its own words.
-func apiWords(ae *twitter.APIError) string {
-	s := fmt.Sprintf("%d", ae.Status)
-	if ae.Code != 0 {
-		s += fmt.Sprintf(" code %d", ae.Code)
-	}
-	if ae.Title != "" {
-		s += " " + ae.Title
-	}
-	if ae.Detail != "" && ae.Detail != ae.Title {
-		s += ": " + ae.Detail
-	}
-	return s
 }
 
 func describeOffset(d time.Duration) string {
