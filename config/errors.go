@@ -68,7 +68,7 @@ func nearest(s string, candidates []string) string {
 	ls := strings.ToLower(s)
 	best, bestD := "", 0
 	for _, c := range candidates {
-		d := editDistance(ls, strings.ToLower(c))
+		d := EditDistance(ls, strings.ToLower(c))
 		limit := 1
 		if len(c) >= 5 {
 			limit = 2
@@ -83,9 +83,10 @@ func nearest(s string, candidates []string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b, in bytes, where
-// swapping two neighbours counts as one edit.
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, in bytes, where
+// swapping two neighbours counts as one edit (optimal string alignment). The
+// "did you mean" of config keys and of device commands both rest on it.
+func EditDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		if a == b {
 			return 0

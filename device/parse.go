@@ -397,7 +397,7 @@ func nearest(s string, cands []string) string {
 	}
 	best, bestD := "", 0
 	for _, c := range cands {
-		d := editDistance(s, c)
+		d := config.EditDistance(s, c)
 		limit := 1
 		if len(c) >= 4 {
 			limit = 2
@@ -410,32 +410,6 @@ func nearest(s string, cands []string) string {
 		}
 	}
 	return best
-}
-
-// editDistance is the Damerau–Levenshtein (optimal string alignment)
-// distance over bytes; the texts are ASCII here.
-func editDistance(a, b string) int {
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
 }
 
 // fmtDuration writes a duration short: 30s, 1m30s, 500ms, 2h, 3h12m.

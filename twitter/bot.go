@@ -92,12 +92,11 @@ type Bot struct {
 	started time.Time
 	everOK  bool // an API call succeeded since start
 
-	pace      map[string]*pacer
-	skew      time.Duration // server minus local clock, from the Date header
-	clockBad  bool
-	sentCount int
-	recent    []string // the latest reply texts, to keep each one unique
-	lock      *os.File // the state directory's lock, held until Run returns
+	pace     map[string]*pacer
+	skew     time.Duration // server minus local clock, from the Date header
+	clockBad bool
+	recent   []string // the latest reply texts, to keep each one unique
+	lock     *os.File // the state directory's lock, held until Run returns
 	// unsaved is how many replies at the end of the outbox were queued
 	// since the state was last written: sending one of them changes
 	// nothing in the file, so it needs no write (and no fsync).
@@ -760,7 +759,6 @@ func (b *Bot) flush(ctx context.Context) error {
 			continue
 		case err == nil || k == KindDuplicate:
 			// A duplicate was sent before (a restart after sending): it counts.
-			b.sentCount++
 			p.failures = 0
 			b.everOK = true
 			b.log.Info("sent", "inbox", o.Inbox, "in_reply_to", o.InReplyTo, "to", o.To, "text", o.Text, "duplicate", k == KindDuplicate && err != nil)
