@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -632,4 +633,25 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestBotNotifyDMsAllowedUsers: an input change (a text on Notify) goes out
+// as a DM to every allowed user, and to nobody else.
+func TestBotNotifyDMsAllowedUsers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newWindowClient()
+		notify := make(chan string, 1)
+		stop := startBot(t, c, &recorder{}, t.TempDir(), BotOptions{
+			PollInterval: time.Second, Allow: []string{"@alice", bob.ID}, Notify: notify,
+		})
+		time.Sleep(2 * time.Second)
+		notify <- "door: open"
+		time.Sleep(2 * time.Second)
+		stop()
+		got := append([]string(nil), c.sentDMs...)
+		slices.Sort(got)
+		if len(got) != 2 || !strings.HasPrefix(got[0], alice.ID+" door: open (") || !strings.HasPrefix(got[1], bob.ID+" door: open (") {
+			t.Errorf("DMs %q, want \"door: open\" to alice and bob only", got)
+		}
+	})
 }
