@@ -17,22 +17,9 @@ const MaxPostWeight = 280
 // and a device has no reason to send one), at most MaxPostWeight, and unlike
 // the latest replies (the API refuses duplicate text): a UTC time stamp ends
 // each one, and a counter when the same text went out within the second.
-func (b *Bot) replyText(text string) string {
-	clock := time.Now().UTC().Format("15:04:05")
-	stamp := " (" + clock + ")"
-	base := fitWeight(stripLinks(text), MaxPostWeight-weight(stamp)-3)
-	out := base + stamp
-	for n := 2; slices.Contains(b.recent, out); n++ {
-		out = base + " (" + clock + " #" + strconv.Itoa(n) + ")"
-	}
-	b.recent = append(b.recent, out)
-	if len(b.recent) > 64 {
-		b.recent = b.recent[len(b.recent)-64:]
-	}
-	return out
-}
+func (b *Bot) replyText(text string) string { return b.stamped(text, "") }
 
-// freshReplyText stamps text with the time and a random tag: for a reply
+// freshReplyText is replyText with a random tag in the stamp: for a reply
 // the API refused as a duplicate of what an earlier run (killed and
 // restarted within the second) sent elsewhere. That run's counters are
 // gone with it, so only chance keeps the new text apart from its texts.
@@ -42,9 +29,24 @@ func (b *Bot) freshReplyText(text string) string {
 	for i := range tag {
 		tag[i] = letters[rand.N(len(letters))]
 	}
-	stamp := " (" + time.Now().UTC().Format("15:04:05") + " " + string(tag) + ")"
-	out := fitWeight(stripLinks(text), MaxPostWeight-weight(stamp)-3) + stamp
+	return b.stamped(text, string(tag))
+}
+
+func (b *Bot) stamped(text, tag string) string {
+	label := time.Now().UTC().Format("15:04:05")
+	if tag != "" {
+		label += " " + tag
+	}
+	// 3 spare for a counter: " #2".
+	base := fitWeight(stripLinks(text), MaxPostWeight-weight(" ("+label+")")-3)
+	out := base + " (" + label + ")"
+	for n := 2; slices.Contains(b.recent, out); n++ {
+		out = base + " (" + label + " #" + strconv.Itoa(n) + ")"
+	}
 	b.recent = append(b.recent, out)
+	if len(b.recent) > 64 {
+		b.recent = b.recent[len(b.recent)-64:]
+	}
 	return out
 }
 
