@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // notifySocket is a stand-in for systemd's notification socket.
@@ -15,6 +16,7 @@ type notifySocket struct {
 	path string
 	mu   sync.Mutex
 	msgs []string
+	at   []time.Time // when each message arrived
 }
 
 func listenNotify(t *testing.T) *notifySocket {
@@ -40,6 +42,7 @@ func listenNotify(t *testing.T) *notifySocket {
 			}
 			n.mu.Lock()
 			n.msgs = append(n.msgs, strings.TrimSpace(string(buf[:k])))
+			n.at = append(n.at, time.Now())
 			n.mu.Unlock()
 		}
 	}()
@@ -50,6 +53,18 @@ func (n *notifySocket) all() []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return append([]string(nil), n.msgs...)
+}
+
+// first is when msg first arrived (zero if never).
+func (n *notifySocket) first(msg string) time.Time {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for i, m := range n.msgs {
+		if m == msg {
+			return n.at[i]
+		}
+	}
+	return time.Time{}
 }
 
 func (n *notifySocket) count(msg string) int {
@@ -85,14 +100,19 @@ func TestE2ESystemdNotify(t *testing.T) {
 	if last := msgs[len(msgs)-1]; last != "STOPPING=1" {
 		t.Errorf("last notification %q, want STOPPING=1 (all: %q)", last, msgs)
 	}
-	// READY comes after the outputs are at their initial level.
-	var opened bool
+	// READY comes after the outputs are at their initial level: every
+	// "pin set by=open" line is stamped before READY arrived.
+	ready := sock.first("READY=1")
+	opened := 0
 	for _, l := range p.logs() {
 		if l.match("pin set", "by", "open") {
-			opened = true
+			opened++
+			if !l.Time.Before(ready) {
+				t.Errorf("%s set at open at %s, after READY at %s", l.str("device"), l.Time.Format(time.StampMicro), ready.Format(time.StampMicro))
+			}
 		}
 	}
-	if !opened {
+	if opened == 0 {
 		t.Errorf("no output was set at open before READY")
 	}
 }
