@@ -340,18 +340,8 @@ func countInbox(cs []chaosCommand, inbox string) int {
 // the same life (commands run one at a time).
 func pinSetsByPost(procs ...*daemonProc) map[string]int {
 	n := map[string]int{}
-	for _, p := range procs {
-		cur := ""
-		for _, l := range p.logs() {
-			switch {
-			case l.Msg == "run":
-				cur = l.str("post_id")
-			case l.Msg == "command":
-				cur = ""
-			case l.Msg == "pin set" && l.str("by") == "command":
-				n[cur]++
-			}
-		}
+	for id, devs := range pinDevicesByPost(procs...) {
+		n[id] = len(devs)
 	}
 	return n
 }
