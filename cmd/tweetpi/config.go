@@ -4,6 +4,7 @@ import (
 	"flag"
 
 	"github.com/tweetpi/tweetpi/config"
+	"github.com/tweetpi/tweetpi/twitter"
 )
 
 // configFlags are the flags every command that reads the configuration has.
@@ -26,4 +27,21 @@ func (cf *configFlags) load(e *env) (*config.Config, error) {
 		path = config.PathFrom(e.getenv)
 	}
 	return config.Load(path, config.Options{Getenv: e.getenv, InsecurePerms: cf.insecure})
+}
+
+// clientOptions are the API client settings of a configuration: the
+// daemon, verify and the tests build their clients from it.
+func clientOptions(cfg *config.Config) twitter.Options {
+	t := cfg.Twitter
+	return twitter.Options{
+		API:     t.API,
+		BaseURL: t.APIURL,
+		Credentials: twitter.Credentials{
+			ConsumerKey:       t.ConsumerKey.Reveal(),
+			ConsumerSecret:    t.ConsumerSecret.Reveal(),
+			AccessToken:       t.AccessToken.Reveal(),
+			AccessTokenSecret: t.AccessTokenSecret.Reveal(),
+		},
+		UserAgent: "tweetpi/" + version,
+	}
 }

@@ -88,18 +88,9 @@ type daemonOptions struct {
 // the pins (outputs at their initial levels).
 func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemon, error) {
 	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim}
-	client, err := twitter.New(twitter.Options{
-		API:     cfg.Twitter.API,
-		BaseURL: cfg.Twitter.APIURL,
-		Credentials: twitter.Credentials{
-			ConsumerKey:       cfg.Twitter.ConsumerKey.Reveal(),
-			ConsumerSecret:    cfg.Twitter.ConsumerSecret.Reveal(),
-			AccessToken:       cfg.Twitter.AccessToken.Reveal(),
-			AccessTokenSecret: cfg.Twitter.AccessTokenSecret.Reveal(),
-		},
-		UserAgent: "tweetpi/" + version,
-		Transport: o.transport,
-	})
+	copt := clientOptions(cfg)
+	copt.Transport = o.transport
+	client, err := twitter.New(copt)
 	if err != nil {
 		return nil, configErr(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/twitter"
 )
 
@@ -52,22 +51,6 @@ func cmdVerify(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	}
 	printLimits(e.stdout, client.RateLimits(), now)
 	return nil
-}
-
-// clientOptions are the client settings of a configuration.
-func clientOptions(cfg *config.Config) twitter.Options {
-	t := cfg.Twitter
-	return twitter.Options{
-		API:     t.API,
-		BaseURL: t.APIURL,
-		Credentials: twitter.Credentials{
-			ConsumerKey:       t.ConsumerKey.Reveal(),
-			ConsumerSecret:    t.ConsumerSecret.Reveal(),
-			AccessToken:       t.AccessToken.Reveal(),
-			AccessTokenSecret: t.AccessTokenSecret.Reveal(),
-		},
-		UserAgent: "tweetpi/" + version,
-	}
 }
 
 // verifyErr explains a failed users/me: what is wrong and what to change.
