@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -62,12 +61,11 @@ func tweetpiBinary(t testing.TB) string {
 		}
 		e2eBuild.dir = dir
 		e2eBuild.path = filepath.Join(dir, "tweetpi")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			if gobin, err = exec.LookPath("go"); err != nil {
-				e2eBuild.err = fmt.Errorf("no go command to build the binary: %w", err)
-				return
-			}
+		// go test puts its own GOROOT/bin first in the test's PATH.
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			e2eBuild.err = fmt.Errorf("no go command to build the binary: %w", err)
+			return
 		}
 		args := []string{"build", "-o", e2eBuild.path}
 		if raceEnabled() {

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/conn/v3/pin"
 	"periph.io/x/host/v3/sysfs"
 )
 
@@ -46,7 +48,7 @@ func cmdPins(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 		if _, ok := p.(*sysfs.Pin); !ok {
 			// periph's sysfs pins export the line to answer Function and
 			// never unexport it, leaving it busy for the daemon.
-			fn = p.Function()
+			fn = pinFunction(p)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", p.Name(), p.Number(), dash(fn), levelOf(fn))
 	}
@@ -80,4 +82,15 @@ func levelOf(fn string) string {
 		return "low"
 	}
 	return "-"
+}
+
+// pinFunction is what the pin is set up as ("In/High", "Out/Low", "PWM",
+// "I2C1_SDA", …): from pin.PinFunc where the driver has it, else from the
+// older Function.
+func pinFunction(p gpio.PinIO) string {
+	if pf, ok := p.(pin.PinFunc); ok {
+		return string(pf.Func())
+	}
+	//lint:ignore SA1019 drivers without pin.PinFunc have only Function
+	return p.Function()
 }
