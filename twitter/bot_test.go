@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -192,11 +193,7 @@ func (c *windowClient) SendDM(ctx context.Context, to, text string) (string, err
 func (c *windowClient) RateLimits() map[string]RateLimit {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]RateLimit, len(c.rl))
-	for k, v := range c.rl {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.rl)
 }
 
 func (c *windowClient) ServerDate() time.Time { return time.Now() }

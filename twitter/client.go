@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -237,11 +238,7 @@ func (l *limitState) observe(ep string, h http.Header, now time.Time) {
 func (l *limitState) snapshot() map[string]RateLimit {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	m := make(map[string]RateLimit, len(l.byEP))
-	for k, v := range l.byEP {
-		m[k] = v
-	}
-	return m
+	return maps.Clone(l.byEP)
 }
 
 func (l *limitState) date() time.Time {

@@ -139,13 +139,9 @@ func (s *Server) v2Mentions(r *http.Request, _ []byte, _ time.Time) answer {
 			sel = append(sel, p)
 		}
 	}
-	meta := map[string]any{"result_count": 0}
+	sel, meta := pageOf(sel, n, func(p *post) int64 { return p.id })
 	if len(sel) == 0 {
 		return answer{status: http.StatusOK, body: map[string]any{"meta": meta}}
-	}
-	if len(sel) > n {
-		meta["next_token"] = nextToken(sel[n].id)
-		sel = sel[:n]
 	}
 	tf, ex := fields(q, "tweet.fields"), fields(q, "expansions")
 	var data []any
@@ -166,7 +162,6 @@ func (s *Server) v2Mentions(r *http.Request, _ []byte, _ time.Time) answer {
 			authors = append(authors, p.author)
 		}
 	}
-	meta["result_count"] = len(sel)
 	meta["newest_id"] = strconv.FormatInt(sel[0].id, 10)
 	meta["oldest_id"] = strconv.FormatInt(sel[len(sel)-1].id, 10)
 	out := map[string]any{"data": data, "meta": meta}
@@ -178,6 +173,18 @@ func (s *Server) v2Mentions(r *http.Request, _ []byte, _ time.Time) answer {
 		out["includes"] = map[string]any{"users": us}
 	}
 	return answer{status: http.StatusOK, body: out}
+}
+
+// pageOf cuts one page of at most n from sel (newest first) and starts its
+// meta: the count, and next_token naming the first item of the next page.
+func pageOf[T any](sel []T, n int, id func(T) int64) ([]T, map[string]any) {
+	meta := map[string]any{}
+	if len(sel) > n {
+		meta["next_token"] = nextToken(id(sel[n]))
+		sel = sel[:n]
+	}
+	meta["result_count"] = len(sel)
+	return sel, meta
 }
 
 // dmsOfAccount are the account's DM events, received and sent, newest first.
@@ -206,13 +213,9 @@ func (s *Server) v2DMEvents(r *http.Request, _ []byte, _ time.Time) answer {
 			sel = append(sel, e)
 		}
 	}
-	meta := map[string]any{"result_count": 0}
+	sel, meta := pageOf(sel, n, func(e *dmEvent) int64 { return e.id })
 	if len(sel) == 0 {
 		return answer{status: http.StatusOK, body: map[string]any{"meta": meta}}
-	}
-	if len(sel) > n {
-		meta["next_token"] = nextToken(sel[n].id)
-		sel = sel[:n]
 	}
 	f := fields(q, "dm_event.fields")
 	var data []any
@@ -229,7 +232,6 @@ func (s *Server) v2DMEvents(r *http.Request, _ []byte, _ time.Time) answer {
 		}
 		data = append(data, d)
 	}
-	meta["result_count"] = len(sel)
 	return answer{status: http.StatusOK, body: map[string]any{"data": data, "meta": meta}}
 }
 
