@@ -28,6 +28,7 @@ type answer struct {
 	raw    string // a body as is (form or HTML)
 	ctype  string
 	event  *Event // sent to watchers after the answer
+	reads  int    // posts or DM events returned: what X bills a read by
 }
 
 // handler answers one authenticated request; it runs with s.mu held.
@@ -116,6 +117,7 @@ func (s *Server) api(ep string, ver version, h handler) http.HandlerFunc {
 			}
 		}
 		s.limitHeaders(w.Header(), ep, now)
+		s.reads[ep] += a.reads
 		s.mu.Unlock()
 
 		s.write(w, a)

@@ -168,6 +168,7 @@ type Server struct {
 	days      map[string]*window
 	faults    map[string][]*Fault
 	log       map[string][]time.Time
+	reads     map[string]int
 	watchers  []func(Event)
 	mentionsN int // the v2 cap on reachable mentions
 }
@@ -225,6 +226,7 @@ func NewServer(opt Options) *Server {
 		days:      map[string]*window{},
 		faults:    map[string][]*Fault{},
 		log:       map[string][]time.Time{},
+		reads:     map[string]int{},
 		mentionsN: 800,
 	}
 	s.account = s.addUser(handle)
@@ -494,6 +496,14 @@ func (s *Server) Requests(endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.log[endpoint])
+}
+
+// Reads is how many posts or DM events the answers of endpoint returned.
+// X's pay-per-use pricing bills each one, whether or not it was new.
+func (s *Server) Reads(endpoint string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads[endpoint]
 }
 
 // RequestTimes are the times (by the server's clock) of the requests to

@@ -89,7 +89,7 @@ func (s *Server) v11Mentions(r *http.Request, _ []byte, _ time.Time) answer {
 			out = append(out, s.v11TweetJSON(p, q.Get("tweet_mode") == "extended"))
 		}
 	}
-	return answer{status: http.StatusOK, body: out}
+	return answer{status: http.StatusOK, body: out, reads: len(out)}
 }
 
 func (s *Server) v11Update(r *http.Request, body []byte, now time.Time) answer {
@@ -150,7 +150,7 @@ func (s *Server) v11DMList(r *http.Request, _ []byte, _ time.Time) answer {
 		evs = append(evs, s.v11EventJSON(e))
 	}
 	out["events"] = evs
-	return answer{status: http.StatusOK, body: out}
+	return answer{status: http.StatusOK, body: out, reads: len(evs)}
 }
 
 func (s *Server) v11DMNew(r *http.Request, body []byte, now time.Time) answer {

@@ -172,7 +172,7 @@ func (s *Server) v2Mentions(r *http.Request, _ []byte, _ time.Time) answer {
 		}
 		out["includes"] = map[string]any{"users": us}
 	}
-	return answer{status: http.StatusOK, body: out}
+	return answer{status: http.StatusOK, body: out, reads: len(data)}
 }
 
 // pageOf cuts one page of at most n from sel (newest first) and starts its
@@ -232,7 +232,7 @@ func (s *Server) v2DMEvents(r *http.Request, _ []byte, _ time.Time) answer {
 		}
 		data = append(data, d)
 	}
-	return answer{status: http.StatusOK, body: map[string]any{"data": data, "meta": meta}}
+	return answer{status: http.StatusOK, body: map[string]any{"data": data, "meta": meta}, reads: len(data)}
 }
 
 // duplicate is whether the account posted text before. Call with s.mu held.
