@@ -433,6 +433,27 @@ func (b *Bot) schedule(inbox string, p *pacer, err error) {
 	}
 }
 
+// dmPage is the page size of a DM read after a probe found something new:
+// pages end at the first event seen before, so a few new messages cost a
+// page of this many reads, not of a hundred.
+const dmPage = 20
+
+// dmProbe reports whether a DM poll looks at the newest event alone first.
+// It costs a second request when something is new, so not where requests
+// are scarce (X's Free tier reads DMs once per 15 minutes): there one
+// request reads a whole page, as fast as the limit allows.
+func (b *Bot) dmProbe() bool {
+	rl, ok := b.opt.Client.RateLimits()[EndpointDMEvents]
+	return !ok || rl.Limit == 0 || rl.Limit >= 10
+}
+
+// spent reports whether endpoint has no request left in its rate-limit
+// window, by the latest answer's headers.
+func (b *Bot) spent(endpoint string, now time.Time) bool {
+	rl, ok := b.opt.Client.RateLimits()[endpoint]
+	return ok && rl.Limit > 0 && rl.Remaining <= 0 && rl.Reset.Add(-b.skew).After(now)
+}
+
 // paced returns when an endpoint may be called next: no sooner than min
 // after now, and spread so the remaining requests of the window last until
 // it resets, so the bot never causes a 429.
@@ -564,23 +585,50 @@ func (b *Bot) pollMentions(ctx context.Context) error {
 }
 
 func (b *Bot) pollDMs(ctx context.Context) error {
-	p := DMParams{MaxResults: 100, Seen: b.st.seenDM}
 	if !b.st.DMsStarted {
-		p = DMParams{MaxResults: 100, MaxPages: 1}
+		// No state: the newest existing event is the starting point; every
+		// id at or below it counts as seen (event ids grow with time).
+		top, err := b.opt.Client.DirectMessages(ctx, DMParams{MaxResults: 1, MaxPages: 1})
+		if err != nil {
+			return fmt.Errorf("direct messages (first start): %w", err)
+		}
+		b.noteClock()
+		if n := len(top); n > 0 && idLess(b.st.DMsFloor, top[n-1].ID) {
+			b.st.DMsFloor = top[n-1].ID
+		}
+		b.st.DMsStarted = true
+		b.log.Info("dms: starting after the newest existing message; nothing older runs", "floor", b.st.DMsFloor)
+		return b.save()
+	}
+	p := DMParams{MaxResults: 100, Seen: b.st.seenDM}
+	if b.dmProbe() {
+		// dm_events has no since_id, and X bills every DM event an answer
+		// returns: look at the newest event alone, and read on only when
+		// it is new. An idle poll reads one event, not a page of old ones.
+		top, err := b.opt.Client.DirectMessages(ctx, DMParams{MaxResults: 1, MaxPages: 1})
+		if err != nil {
+			return fmt.Errorf("direct messages: %w", err)
+		}
+		b.noteClock()
+		if n := len(top); n == 0 || b.st.seenDM(top[n-1].ID) {
+			if b.dirty {
+				return b.save() // sent DMs marked seen
+			}
+			return nil
+		}
+		if b.spent(EndpointDMEvents, time.Now()) {
+			// The probe took the window's last request: the next poll,
+			// after the reset, finds the same new event and reads on.
+			b.log.Debug("dms: new messages wait for the rate-limit reset")
+			return nil
+		}
+		p.MaxResults = dmPage
 	}
 	dms, err := b.opt.Client.DirectMessages(ctx, p)
 	if err != nil {
 		return fmt.Errorf("direct messages: %w", err)
 	}
 	b.noteClock() // this answer's Date decides whether its commands run
-	if !b.st.DMsStarted {
-		for _, d := range dms {
-			b.st.markDM(d.ID)
-		}
-		b.st.DMsStarted = true
-		b.log.Info("dms: starting after the newest existing message; nothing older runs", "seen", len(dms))
-		return b.save()
-	}
 	for _, d := range dms {
 		if b.st.seenDM(d.ID) {
 			continue
@@ -739,7 +787,13 @@ func (b *Bot) flush(ctx context.Context) error {
 		b.st.Outbox[0].tried = true
 		var err error
 		if o.Inbox == InboxDMs {
-			_, err = b.opt.Client.SendDM(ctx, o.To, o.Text)
+			var id string
+			if id, err = b.opt.Client.SendDM(ctx, o.To, o.Text); err == nil && id != "" {
+				// It shows in dm_events too: known, the next poll need not
+				// read on to see it.
+				b.st.markDM(id)
+				b.dirty = true
+			}
 		} else {
 			_, err = b.opt.Client.Reply(ctx, o.InReplyTo, o.Text)
 		}

@@ -156,7 +156,11 @@ func (c *windowClient) DirectMessages(ctx context.Context, p DMParams) ([]DM, er
 	if err := c.hit(EndpointDMEvents); err != nil {
 		return nil, err
 	}
-	return append([]DM(nil), c.dms...), nil
+	dms := c.dms
+	if p.MaxPages == 1 && p.MaxResults > 0 && len(dms) > p.MaxResults {
+		dms = dms[len(dms)-p.MaxResults:] // the newest page
+	}
+	return slices.Clone(dms), nil
 }
 
 func (c *windowClient) Reply(ctx context.Context, inReplyTo, text string) (string, error) {
