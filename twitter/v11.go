@@ -1,5 +1,7 @@
 package twitter
 
+//lint:file-ignore SA1019 go-twitter is no longer developed upstream, and it is the v1.1 client the design names
+
 import (
 	"context"
 	"fmt"
