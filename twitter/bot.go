@@ -788,7 +788,7 @@ func (b *Bot) flush(ctx context.Context) error {
 		var err error
 		if o.Inbox == InboxDMs {
 			var id string
-			if id, err = b.opt.Client.SendDM(ctx, o.To, o.Text); err == nil && id != "" {
+			if id, err = b.opt.Client.SendDM(ctx, o.To, o.Text); err == nil && id != "" && slices.Contains(b.opt.Listen, InboxDMs) {
 				// It shows in dm_events too: known, the next poll need not
 				// read on to see it.
 				b.st.markDM(id)
