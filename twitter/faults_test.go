@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -493,6 +494,51 @@ func TestDayLimitOnPosts(t *testing.T) {
 			if n := r.replied(id); n != 1 {
 				t.Errorf("command %s answered %d times after the reset, want 1", id, n)
 			}
+		}
+		if n := r.tamper.tooMany(); n != 0 {
+			t.Errorf("the bot caused %d 429s", n)
+		}
+	})
+}
+
+// TestOutboxFullDropsOldest: the replies waiting for the post limit are
+// bounded (50). With a 24-hour limit of 1 post and 56 commands, every
+// command runs at once; the first reply goes out, the next 55 wait, and the
+// 5 oldest of them give way, each with a log line; after the reset (the
+// limit then lifted) the 50 newest go out in the order of their commands,
+// without a 429.
+func TestOutboxFullDropsOldest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "v2", twittertest.TierBasic)
+		r.srv.SetDayLimit(twitter.EndpointPost, 1)
+		var ids []string
+		for i := range 56 {
+			ids = append(ids, r.srv.Post(r.alice, fmt.Sprintf("@mypi led %d", i), 0).ID)
+		}
+		time.Sleep(2 * time.Hour)
+		synctest.Wait()
+		for _, id := range ids {
+			if n := r.runs(id); n != 1 {
+				t.Errorf("command %s ran %d times, want 1", id, n)
+			}
+		}
+		if n := len(r.bot.State().Outbox); n != 50 {
+			t.Errorf("outbox %d, want 50 (its bound)", n)
+		}
+		if n := strings.Count(r.log.String(), "outbox full: dropping the oldest reply"); n != 5 {
+			t.Errorf("%d \"outbox full\" log lines, want 5", n)
+		}
+		r.srv.SetDayLimit(twitter.EndpointPost, 0) // from the reset on, posts are not limited
+		time.Sleep(23 * time.Hour)
+		synctest.Wait()
+		r.running()
+		var got []string
+		for _, rep := range r.srv.Replies() {
+			got = append(got, rep.InReplyTo)
+		}
+		want := append([]string{ids[0]}, ids[6:]...)
+		if !slices.Equal(got, want) {
+			t.Errorf("replies to %d commands %v,\nwant the first and the 50 newest in order %v", len(got), got, want)
 		}
 		if n := r.tamper.tooMany(); n != 0 {
 			t.Errorf("the bot caused %d 429s", n)
