@@ -300,6 +300,50 @@ func TestBotRunsAllowedOnceAndIgnoresOthers(t *testing.T) {
 	})
 }
 
+// TestBotStateWriteFailsNothingLost: when the state file cannot be written
+// (a full or vanished disk), a command is not recorded, so it does not run;
+// once the write works again it runs, once, and is answered.
+func TestBotStateWriteFailsNothingLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newWindowClient()
+		dir := filepath.Join(t.TempDir(), "state")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		h := &recorder{}
+		stop := startBot(t, c, h, dir, BotOptions{PollInterval: time.Second})
+		time.Sleep(2 * time.Second)
+		if err := os.Rename(dir, dir+".away"); err != nil { // every write now fails
+			t.Fatal(err)
+		}
+		post := c.addPost(alice, "@mypi led on", 0)
+		time.Sleep(10 * time.Second)
+		if got := h.texts(); len(got) != 0 {
+			t.Errorf("ran %q while the state could not be written; it must wait", got)
+		}
+		if err := os.Rename(dir+".away", dir); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Minute) // past the poll's backoff
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.texts(); len(got) != 1 || got[0] != "@mypi led on" {
+			t.Errorf("ran %q, want the command once after the state could be written", got)
+		}
+		if len(c.replies) != 1 {
+			t.Errorf("replies %q, want one", c.replies)
+		}
+		st, err := LoadState(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.MentionsTaken != post.ID {
+			t.Errorf("state records %q taken, want %s", st.MentionsTaken, post.ID)
+		}
+	})
+}
+
 func TestBotTooOld(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newWindowClient()
