@@ -68,7 +68,7 @@ func pinNames() []string {
 
 func unknownPin(name string, known []string) error {
 	if len(known) == 0 {
-		return fmt.Errorf("periph knows no GPIO pin on this machine (tweetpi -v shows which drivers failed; on a Pi check /dev/gpiochip0 and group gpio); to try tweetpi without a Pi set gpio: {backend: sim}")
+		return fmt.Errorf("periph knows no GPIO pin on this machine (tweetpi pins -v shows which drivers failed; on a Pi check /dev/gpiochip0 and group gpio); to try tweetpi without a Pi set gpio: {backend: sim}")
 	}
 	list := known
 	more := ""
