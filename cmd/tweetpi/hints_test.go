@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -12,10 +14,11 @@ import (
 	"testing"
 )
 
-// TestHintsNameRealCommands: messages tell users what to run ("tweetpi pins
-// -v shows the drivers", "run tweetpi verify"). Every such hint in the
-// program's strings must name a command that exists, with flags that
-// command has; one once sent users to "tweetpi -v", which is no command.
+// TestHintsNameRealCommands: messages and documents tell users what to run
+// ("tweetpi pins -v shows the drivers", "run tweetpi verify"). Every such
+// hint in the program's strings, the README, the unit and the example
+// config must name a command that exists, with flags that command has; one
+// once sent users to "tweetpi -v", which is no command.
 func TestHintsNameRealCommands(t *testing.T) {
 	// "tweetpi" then a flag, or a command and its flags; not prose such as
 	// "to try tweetpi without a Pi".
@@ -28,7 +31,8 @@ func TestHintsNameRealCommands(t *testing.T) {
 		}
 		files = append(files, m...)
 	}
-	checked := 0
+	type text struct{ where, s string }
+	var texts []text
 	fset := token.NewFileSet()
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
@@ -39,38 +43,52 @@ func TestHintsNameRealCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 		ast.Inspect(file, func(n ast.Node) bool {
-			lit, ok := n.(*ast.BasicLit)
-			if !ok || lit.Kind != token.STRING {
-				return true
-			}
-			s, err := strconv.Unquote(lit.Value)
-			if err != nil {
-				return true
-			}
-			for _, c := range hint.FindAllString(s, -1) {
-				checked++
-				where := fset.Position(lit.Pos()).String()
-				args := strings.Fields(c)[1:]
-				if strings.HasPrefix(args[0], "-") {
-					// Only a flag tweetpi itself takes: -h.
-					if _, stderr, code := runCmd(context.Background(), args...); code != 0 {
-						t.Errorf("%s: %q exits %d: %s", where, c, code, strings.TrimSpace(stderr))
-					}
-					continue
-				}
-				help, stderr, code := runCmd(context.Background(), args[0], "-h")
-				if code != 0 {
-					t.Errorf("%s: %q: tweetpi %s -h exits %d\n%s", where, c, args[0], code, stderr)
-					continue
-				}
-				for _, flag := range args[1:] {
-					if !strings.Contains(help+stderr, "  "+flag) {
-						t.Errorf("%s: %q: tweetpi %s has no flag %s", where, c, args[0], flag)
-					}
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				if s, err := strconv.Unquote(lit.Value); err == nil {
+					texts = append(texts, text{fset.Position(lit.Pos()).String(), s})
 				}
 			}
 			return true
 		})
+	}
+	// The documents a user reads say what to run too.
+	for _, f := range []string{"../../README.md", "../../deploy/tweetpi.service", "../../deploy/config.example.yaml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			texts = append(texts, text{fmt.Sprintf("%s:%d", f, i+1), line})
+		}
+	}
+	checked := 0
+	for _, x := range texts {
+		for _, m := range hint.FindAllStringIndex(x.s, -1) {
+			if strings.HasSuffix(x.s[:m[0]], "-u ") {
+				continue // the unit's name: journalctl -u tweetpi -f
+			}
+			c := x.s[m[0]:m[1]]
+			checked++
+			where := x.where
+			args := strings.Fields(c)[1:]
+			if strings.HasPrefix(args[0], "-") {
+				// Only a flag tweetpi itself takes: -h.
+				if _, stderr, code := runCmd(context.Background(), args...); code != 0 {
+					t.Errorf("%s: %q exits %d: %s", where, c, code, strings.TrimSpace(stderr))
+				}
+				continue
+			}
+			help, stderr, code := runCmd(context.Background(), args[0], "-h")
+			if code != 0 {
+				t.Errorf("%s: %q: tweetpi %s -h exits %d\n%s", where, c, args[0], code, stderr)
+				continue
+			}
+			for _, flag := range args[1:] {
+				if !strings.Contains(help+stderr, "  "+flag) {
+					t.Errorf("%s: %q: tweetpi %s has no flag %s", where, c, args[0], flag)
+				}
+			}
+		}
 	}
 	if checked == 0 {
 		t.Fatal("found no hint to check; the pattern or the file list is wrong")
