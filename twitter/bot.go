@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -323,7 +324,16 @@ func (b *Bot) Run(ctx context.Context) error {
 	if b.account.ID == "" {
 		return errors.New("bot: Run before Start")
 	}
-	defer b.Close()
+	defer func() {
+		// Replies queued since the last write would be lost with the
+		// process: keep them for the next start.
+		if b.unsaved > 0 || b.dirty {
+			if err := b.save(); err != nil {
+				b.log.Error("save state at stop", "err", err)
+			}
+		}
+		b.Close()
+	}()
 	for _, in := range b.opt.Listen {
 		b.pacer(in).next = time.Now()
 	}
@@ -739,6 +749,31 @@ func sendEndpoint(o Outgoing) string {
 	return EndpointPost
 }
 
+// sendGrace is how long a reply already on its way may go on after the bot
+// is told to stop.
+const sendGrace = 2 * time.Second
+
+// outlive returns a context that ends grace after ctx does, and its cancel.
+func outlive(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var mu sync.Mutex
+	var timer *time.Timer
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		timer = time.AfterFunc(grace, cancel)
+	})
+	return sctx, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
 // outboxNext is when the first queued reply may go out.
 func (b *Bot) outboxNext() time.Time {
 	if len(b.st.Outbox) == 0 {
@@ -776,6 +811,9 @@ func (b *Bot) flush(ctx context.Context) error {
 	}()
 	restamps := 0
 	for len(b.st.Outbox) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if b.clockBad {
 			return nil
 		}
@@ -785,21 +823,27 @@ func (b *Bot) flush(ctx context.Context) error {
 		}
 		p := b.pacer(sendEndpoint(o))
 		b.st.Outbox[0].tried = true
+		// A send under way when the bot is told to stop may finish: cut
+		// short, it may reach X without the bot knowing, and go out again
+		// after the restart (X refuses a repeated post, not a repeated DM).
+		sctx, sent := outlive(ctx, sendGrace)
 		var err error
 		if o.Inbox == InboxDMs {
 			var id string
-			if id, err = b.opt.Client.SendDM(ctx, o.To, o.Text); err == nil && id != "" && slices.Contains(b.opt.Listen, InboxDMs) {
+			if id, err = b.opt.Client.SendDM(sctx, o.To, o.Text); err == nil && id != "" && slices.Contains(b.opt.Listen, InboxDMs) {
 				// It shows in dm_events too: known, the next poll need not
 				// read on to see it.
 				b.st.markDM(id)
 				b.dirty = true
 			}
 		} else {
-			_, err = b.opt.Client.Reply(ctx, o.InReplyTo, o.Text)
+			_, err = b.opt.Client.Reply(sctx, o.InReplyTo, o.Text)
 		}
+		cut := sctx.Err() != nil
+		sent()
 		b.noteClock()
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if err != nil && cut {
+			return ctx.Err() // unknown whether it went out: it stays queued
 		}
 		switch k := KindOf(err); {
 		case k == KindDuplicate && err != nil && o.base != "" && !o.tried && restamps < 5:

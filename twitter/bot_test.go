@@ -36,6 +36,9 @@ type windowClient struct {
 	nextID  int64
 	fail    map[string][]error // errors returned by the next calls
 	posted  map[string]bool    // reply texts sent: the API refuses duplicates
+
+	sendDelay time.Duration // how long SendDM takes (ctx may end it sooner)
+	sending   chan string   // receives the text of each SendDM as it starts, when set
 }
 
 type window struct {
@@ -182,6 +185,16 @@ func (c *windowClient) Reply(ctx context.Context, inReplyTo, text string) (strin
 }
 
 func (c *windowClient) SendDM(ctx context.Context, to, text string) (string, error) {
+	if c.sending != nil {
+		c.sending <- text
+	}
+	if c.sendDelay > 0 {
+		select {
+		case <-time.After(c.sendDelay):
+		case <-ctx.Done():
+			return "", fmt.Errorf("%s: %w", EndpointSendDM, ctx.Err())
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.hit(EndpointSendDM); err != nil {
@@ -340,6 +353,80 @@ func TestBotStateWriteFailsNothingLost(t *testing.T) {
 		}
 		if st.MentionsTaken != post.ID {
 			t.Errorf("state records %q taken, want %s", st.MentionsTaken, post.ID)
+		}
+	})
+}
+
+// TestBotStopLetsASendFinish: a DM reply under way when the bot is told to
+// stop finishes (within sendGrace) and counts as sent, so a restart does
+// not send it again; X would take the same DM twice.
+func TestBotStopLetsASendFinish(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newWindowClient()
+		c.sendDelay, c.sending = time.Second, make(chan string, 1)
+		dir := t.TempDir()
+		opt := BotOptions{PollInterval: time.Second, Listen: []string{InboxDMs}}
+		stop := startBot(t, c, &recorder{}, dir, opt)
+		time.Sleep(2 * time.Second)
+		c.addDM(alice, "pump on")
+		<-c.sending
+		time.Sleep(100 * time.Millisecond)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if len(c.sentDMs) != 1 {
+			t.Fatalf("DMs %q, want the reply under way at the stop sent", c.sentDMs)
+		}
+		c.sendDelay, c.sending = 0, nil
+		stop = startBot(t, c, &recorder{}, dir, opt)
+		time.Sleep(5 * time.Second)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if len(c.sentDMs) != 1 {
+			t.Errorf("DMs %q after a restart, want the one reply once", c.sentDMs)
+		}
+	})
+}
+
+// TestBotStopKeepsQueuedReply: a reply that cannot finish within the grace
+// (or has not started) stays queued in the state, and the next start sends
+// it; a stop loses no answer.
+func TestBotStopKeepsQueuedReply(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newWindowClient()
+		c.sendDelay, c.sending = time.Minute, make(chan string, 1)
+		dir := t.TempDir()
+		opt := BotOptions{PollInterval: time.Second, Listen: []string{InboxDMs}}
+		h := &recorder{}
+		stop := startBot(t, c, h, dir, opt)
+		time.Sleep(2 * time.Second)
+		c.addDM(alice, "pump on")
+		<-c.sending
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if len(c.sentDMs) != 0 {
+			t.Fatalf("DMs %q: the send was cut short, none should count", c.sentDMs)
+		}
+		st, err := LoadState(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Outbox) != 1 || !strings.HasPrefix(st.Outbox[0].Text, "ok: pump on") {
+			t.Fatalf("outbox at stop %+v, want the reply kept", st.Outbox)
+		}
+		c.sendDelay, c.sending = 0, nil
+		stop = startBot(t, c, h, dir, opt)
+		time.Sleep(5 * time.Second)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if len(c.sentDMs) != 1 || !strings.HasPrefix(c.sentDMs[0], alice.ID+" ok: pump on") {
+			t.Errorf("DMs %q, want the kept reply sent once after the restart", c.sentDMs)
+		}
+		if got := h.texts(); len(got) != 1 {
+			t.Errorf("ran %q, want the command once", got)
 		}
 	})
 }
