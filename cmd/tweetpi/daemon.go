@@ -54,6 +54,9 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 		for {
 			select {
 			case <-ctx.Done():
+				// Outputs go safe at once, while the bot finishes a reply
+				// already on its way.
+				d.safe()
 				return
 			case <-hup:
 				d.reload(cf, e)
@@ -72,9 +75,10 @@ type daemon struct {
 	bot    *twitter.Bot
 	notify chan string
 
-	mu    sync.Mutex
-	board *device.Board
-	wg    sync.WaitGroup
+	mu       sync.Mutex
+	board    *device.Board
+	wg       sync.WaitGroup
+	safeOnce sync.Once
 }
 
 // daemonOptions are the demo's and the tests' ways into the daemon.
@@ -228,17 +232,25 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 	d.log.Info("reloaded", "devices", len(d.cfg.Devices), "allow", len(d.cfg.Twitter.Allow))
 }
 
-// close drives every output to its safe level and stops the watchers.
-func (d *daemon) close() {
-	d.mu.Lock()
-	if d.board != nil {
-		if err := d.board.Close(); err != nil {
-			d.log.Error("outputs to safe level", "err", err)
-		} else {
-			d.log.Info("outputs safe")
+// safe drives every output to its safe level and stops the watchers, once.
+func (d *daemon) safe() {
+	d.safeOnce.Do(func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.board != nil {
+			if err := d.board.Close(); err != nil {
+				d.log.Error("outputs to safe level", "err", err)
+			} else {
+				d.log.Info("outputs safe")
+			}
 		}
-	}
-	d.mu.Unlock()
+	})
+}
+
+// close drives every output safe (if that is not done yet) and waits for
+// the watchers to end.
+func (d *daemon) close() {
+	d.safe()
 	d.wg.Wait()
 }
 
