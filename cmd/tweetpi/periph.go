@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"periph.io/x/conn/v3/driver"
+	"periph.io/x/conn/v3/driver/driverreg"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
 	"periph.io/x/host/v3"
@@ -27,7 +30,21 @@ func initPeriph(logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("periph host drivers: %w", err)
 	}
+	logDrivers(logger, state)
+	return nil
+}
+
+// logDrivers logs what periph's drivers did. A failure is a warning, but for
+// the legacy sysfs GPIO interface when the GPIO character devices loaded:
+// they serve the pins, and the hardened unit's user cannot (and need not)
+// write /sys/class/gpio/export.
+func logDrivers(logger *slog.Logger, state *driverreg.State) {
+	cdev := slices.ContainsFunc(state.Loaded, func(d driver.Impl) bool { return d.String() == "ioctl-gpio" })
 	for _, f := range state.Failed {
+		if cdev && f.D.String() == "sysfs-gpio" {
+			logger.Debug("periph driver failed to load; the GPIO character devices serve instead", "driver", f.D.String(), "err", f.Err)
+			continue
+		}
 		logger.Warn("periph driver failed to load", "driver", f.D.String(), "err", f.Err)
 	}
 	for _, f := range state.Skipped {
@@ -36,7 +53,6 @@ func initPeriph(logger *slog.Logger) error {
 	for _, d := range state.Loaded {
 		logger.Debug("periph driver loaded", "driver", d.String())
 	}
-	return nil
 }
 
 // periphPins is the real pins' source: periph's registry after host.Init.
