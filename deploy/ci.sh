@@ -37,7 +37,7 @@ step "tools"
 need=()
 for tool in shellcheck:shellcheck lintian:lintian dpkg-deb:dpkg file:file \
 	systemd-analyze:systemd deb-systemd-helper:init-system-helpers \
-	systemd-sysusers:systemd; do
+	systemd-sysusers:systemd /bin/kill:procps update-ca-certificates:ca-certificates; do
 	command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then
