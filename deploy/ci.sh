@@ -47,7 +47,7 @@ fi
 systemd-analyze --version | head -n 1
 
 step "shellcheck"
-shellcheck deploy/build.sh deploy/ci.sh deploy/mkman.sh
+shellcheck deploy/build.sh deploy/ci.sh deploy/mkman.sh deploy/vmtest/run.sh deploy/vmtest/systemd-test.sh deploy/bench/*.sh
 shellcheck --shell=sh deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm
 
 step "systemd-analyze security (exposure must be 2.0 or better)"

@@ -2,6 +2,11 @@
 # run.sh ARCH: run tweetpi's GPIO tests against real Linux GPIO character
 # devices, inside a small QEMU VM of ARCH (amd64, arm64, armhf or all).
 #
+# run.sh systemd: boot an amd64 Debian 12 root with systemd as PID 1 instead,
+# install the tweetpi .deb into it, and run TestSystemdUnit: the packaged
+# unit, with all its hardening, started, killed, reloaded and stopped by a
+# real systemd on gpio-sim lines (needs root: mmdebstrap and chroot).
+#
 # The lines are the kernel's gpio-sim driver's. The VM boots a stock Debian
 # kernel that builds gpio-sim as a module (Debian 12 and 13's own kernels do
 # not), from an initramfs of busybox, the two modules, the cross-compiled
@@ -32,14 +37,16 @@ cache=${TWEETPI_VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tweetpi-vmtest}
 vm_timeout=${TWEETPI_VMTEST_TIMEOUT:-600}
 export PATH="$PATH:/usr/local/go/bin"
 
-usage() { echo "usage: $0 amd64|arm64|armhf|all" >&2; exit 2; }
+usage() { echo "usage: $0 amd64|arm64|armhf|all|systemd" >&2; exit 2; }
 log() { printf '[vmtest %s] %s\n' "${arch:-}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 [ $# -eq 1 ] || usage
+mode=busybox
 case $1 in
 amd64 | arm64 | armhf) arches=("$1") ;;
 all) arches=(amd64 arm64 armhf) ;;
+systemd) arches=(amd64) mode=systemd ;;
 *) usage ;;
 esac
 
@@ -61,6 +68,10 @@ need xz xz-utils
 need gzip gzip
 need dpkg-deb dpkg
 need apt-get apt
+if [ "$mode" = systemd ]; then
+	[ "$(id -u)" -eq 0 ] || die "run.sh systemd builds a root file system with chroot: run it as root"
+	need mmdebstrap mmdebstrap
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u)
 	log "installing ${need_pkgs[*]}"
@@ -257,6 +268,54 @@ initramfs() {
 	(cd "$r" && find . -print0 | sort -z | cpio --null -o -H newc --quiet -R 0:0) | gzip -1 >"$work/initramfs.gz"
 }
 
+# sysroot: a Debian 12 root with systemd (the base is cached for a week),
+# the tweetpi .deb installed by dpkg in a chroot (its maintainer scripts
+# run: user, group, enablement), the test binary, the modules gpio-sim
+# needs and the service that runs the test; packed as a newc cpio.
+sysroot() {
+	local base=$cache/systemd-rootfs-bookworm.tar
+	if [ -z "$(find "$base" -mtime -7 2>/dev/null)" ]; then
+		local m
+		m=$(mirror) || die "no Debian mirror in /etc/apt/sources.list*"
+		log "mmdebstrap: Debian 12 with systemd"
+		mmdebstrap --quiet --variant=essential \
+			--include=systemd,systemd-sysv,kmod,ca-certificates,procps \
+			--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+			--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+			bookworm "${base%.tar}.tmp.tar" "deb $m bookworm main" || die "mmdebstrap failed"
+		mv "${base%.tar}.tmp.tar" "$base"
+	fi
+	log "the tweetpi .deb for amd64"
+	(cd "$root" && ARCHS=amd64 DIST="$work/dist" deploy/build.sh debs >"$work/build.log" 2>&1) ||
+		{ cat "$work/build.log" >&2; die "deploy/build.sh debs failed"; }
+	local deb
+	deb=$(ls "$work"/dist/tweetpi_*_amd64.deb)
+	local r=$work/sysroot
+	rm -rf "$r" && mkdir -p "$r"
+	tar -C "$r" -xf "$base"
+	cp "$deb" "$r/tmp/tweetpi.deb"
+	chroot "$r" dpkg -i /tmp/tweetpi.deb >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; die "dpkg -i tweetpi.deb failed in the root"; }
+	rm "$r/tmp/tweetpi.deb"
+	local v=$r/opt/vmtest
+	mkdir -p "$v/modules"
+	cp "$work/tweetpi.test" "$here/systemd-test.sh" "$v/"
+	local mods=() d
+	for d in $(modinfo_depends "$kmods/gpio-sim.ko"); do mods+=("$d.ko"); done
+	mods+=(gpio-sim.ko)
+	for d in "${mods[@]}"; do cp "$kmods/$d" "$v/modules/"; done
+	printf '%s\n' "${mods[@]}" >"$v/modules/order"
+	printf 'arch=%s\nkernel=%s\n' "$arch" "$kver" >"$v/vmtest.env"
+	cp "$here/vmtest.service" "$r/etc/systemd/system/"
+	ln -sf /etc/systemd/system/vmtest.service "$r/etc/systemd/system/multi-user.target.wants/vmtest.service"
+	# No login prompts on the console the test writes to.
+	ln -sf /dev/null "$r/etc/systemd/system/serial-getty@ttyS0.service"
+	ln -sf /dev/null "$r/etc/systemd/system/getty@tty1.service"
+	: >"$r/etc/machine-id"
+	echo tweetpi-vm >"$r/etc/hostname"
+	(cd "$r" && find . -print0 | sort -z | cpio --null -o -H newc --quiet -R 0:0) >"$work/sysroot.cpio"
+	rm -rf "$r"
+}
+
 # boot: run the VM; its console goes to $work/console.log and stdout.
 boot() {
 	local -a q
@@ -265,7 +324,14 @@ boot() {
 	arm64) q=(qemu-system-aarch64 -machine virt -cpu cortex-a53 -append "console=ttyAMA0 panic=-1 quiet") ;;
 	armhf) q=(qemu-system-arm -machine "virt,highmem=off" -cpu cortex-a15 -append "console=ttyAMA0 panic=-1 quiet") ;;
 	esac
-	q+=(-accel tcg -m 256 -nographic -no-reboot -nic none -kernel "$kernel" -initrd "$work/initramfs.gz")
+	local mem=256 initrd=$work/initramfs.gz
+	if [ "$mode" = systemd ]; then
+		# The whole root is the initramfs, uncompressed (TCG unpacks gzip
+		# slowly); systemd runs from it as PID 1.
+		mem=1024 initrd=$work/sysroot.cpio
+		q[${#q[@]} - 1]+=" rdinit=/sbin/init systemd.show_status=false systemd.log_level=warning"
+	fi
+	q+=(-accel tcg -m "$mem" -nographic -no-reboot -nic none -kernel "$kernel" -initrd "$initrd")
 	log "booting $kver under $(basename "${q[0]}") (TCG)"
 	local rc=0
 	timeout --foreground -k 10 "$vm_timeout" "${q[@]}" </dev/null 2>&1 |
@@ -281,7 +347,11 @@ one() {
 	fetch
 	work=$(mktemp -d "${TMPDIR:-/tmp}/tweetpi-vmtest-$arch.XXXXXX")
 	build
-	initramfs
+	if [ "$mode" = systemd ]; then
+		sysroot
+	else
+		initramfs
+	fi
 	t1=$(date +%s.%N)
 	boot
 	t2=$(date +%s.%N)
@@ -296,7 +366,9 @@ one() {
 	if [ -n "$boot" ] && [ -n "$end" ]; then
 		inside=$(awk -v a="$boot" -v b="$end" 'BEGIN{printf " (boot %.1fs, tests %.1fs)", a, b-a}')
 	fi
-	summary+=("$(printf '%-6s %-5s kernel %s, prepare %ss, VM %ss%s' "$arch" "${result:-NONE}" "$kver" "$prep" "$vm" "$inside")")
+	local name=$arch
+	[ "$mode" = busybox ] || name="$arch/$mode"
+	summary+=("$(printf '%-6s %-5s kernel %s, prepare %ss, VM %ss%s' "$name" "${result:-NONE}" "$kver" "$prep" "$vm" "$inside")")
 	if [ "${TWEETPI_VMTEST_KEEP:-0}" = 1 ]; then
 		log "kept $work"
 	else
