@@ -24,9 +24,10 @@ import (
 // fake X API on loopback: Type=notify start, the service user and its
 // groups, a command from a mention and from a DM, kill -9 with
 // ExecStopPost (`tweetpi safe -from-state`, no credential) and
-// Restart=on-failure, no command run again after the restart, reload, stop
-// with outputs safe, and a bad configuration that exits 78 and is not
-// restarted.
+// Restart=on-failure, no command run again after the restart, reload, an
+// upgrade that restarts it and keeps the edited configuration, stop with
+// outputs safe, a bad configuration that exits 78 and is not restarted, and
+// a purge that stops it (outputs safe) and removes its state.
 func TestSystemdUnit(t *testing.T) {
 	if os.Getenv("TWEETPI_VMTEST_SYSTEMD") == "" {
 		t.Skip("not under the VM's systemd: run it through deploy/vmtest/run.sh systemd")
@@ -148,6 +149,24 @@ devices:
 	systemctl("reload", "tweetpi")
 	await("the reload", 10*time.Second, func() bool { return strings.Contains(journal(), "reloaded") })
 
+	// An upgrade (the same package again) restarts a running daemon
+	// (try-restart) and keeps the edited configuration as it was.
+	deb := os.Getenv("TWEETPI_DEB")
+	before := show("MainPID")
+	if out, err := exec.Command("dpkg", "-i", deb).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg -i (upgrade): %v\n%s", err, out)
+	}
+	await("the restart on upgrade", 20*time.Second, func() bool {
+		p := show("MainPID")
+		return show("ActiveState") == "active" && p != "0" && p != before
+	})
+	if b, err := os.ReadFile(cfgPath); err != nil || string(b) != good {
+		t.Errorf("the upgrade changed the edited configuration (err %v)", err)
+	}
+	if fi, err := os.Stat(cfgPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the configuration after the upgrade: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+
 	// stop: outputs safe, a clean exit.
 	tr.reset(t)
 	systemctl("stop", "tweetpi")
@@ -181,6 +200,33 @@ devices:
 	out, _ := exec.Command("systemd-analyze", "security", "tweetpi.service").CombinedOutput()
 	if i := strings.LastIndex(string(out), "Overall exposure level"); i >= 0 {
 		t.Logf("systemd-analyze security (live): %s", strings.TrimSpace(string(out[i:])))
+	}
+
+	// Purge while it runs: the package's prerm stops it (outputs safe), and
+	// the state and the configuration go.
+	if err := os.WriteFile(cfgPath, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	systemctl("reset-failed", "tweetpi")
+	systemctl("start", "tweetpi")
+	tr.reset(t)
+	if out, err := exec.Command("dpkg", "--purge", "tweetpi").CombinedOutput(); err != nil {
+		t.Fatalf("dpkg --purge: %v\n%s", err, out)
+	}
+	sets = tr.sets(t, s, "tweetpi")
+	if got := sets["SYS_LED"]; vmLast(got) != 0 {
+		t.Errorf("on purge the kernel saw SYS_LED set to %v, want 0 last", got)
+	}
+	if got := sets["SYS_PUMP"]; vmLast(got) != 1 {
+		t.Errorf("on purge the kernel saw SYS_PUMP set to %v, want 1 last", got)
+	}
+	if out, _ := exec.Command("pgrep", "-x", "tweetpi").CombinedOutput(); len(strings.TrimSpace(string(out))) != 0 {
+		t.Errorf("a tweetpi process runs after the purge: %s", out)
+	}
+	for _, p := range []string{"/var/lib/tweetpi", cfgPath, "/usr/bin/tweetpi"} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there after the purge (%v)", p, err)
+		}
 	}
 }
 

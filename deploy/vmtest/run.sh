@@ -299,6 +299,7 @@ sysroot() {
 	local v=$r/opt/vmtest
 	mkdir -p "$v/modules"
 	cp "$work/tweetpi.test" "$here/systemd-test.sh" "$v/"
+	cp "$deb" "$v/tweetpi.deb" # the test upgrades and purges with it
 	local mods=() d
 	for d in $(modinfo_depends "$kmods/gpio-sim.ko"); do mods+=("$d.ko"); done
 	mods+=(gpio-sim.ko)

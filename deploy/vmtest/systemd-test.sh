@@ -48,7 +48,7 @@ echo "tweetpi.service at boot: $(systemctl is-enabled tweetpi), $(systemctl show
 [ "$(systemctl show -p NRestarts --value tweetpi)" = 0 ] || result FAIL "tweetpi.service was restarted after exit 78"
 
 echo "vmtest: booted, tests start at $(uptime)s"
-export TWEETPI_GPIOSIM=$chip TWEETPI_VMTEST_SYSTEMD=1
+export TWEETPI_GPIOSIM=$chip TWEETPI_VMTEST_SYSTEMD=1 TWEETPI_DEB=/opt/vmtest/tweetpi.deb
 if /opt/vmtest/tweetpi.test -test.v -test.timeout=300s -test.run='^TestSystemdUnit$'; then
 	result PASS "kernel $kernel"
 else
