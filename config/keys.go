@@ -119,6 +119,32 @@ func badKey(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
 }
 
+// exposed reports whether a file that holds a secret can be read by others
+// than its owner. In systemd's credentials directory ($CREDENTIALS_DIRECTORY,
+// which only the unit's processes can enter) a file may be readable by its
+// group: newer systemd versions (Debian 13's 257) pass a credential as 0440
+// for the service's group.
+func exposed(path string, mode fs.FileMode, opt Options) bool {
+	perm := mode.Perm()
+	if opt.Getenv != nil {
+		if d := opt.Getenv("CREDENTIALS_DIRECTORY"); d != "" && within(d, path) {
+			return perm&0o004 != 0
+		}
+	}
+	return perm&0o044 != 0
+}
+
+// within reports whether path is inside directory dir.
+func within(dir, path string) bool {
+	ad, err1 := filepath.Abs(dir)
+	ap, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(ad, ap)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
 // keyFile reads the key a *_file names: a regular file, private to its
 // owner unless opt.InsecurePerms, holding the key and perhaps white space
 // around it. It returns the key and the path it was read from.
@@ -141,7 +167,7 @@ func (d *decoder) keyFile(k string, f place, dir string, opt Options) (string, s
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
-	if fi.Mode().Perm()&0o044 != 0 && !opt.InsecurePerms {
+	if exposed(path, fi.Mode(), opt) && !opt.InsecurePerms {
 		d.addf(f.line, key, f.raw, "%s holds a secret and can be read by group or others (mode %04o); run chmod 600 %s", shown, fi.Mode().Perm(), path)
 		return "", "", false
 	}

@@ -72,7 +72,7 @@ func Load(path string, opt Options) (*Config, error) {
 	}
 
 	c, d := parse(path, data, opt)
-	if len(d.inline) > 0 && fi.Mode().Perm()&0o044 != 0 && !opt.InsecurePerms {
+	if len(d.inline) > 0 && exposed(path, fi.Mode(), opt) && !opt.InsecurePerms {
 		first := ""
 		for _, k := range keyNames {
 			if l, ok := d.inline[k]; ok && (first == "" || l < d.inline[first]) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -180,6 +181,10 @@ func TestDefaults(t *testing.T) {
 func writeFile(t *testing.T, dir, name, data string, perm os.FileMode) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
+	// A file written before may be read-only now (0400, 0440): replace it.
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(p, []byte(data), perm); err != nil {
 		t.Fatal(err)
 	}
@@ -563,5 +568,52 @@ func TestStateDirRelative(t *testing.T) {
 		if c.StateDir != tc.want {
 			t.Errorf("Parse(%s) state_dir %s = %q, want %q", tc.name, tc.dir, c.StateDir, tc.want)
 		}
+	}
+}
+
+// TestCredentialsDirectory: systemd 257 (Debian 13, today's Raspberry Pi
+// OS) passes the unit's LoadCredential= file as mode 0440 for the service's
+// group, in a directory only the unit can enter. There group read is
+// accepted; others read is not, and a group-readable file elsewhere is
+// still refused. (The daemon refused to start on Debian 13 before this.)
+func TestCredentialsDirectory(t *testing.T) {
+	creds := t.TempDir()
+	other := t.TempDir()
+	key := writeFile(t, creds, "key", "fromFILE", 0o440)
+	for _, tc := range []struct {
+		name  string
+		dir   string
+		yaml  string
+		mode  os.FileMode
+		creds string // $CREDENTIALS_DIRECTORY
+		ok    bool
+	}{
+		{"credential 0440", creds, "twitter:\n  consumer_key: k\n", 0o440, creds, true},
+		{"credential 0444", creds, "twitter:\n  consumer_key: k\n", 0o444, creds, false},
+		{"0440 elsewhere", other, "twitter:\n  consumer_key: k\n", 0o440, creds, false},
+		{"0440 without systemd", creds, "twitter:\n  consumer_key: k\n", 0o440, "", false},
+		{"key file credential 0440", other, "twitter:\n  consumer_key_file: " + key + "\n", 0o600, creds, true},
+		{"key file 0440 without systemd", other, "twitter:\n  consumer_key_file: " + key + "\n", 0o600, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, tc.dir, "config.yaml", tc.yaml, tc.mode)
+			env := map[string]string{}
+			if tc.creds != "" {
+				env["CREDENTIALS_DIRECTORY"] = tc.creds
+			}
+			c, err := Load(path, Options{Getenv: envMap(env)})
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Twitter.ConsumerKey.Reveal() == "" {
+					t.Errorf("no consumer key loaded")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "can be read by group or others") {
+				t.Errorf("err %v, want the file refused as readable by group or others", err)
+			}
+		})
 	}
 }
