@@ -2,7 +2,7 @@
 # run.sh ARCH: run tweetpi's GPIO tests against real Linux GPIO character
 # devices, inside a small QEMU VM of ARCH (amd64, arm64, armhf or all).
 #
-# run.sh systemd: boot an amd64 Debian 12 root with systemd as PID 1 instead,
+# run.sh systemd: boot an amd64 Debian root with systemd as PID 1 instead,
 # install the tweetpi .deb into it, and run TestSystemdUnit: the packaged
 # unit, with all its hardening, started, killed, reloaded and stopped by a
 # real systemd on gpio-sim lines (needs root: mmdebstrap and chroot).
@@ -26,6 +26,9 @@
 #   TWEETPI_VMTEST_SKIP     a -test.skip pattern
 #   TWEETPI_VMTEST_REFRESH  1: refresh the apt lists even if fresh
 #   TWEETPI_VMTEST_KEEP     1: keep the work directory (initramfs, logs)
+#   TWEETPI_VMTEST_SUITE    the Debian release of the systemd root (default
+#                           trixie, which today's Raspberry Pi OS is built on;
+#                           bookworm for the one before)
 #
 # Exit status: 0 when every test inside every VM passed, 1 otherwise, 2 on
 # bad usage.
@@ -268,21 +271,22 @@ initramfs() {
 	(cd "$r" && find . -print0 | sort -z | cpio --null -o -H newc --quiet -R 0:0) | gzip -1 >"$work/initramfs.gz"
 }
 
-# sysroot: a Debian 12 root with systemd (the base is cached for a week),
+# sysroot: a Debian root with systemd (the base is cached for a week),
 # the tweetpi .deb installed by dpkg in a chroot (its maintainer scripts
 # run: user, group, enablement), the test binary, the modules gpio-sim
 # needs and the service that runs the test; packed as a newc cpio.
 sysroot() {
-	local base=$cache/systemd-rootfs-bookworm.tar
+	local suite=${TWEETPI_VMTEST_SUITE:-trixie}
+	local base=$cache/systemd-rootfs-$suite.tar
 	if [ -z "$(find "$base" -mtime -7 2>/dev/null)" ]; then
 		local m
 		m=$(mirror) || die "no Debian mirror in /etc/apt/sources.list*"
-		log "mmdebstrap: Debian 12 with systemd"
+		log "mmdebstrap: Debian $suite with systemd"
 		mmdebstrap --quiet --variant=essential \
 			--include=systemd,systemd-sysv,kmod,ca-certificates,procps \
 			--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
 			--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
-			bookworm "${base%.tar}.tmp.tar" "deb $m bookworm main" || die "mmdebstrap failed"
+			"$suite" "${base%.tar}.tmp.tar" "deb $m $suite main" || die "mmdebstrap failed"
 		mv "${base%.tar}.tmp.tar" "$base"
 	fi
 	log "the tweetpi .deb for amd64"
@@ -368,7 +372,7 @@ one() {
 		inside=$(awk -v a="$boot" -v b="$end" 'BEGIN{printf " (boot %.1fs, tests %.1fs)", a, b-a}')
 	fi
 	local name=$arch
-	[ "$mode" = busybox ] || name="$arch/$mode"
+	[ "$mode" = busybox ] || name="$arch/$mode/${TWEETPI_VMTEST_SUITE:-trixie}"
 	summary+=("$(printf '%-6s %-5s kernel %s, prepare %ss, VM %ss%s' "$name" "${result:-NONE}" "$kver" "$prep" "$vm" "$inside")")
 	if [ "${TWEETPI_VMTEST_KEEP:-0}" = 1 ]; then
 		log "kept $work"
