@@ -36,23 +36,8 @@ func TestSystemdUnit(t *testing.T) {
 	srv := twittertest.NewServer(twittertest.Options{})
 	defer srv.Close()
 	alice := srv.AddUser("alice")
-	k := srv.Credentials()
 	const cfgPath = "/etc/tweetpi/config.yaml" // the package's conffile
-	good := fmt.Sprintf(`twitter:
-  consumer_key: %q
-  consumer_secret: %q
-  access_token: %q
-  access_token_secret: %q
-  api_url: %s
-  listen: [mentions, dms]
-  poll_interval: 1s
-  allow: ["@alice"]
-state_dir: /var/lib/tweetpi
-gpio: {backend: periph}
-devices:
-  led:  {pin: SYS_LED, kind: output}
-  pump: {pin: SYS_PUMP, kind: output, active_low: true}
-`, k.ConsumerKey, k.ConsumerSecret, k.AccessToken, k.AccessTokenSecret, srv.URL)
+	good := vmDaemonConfig(srv, "/var/lib/tweetpi", "SYS_LED", "SYS_PUMP")
 	if err := os.WriteFile(cfgPath, []byte(good), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +74,18 @@ devices:
 		}
 	}
 	tr := vmStartTrace(t, s)
+	// wantSafe checks that tweetpi processes last set both lines to their
+	// safe levels (pump is active_low) since the trace was reset.
+	wantSafe := func(when string) {
+		t.Helper()
+		sets := tr.sets(t, s, "tweetpi")
+		if got := sets["SYS_LED"]; vmLast(got) != 0 {
+			t.Errorf("%s: the kernel saw SYS_LED set to %v, want 0 last", when, got)
+		}
+		if got := sets["SYS_PUMP"]; vmLast(got) != 1 {
+			t.Errorf("%s: the kernel saw SYS_PUMP set to %v, want 1 last (active_low)", when, got)
+		}
+	}
 
 	// Type=notify: start returns once the daemon said READY=1.
 	t0 := time.Now()
@@ -122,13 +119,7 @@ devices:
 	await("ExecStopPost (tweetpi safe) after kill -9", 9*time.Second, func() bool {
 		return strings.Contains(journal(), "safe: led SYS_LED, pump SYS_PUMP off")
 	})
-	sets := tr.sets(t, s, "tweetpi")
-	if got := sets["SYS_LED"]; vmLast(got) != 0 {
-		t.Errorf("after kill -9 ExecStopPost set SYS_LED to %v, want 0 last", got)
-	}
-	if got := sets["SYS_PUMP"]; vmLast(got) != 1 {
-		t.Errorf("after kill -9 ExecStopPost set SYS_PUMP to %v, want 1 last (active_low)", got)
-	}
+	wantSafe("after kill -9, ExecStopPost")
 	await("the restart after kill -9", 30*time.Second, func() bool {
 		p := show("MainPID")
 		return show("ActiveState") == "active" && p != "0" && p != strconv.Itoa(pid)
@@ -173,13 +164,7 @@ devices:
 	if st, res := show("ActiveState"), show("Result"); st != "inactive" || res != "success" {
 		t.Errorf("after stop: ActiveState %q, Result %q; want inactive, success", st, res)
 	}
-	sets = tr.sets(t, s, "tweetpi")
-	if got := sets["SYS_LED"]; vmLast(got) != 0 {
-		t.Errorf("on stop the kernel saw SYS_LED set to %v, want 0 last", got)
-	}
-	if got := sets["SYS_PUMP"]; vmLast(got) != 1 {
-		t.Errorf("on stop the kernel saw SYS_PUMP set to %v, want 1 last", got)
-	}
+	wantSafe("on stop")
 
 	// A configuration error exits 78, which the unit does not restart.
 	bad := strings.Replace(good, "poll_interval:", "poll_intervall:", 1)
@@ -213,13 +198,7 @@ devices:
 	if out, err := exec.Command("dpkg", "--purge", "tweetpi").CombinedOutput(); err != nil {
 		t.Fatalf("dpkg --purge: %v\n%s", err, out)
 	}
-	sets = tr.sets(t, s, "tweetpi")
-	if got := sets["SYS_LED"]; vmLast(got) != 0 {
-		t.Errorf("on purge the kernel saw SYS_LED set to %v, want 0 last", got)
-	}
-	if got := sets["SYS_PUMP"]; vmLast(got) != 1 {
-		t.Errorf("on purge the kernel saw SYS_PUMP set to %v, want 1 last", got)
-	}
+	wantSafe("on purge")
 	if out, _ := exec.Command("pgrep", "-x", "tweetpi").CombinedOutput(); len(strings.TrimSpace(string(out))) != 0 {
 		t.Errorf("a tweetpi process runs after the purge: %s", out)
 	}

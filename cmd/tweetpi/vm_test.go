@@ -838,25 +838,10 @@ func TestVMRunBinary(t *testing.T) {
 	srv := twittertest.NewServer(twittertest.Options{})
 	defer srv.Close()
 	alice := srv.AddUser("alice")
-	k := srv.Credentials()
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
 	cfgPath := filepath.Join(dir, "config.yaml")
-	cfg := fmt.Sprintf(`twitter:
-  consumer_key: %q
-  consumer_secret: %q
-  access_token: %q
-  access_token_secret: %q
-  api_url: %s
-  listen: [mentions, dms]
-  poll_interval: 1s
-  allow: ["@alice"]
-state_dir: %s
-gpio: {backend: periph}
-devices:
-  led:  {pin: SIREN, kind: output}
-  pump: {pin: HEATER, kind: output, active_low: true}
-`, k.ConsumerKey, k.ConsumerSecret, k.AccessToken, k.AccessTokenSecret, srv.URL, state)
+	cfg := vmDaemonConfig(srv, state, "SIREN", "HEATER")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -936,6 +921,29 @@ devices:
 	if got := tr.sets(t, s, "tweetpi")["SIREN"]; vmLast(got) != 0 {
 		t.Errorf("safe -from-state: kernel set SIREN to %v, want 0 last\n%s", got, out)
 	}
+}
+
+// vmDaemonConfig is a configuration for `tweetpi run` against the fake X
+// API srv, on the periph backend: mentions and DMs polled every second,
+// @alice allowed, led an output on line ledPin and pump an active-low output
+// on line pumpPin.
+func vmDaemonConfig(srv *twittertest.Server, stateDir, ledPin, pumpPin string) string {
+	k := srv.Credentials()
+	return fmt.Sprintf(`twitter:
+  consumer_key: %q
+  consumer_secret: %q
+  access_token: %q
+  access_token_secret: %q
+  api_url: %s
+  listen: [mentions, dms]
+  poll_interval: 1s
+  allow: ["@alice"]
+state_dir: %s
+gpio: {backend: periph}
+devices:
+  led:  {pin: %s, kind: output}
+  pump: {pin: %s, kind: output, active_low: true}
+`, k.ConsumerKey, k.ConsumerSecret, k.AccessToken, k.AccessTokenSecret, srv.URL, stateDir, ledPin, pumpPin)
 }
 
 // tweetpi pins lists the kernel's line names and leaves every line as it
