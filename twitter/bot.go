@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -529,6 +528,12 @@ func (b *Bot) poll(ctx context.Context, inbox string) error {
 		err = b.pollMentions(ctx)
 	}
 	b.noteClock()
+	if err == nil && b.dirty {
+		// What was taken without a write of its own (posts that ran
+		// nothing, sent DMs marked seen): one write for the whole poll,
+		// before their queued answers go out.
+		err = b.save()
+	}
 	if err == nil {
 		b.everOK = true
 		return nil
@@ -588,23 +593,33 @@ func (b *Bot) pollMentions(ctx context.Context) error {
 		}
 		return b.save()
 	}
-	if b.dirty {
-		return b.save()
-	}
 	return nil
+}
+
+// newestDM is the id of the account's newest DM event, "" when it has none:
+// one event read.
+func (b *Bot) newestDM(ctx context.Context) (string, error) {
+	top, err := b.opt.Client.DirectMessages(ctx, DMParams{MaxResults: 1, MaxPages: 1})
+	if err != nil {
+		return "", err
+	}
+	b.noteClock()
+	if len(top) == 0 {
+		return "", nil
+	}
+	return top[len(top)-1].ID, nil // oldest first: the last is the newest
 }
 
 func (b *Bot) pollDMs(ctx context.Context) error {
 	if !b.st.DMsStarted {
 		// No state: the newest existing event is the starting point; every
 		// id at or below it counts as seen (event ids grow with time).
-		top, err := b.opt.Client.DirectMessages(ctx, DMParams{MaxResults: 1, MaxPages: 1})
+		newest, err := b.newestDM(ctx)
 		if err != nil {
 			return fmt.Errorf("direct messages (first start): %w", err)
 		}
-		b.noteClock()
-		if n := len(top); n > 0 && idLess(b.st.DMsFloor, top[n-1].ID) {
-			b.st.DMsFloor = top[n-1].ID
+		if idLess(b.st.DMsFloor, newest) {
+			b.st.DMsFloor = newest
 		}
 		b.st.DMsStarted = true
 		b.log.Info("dms: starting after the newest existing message; nothing older runs", "floor", b.st.DMsFloor)
@@ -615,15 +630,11 @@ func (b *Bot) pollDMs(ctx context.Context) error {
 		// dm_events has no since_id, and X bills every DM event an answer
 		// returns: look at the newest event alone, and read on only when
 		// it is new. An idle poll reads one event, not a page of old ones.
-		top, err := b.opt.Client.DirectMessages(ctx, DMParams{MaxResults: 1, MaxPages: 1})
+		newest, err := b.newestDM(ctx)
 		if err != nil {
 			return fmt.Errorf("direct messages: %w", err)
 		}
-		b.noteClock()
-		if n := len(top); n == 0 || b.st.seenDM(top[n-1].ID) {
-			if b.dirty {
-				return b.save() // sent DMs marked seen
-			}
+		if newest == "" || b.st.seenDM(newest) {
 			return nil
 		}
 		if b.spent(EndpointDMEvents, time.Now()) {
@@ -647,9 +658,6 @@ func (b *Bot) pollDMs(ctx context.Context) error {
 		if err := b.handle(ctx, c, func() { b.st.markDM(d.ID) }); err != nil {
 			return err
 		}
-	}
-	if b.dirty {
-		return b.save() // what was taken without a write of its own
 	}
 	return nil
 }
@@ -756,22 +764,11 @@ const sendGrace = 2 * time.Second
 // outlive returns a context that ends grace after ctx does, and its cancel.
 func outlive(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	var mu sync.Mutex
-	var timer *time.Timer
 	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		timer = time.AfterFunc(grace, cancel)
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(sctx, func() { t.Stop() }) // done sooner: no timer left
 	})
-	return sctx, func() {
-		stop()
-		mu.Lock()
-		if timer != nil {
-			timer.Stop()
-		}
-		mu.Unlock()
-		cancel()
-	}
+	return sctx, func() { stop(); cancel() }
 }
 
 // outboxNext is when the first queued reply may go out.
@@ -902,7 +899,7 @@ func Fix(err error) string {
 		return "check the four keys in the config: all four (consumer key and secret, access token and secret) must match the app's \"Keys and tokens\" page " +
 			"in the developer portal (tweetpi verify tells whose they are); after changing the app's permissions, regenerate the access token and secret " +
 			"(or run tweetpi auth) and put the new ones in the config; a local clock far off is refused too"
-	case strings.Contains(words, "client-not-enrolled") || strings.Contains(words, "enrolled") || strings.Contains(words, "attached to a project"):
+	case strings.Contains(words, "enrolled") || strings.Contains(words, "attached to a project"):
 		return "in the developer portal, attach the app to a Project (Projects & Apps: add the app to a project; a standalone app cannot call API v2); " + perms
 	case ae.Code == 453 || strings.Contains(words, "subset of x api"):
 		return "this access level cannot use this endpoint: set api: v2 in the config (v1.1 reads are closed to self-serve access), or in the developer portal move the app to a Project with a level that includes it"
