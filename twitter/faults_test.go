@@ -194,6 +194,27 @@ func (r *rig) running() {
 }
 
 // replied is how many replies answer post id.
+// commands posts n commands from alice ("@mypi led 0", ...) and returns
+// their ids, oldest first.
+func (r *rig) commands(n int) []string {
+	var ids []string
+	for i := range n {
+		ids = append(ids, r.srv.Post(r.alice, fmt.Sprintf("@mypi led %d", i), 0).ID)
+	}
+	return ids
+}
+
+// ranOnce fails for every command that did not run exactly once: replies
+// may wait for a limit, commands do not.
+func (r *rig) ranOnce(ids []string) {
+	r.t.Helper()
+	for _, id := range ids {
+		if n := r.runs(id); n != 1 {
+			r.t.Errorf("command %s ran %d times, want 1 (replies wait, commands do not)", id, n)
+		}
+	}
+}
+
 func (r *rig) replied(id string) int {
 	n := 0
 	for _, x := range r.srv.Replies() {
@@ -467,17 +488,10 @@ func TestDayLimitOnPosts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, "v2", twittertest.TierBasic)
 		r.srv.SetDayLimit(twitter.EndpointPost, 3)
-		var ids []string
-		for i := range 6 {
-			ids = append(ids, r.srv.Post(r.alice, fmt.Sprintf("@mypi led %d", i), 0).ID)
-		}
+		ids := r.commands(6)
 		time.Sleep(2 * time.Hour)
 		synctest.Wait()
-		for _, id := range ids {
-			if n := r.runs(id); n != 1 {
-				t.Errorf("command %s ran %d times, want 1 (replies wait, commands do not)", id, n)
-			}
-		}
+		r.ranOnce(ids)
 		if n := len(r.srv.Replies()); n != 3 {
 			t.Errorf("%d replies within the day, want 3", n)
 		}
@@ -511,17 +525,10 @@ func TestOutboxFullDropsOldest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, "v2", twittertest.TierBasic)
 		r.srv.SetDayLimit(twitter.EndpointPost, 1)
-		var ids []string
-		for i := range 56 {
-			ids = append(ids, r.srv.Post(r.alice, fmt.Sprintf("@mypi led %d", i), 0).ID)
-		}
+		ids := r.commands(56)
 		time.Sleep(2 * time.Hour)
 		synctest.Wait()
-		for _, id := range ids {
-			if n := r.runs(id); n != 1 {
-				t.Errorf("command %s ran %d times, want 1", id, n)
-			}
-		}
+		r.ranOnce(ids)
 		if n := len(r.bot.State().Outbox); n != 50 {
 			t.Errorf("outbox %d, want 50 (its bound)", n)
 		}
