@@ -60,6 +60,9 @@ func checkSummary(c *config.Config) string {
 	if c.Twitter.APIURL != "" {
 		fmt.Fprintf(&b, " at %s", c.Twitter.APIURL)
 	}
+	if len(c.Twitter.Allow) == 0 {
+		b.WriteString("; nobody can command it yet (twitter.allow is empty)")
+	}
 	b.WriteString("; keys: ")
 	missing := c.Twitter.MissingKeys()
 	if len(missing) == 0 {
@@ -90,6 +93,14 @@ func checkSummary(c *config.Config) string {
 	return b.String()
 }
 
+// allowed says, for the daemon's start line, who may command the device.
+func allowed(c *config.Config) string {
+	if len(c.Twitter.Allow) == 0 {
+		return "nobody can command it yet: twitter.allow is empty; add your @handle or user id and reload"
+	}
+	return fmt.Sprintf("%d handles or ids", len(c.Twitter.Allow))
+}
+
 // checkWarnings are things that load but are likely not what was meant.
 func checkWarnings(c *config.Config) []string {
 	var out []string
@@ -97,7 +108,7 @@ func checkWarnings(c *config.Config) []string {
 		out = append(out, "no devices: add some under devices: (see config.example.yaml)")
 	}
 	if len(c.Twitter.Allow) == 0 {
-		out = append(out, `twitter.allow is empty, so nobody can command the device; add handles like "@alice" or user ids`)
+		out = append(out, `twitter.allow is empty, so nobody can command the device; add your own @handle or numeric user id to it, in quotes, like allow: ["@handle"]`)
 	}
 	return out
 }

@@ -50,12 +50,13 @@ func TestCheckExample(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
-	want := path + ": ok: 3 devices (led output GPIO17, pump output GPIO27, door input GPIO22); listens to mentions, dms via API v2; keys: missing consumer_key, consumer_secret, access_token, access_token_secret (tweetpi run needs them)\n"
+	want := path + ": ok: 3 devices (led output GPIO17, pump output GPIO27, door input GPIO22); listens to mentions, dms via API v2; nobody can command it yet (twitter.allow is empty); keys: missing consumer_key, consumer_secret, access_token, access_token_secret (tweetpi run needs them)\n"
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
-	if stderr != "" {
-		t.Errorf("stderr: %q, want nothing", stderr)
+	// The installed file lets nobody in, and check says how to change that.
+	if want := "tweetpi check: warning: twitter.allow is empty, so nobody can command the device; add your own @handle or numeric user id to it, in quotes, like allow: [\"@handle\"]\n"; stderr != want {
+		t.Errorf("stderr: %q, want %q", stderr, want)
 	}
 }
 
@@ -204,7 +205,7 @@ func TestCheckWarnings(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	if want := path + ": ok: no devices; listens to mentions via API v2; keys: missing consumer_key, consumer_secret, access_token, access_token_secret (tweetpi run needs them)\n"; stdout != want {
+	if want := path + ": ok: no devices; listens to mentions via API v2; nobody can command it yet (twitter.allow is empty); keys: missing consumer_key, consumer_secret, access_token, access_token_secret (tweetpi run needs them)\n"; stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
 	for _, w := range []string{"warning: no devices", "warning: twitter.allow is empty"} {
