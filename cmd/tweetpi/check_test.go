@@ -76,7 +76,7 @@ func TestCheckConfigFromEnv(t *testing.T) {
 func TestCheckKeys(t *testing.T) {
 	const (
 		envKey    = "envKEYs3cr3tAAAA"
-		fileKey   = "fileKEYs3cr3tBBBB"
+		fileKey   = "4321-fileKEYs3cr3tBBBB"
 		inlineKey = "inlineKEYs3cr3tCCCC"
 		lostKey   = "overriddenKEYs3cr3tDDDD"
 	)
