@@ -291,7 +291,7 @@ func (d *decoder) list(n *yaml.Node, key, example string) ([]string, bool) {
 	switch n.Kind {
 	case yaml.SequenceNode:
 	case yaml.ScalarNode:
-		d.addf(n.Line, key, n.Value, "%s is not a list; write it in brackets, like [%s]", quote(n.Value), n.Value)
+		d.addf(n.Line, key, n.Value, "%s is not a list; write it in brackets, like %s", quote(n.Value), flowList(n.Value))
 		return nil, false
 	default:
 		d.addf(n.Line, key, "", "must be a list like %s, not %s", example, what(n))

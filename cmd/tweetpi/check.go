@@ -103,7 +103,7 @@ func allowed(c *config.Config) string {
 
 // checkWarnings are things that load but are likely not what was meant.
 func checkWarnings(c *config.Config) []string {
-	var out []string
+	out := c.Warnings()
 	if len(c.Devices) == 0 {
 		out = append(out, "no devices: add some under devices: (see config.example.yaml)")
 	}

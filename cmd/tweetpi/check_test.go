@@ -225,3 +225,31 @@ func TestCheckUsage(t *testing.T) {
 		t.Errorf("check -h: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestCheckWarnsDeviceAllow: a device allow naming someone twitter.allow
+// does not let in is a warning (the file loads; nobody can use the device
+// through that entry), and a short key is one too, without the key.
+func TestCheckWarnsDeviceAllow(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "config.yaml", `twitter:
+  consumer_key: "shortKEY1"
+  allow: ["@alice"]
+gpio: {backend: sim}
+devices:
+  pump: {pin: GPIO27, kind: output, allow: ["@bob"]}
+`, 0o600)
+	code, _, stderr := checkRun(t, nil, "-config", path)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	for _, w := range []string{
+		"tweetpi check: warning: " + path + `:6: devices.pump.allow: "@bob" is not in twitter.allow, so it cannot command pump`,
+		"tweetpi check: warning: twitter.consumer_key (inline) is only 9 characters long",
+	} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr %q lacks %q", stderr, w)
+		}
+	}
+	if strings.Contains(stderr, "shortKEY1") {
+		t.Errorf("the key is shown: %q", stderr)
+	}
+}
