@@ -29,6 +29,7 @@ type decoder struct {
 	inline map[string]int   // inline secrets: key name -> line
 
 	secretTexts []string // what the file wrote as secrets' values, to scrub from messages
+	board       []string // the board's pin names (Options.Pins), or nil
 }
 
 // place is where a value was written.

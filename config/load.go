@@ -21,6 +21,12 @@ type Options struct {
 	Getenv func(string) string
 	// InsecurePerms accepts secret files readable by group or others.
 	InsecurePerms bool
+	// Pins returns the names of the board's pins (periph's gpioreg after
+	// host.Init, aliases included). With the periph backend each device's
+	// pin must be one of them; it is called only then. nil, or no names (a
+	// machine without GPIO), checks only the shape of the names, as for the
+	// sim backend.
+	Pins func() []string
 }
 
 // PathFrom returns the configuration path to use when no -config flag is
@@ -123,6 +129,9 @@ func parse(name string, data []byte, opt Options) (*Config, *decoder) {
 		c.StateDir = filepath.Join(filepath.Dir(name), c.StateDir)
 	}
 	d.keys(&c.Twitter, filepath.Dir(name), opt)
+	if c.GPIO.Backend == BackendPeriph && opt.Pins != nil && slices.ContainsFunc(c.Devices, func(dev Device) bool { return dev.Pin != "" }) {
+		d.board = opt.Pins()
+	}
 	c.validate(d)
 	return c, d
 }

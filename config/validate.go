@@ -236,6 +236,9 @@ func (c *Config) checkDevices(d *decoder) {
 		case strings.TrimSpace(dev.Pin) == "" && !d.bad[key+".pin"]:
 			d.addf(dev.Line, key, "", "has no pin; add pin: with a name periph knows, like GPIO17")
 		case dev.Pin != "":
+			if !d.bad[key+".pin"] {
+				d.checkPin(key+".pin", dev.Pin, d.board)
+			}
 			p := strings.ToUpper(dev.Pin)
 			if u, ok := pins[p]; ok {
 				line, raw := d.at(key+".pin", dev.Pin)

@@ -106,6 +106,8 @@ func checkWarnings(c *config.Config) []string {
 	out := c.Warnings()
 	if len(c.Devices) == 0 {
 		out = append(out, "no devices: add some under devices: (see config.example.yaml)")
+	} else if c.GPIO.Backend == config.BackendPeriph && len(boardPins()) == 0 {
+		out = append(out, "the pin names are checked for their form only: periph sees no GPIO pins on this machine (run tweetpi check on the board to check them against its pins)")
 	}
 	if len(c.Twitter.Allow) == 0 {
 		out = append(out, `twitter.allow is empty, so nobody can command the device; add your own @handle or numeric user id to it, in quotes, like allow: ["@handle"]`)
