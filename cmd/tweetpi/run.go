@@ -47,7 +47,7 @@ func commands() []command {
 		{"verify", "[-config F]", "ask the API who the keys belong to and what the rate limits are", cmdVerify},
 		{"auth", "[-config F] [-print]", "PIN-based OAuth: get the access token and secret for the device account", cmdAuth},
 		{"do", `[-config F] "led on"`, "run one command on the pins, no network (for wiring tests)", cmdDo},
-		{"safe", "[-config F | -from-state]", "drive every output to its safe level and exit", cmdSafe},
+		{"safe", "[-config F] [-from-state]", "drive every output to its safe level and exit", cmdSafe},
 		{"pins", "[-v]", "list the GPIO pins periph sees", cmdPins},
 		{"version", "", "print the version", cmdVersion},
 	}
