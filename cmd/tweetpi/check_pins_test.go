@@ -15,19 +15,7 @@ import (
 // names this board does not have, with their line and the name meant. The
 // board is gpiotest pins in periph's registry, as a Pi's GPIO0-GPIO27.
 func TestCheckPinsOnABoard(t *testing.T) {
-	if err := initPeriph(cmdLogger(io.Discard, false)); err != nil {
-		t.Fatal(err)
-	}
-	if len(gpioreg.All()) > 0 {
-		t.Skip("this machine has GPIO pins of its own")
-	}
-	for i := range 28 {
-		name := fmt.Sprintf("GPIO%d", i)
-		if err := gpioreg.Register(&gpiotest.Pin{N: name, Num: i}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { gpioreg.Unregister(name) })
-	}
+	fakeBoard(t)
 	path := writeFile(t, t.TempDir(), "config.yaml", `devices:
   led:  {pin: GPIO17, kind: output}
   pump: {pin: GPIO99, kind: output}
@@ -62,4 +50,28 @@ func TestE2ECheckPinNames(t *testing.T) {
 	if want := path + `:3: devices.led.pin: "GPIO 17" is not a pin name; did you mean GPIO17?`; !strings.Contains(string(out), want) {
 		t.Errorf("output %q lacks %q", out, want)
 	}
+}
+
+// fakeBoard puts gpiotest pins GPIO0-GPIO27 in periph's registry, as a
+// Pi's header, until the test ends; it skips on a machine with pins of its
+// own. Tests that use it must not run in parallel.
+func fakeBoard(t *testing.T) map[string]*gpiotest.Pin {
+	t.Helper()
+	if err := initPeriph(cmdLogger(io.Discard, false)); err != nil {
+		t.Fatal(err)
+	}
+	if len(gpioreg.All()) > 0 {
+		t.Skip("this machine has GPIO pins of its own")
+	}
+	pins := map[string]*gpiotest.Pin{}
+	for i := range 28 {
+		name := fmt.Sprintf("GPIO%d", i)
+		p := &gpiotest.Pin{N: name, Num: i}
+		if err := gpioreg.Register(p); err != nil {
+			t.Fatal(err)
+		}
+		pins[name] = p
+		t.Cleanup(func() { gpioreg.Unregister(name) })
+	}
+	return pins
 }
