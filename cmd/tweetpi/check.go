@@ -23,7 +23,7 @@ func cmdCheck(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	}
 	cfg, err := cf.load(e)
 	if err != nil {
-		return &exitError{exitFail, err}
+		return &exitError{code: exitFail, err: err}
 	}
 	fmt.Fprintln(e.stdout, checkSummary(cfg))
 	for _, w := range checkWarnings(cfg) {

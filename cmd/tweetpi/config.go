@@ -54,6 +54,6 @@ func clientOptions(cfg *config.Config) twitter.Options {
 			AccessToken:       t.AccessToken.Reveal(),
 			AccessTokenSecret: t.AccessTokenSecret.Reveal(),
 		},
-		UserAgent: "tweetpi/" + version,
+		UserAgent: "tweetpi/" + appVersion(),
 	}
 }
