@@ -102,7 +102,7 @@ func pinProblem(pin string, board []string) string {
 			return "is not a pin of this board; did you mean " + b + "?"
 		}
 	}
-	if m := nearest(pin, board); m != "" && !gpioName.MatchString(pin) {
+	if m := Nearest(pin, board); m != "" && !gpioName.MatchString(pin) {
 		return "is not a pin of this board; did you mean " + m + "?" + list
 	}
 	lo, hi := -1, -1

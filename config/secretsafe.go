@@ -80,7 +80,7 @@ func (d *decoder) unknown(line int, parent, k string, known []string, here strin
 		break
 	}
 	if !fixed {
-		if m := nearest(k, known); m != "" {
+		if m := Nearest(k, known); m != "" {
 			msg += "; did you mean " + m + "?"
 		} else {
 			msg += "; the keys here are " + orList(known)

@@ -96,13 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		names = append(names, c.name)
 	}
 	sort.Strings(names)
-	best, bestD := "", 3
-	for _, n := range names {
-		if d := config.EditDistance(strings.ToLower(args[0]), n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	if best != "" {
+	if best := config.Nearest(args[0], names); best != "" {
 		return usageErr(fmt.Sprintf("unknown command %q; did you mean %s? (tweetpi -h lists the commands)", args[0], best))
 	}
 	return usageErr(fmt.Sprintf("unknown command %q; the commands are %s (tweetpi -h for more)", args[0], strings.Join(names, ", ")))

@@ -116,15 +116,14 @@ func TestE2ESafeFromStateConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.StateDir = state
-	if err := writeSafeFile(cfg, cfg.Devices[:2]); err != nil {
+	if err := config.WriteDeviceList(state, cfg.GPIO.Backend, cfg.Devices[:2]); err != nil {
 		t.Fatal(err)
 	}
 	stdout, stderr := safe()
 	if !strings.HasPrefix(stdout, "safe: led GPIO17, pump GPIO27 off\n") {
 		t.Errorf("stdout %q: want led and pump made safe", stdout)
 	}
-	if !strings.Contains(stderr, filepath.Join(state, safeFile)) {
-		t.Errorf("stderr %q does not name %s", stderr, filepath.Join(state, safeFile))
+	if !strings.Contains(stderr, filepath.Join(state, config.DeviceListFile)) {
+		t.Errorf("stderr %q does not name %s", stderr, filepath.Join(state, config.DeviceListFile))
 	}
 }
