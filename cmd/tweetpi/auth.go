@@ -72,6 +72,9 @@ func cmdAuth(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if p := netProblem(hostOf(base), err); p != nil {
+			return p
+		}
 		if strings.Contains(err.Error(), "invalid status 401") {
 			return configErr(errors.New("the API refused the consumer key and secret: check them against the app's \"Keys and tokens\" page in the developer portal, " +
 				"and that the app has user authentication (OAuth 1.0a) set up with a callback URL"))
@@ -95,6 +98,9 @@ func cmdAuth(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if p := netProblem(hostOf(base), err); p != nil {
+			return p
 		}
 		if strings.Contains(err.Error(), "invalid status 401") {
 			return errors.New("the API refused the PIN (wrong, or more than a few minutes old): run tweetpi auth again and type the PIN the page shows")
