@@ -100,16 +100,22 @@ func noMarker(t *testing.T, name, yaml string, err error) {
 }
 
 // FuzzNoSecretInErrors writes a secret in one key's place in an arbitrary
-// form (M in the form is the secret, K the key's name) and checks that no
-// message shows it.
+// form on one line that starts with the key (K in the form is the key's
+// name, M the secret: what follows a key on its line is what was written
+// for it) and checks that no message shows it. The forms over several
+// lines are the table's.
 func FuzzNoSecretInErrors(f *testing.F) {
 	for i, form := range secretForms {
 		f.Add(form, uint8(i))
 	}
 	name := filepath.Join(f.TempDir(), "fuzz.yaml")
 	f.Fuzz(func(t *testing.T, form string, where uint8) {
+		form = strings.NewReplacer("\n", " ", "\r", " ").Replace(form)
 		if !strings.Contains(form, "M") {
 			form += " M"
+		}
+		if !strings.HasPrefix(form, "K") {
+			form = "K: " + form
 		}
 		k := keyNames[int(where)%len(keyNames)]
 		form = strings.ReplaceAll(strings.ReplaceAll(form, "K", k), "M", marker)
@@ -120,7 +126,7 @@ func FuzzNoSecretInErrors(f *testing.F) {
 		case 1:
 			data = form + "\n"
 		case 2:
-			data = "devices:\n  led:\n    pin: GPIO17\n    " + strings.ReplaceAll(form, "\n", "\n    ") + "\n"
+			data = "devices:\n  led:\n    " + form + "\n    pin: GPIO17\n"
 		default:
 			data = "twitter: {" + form + "}\n"
 		}
