@@ -28,8 +28,8 @@ type decoder struct {
 	files  map[string]place // twitter.<key>_file paths, by key name
 	inline map[string]int   // inline secrets: key name -> line
 
-	secretTexts []string // what the file wrote as secrets' values, to scrub from messages
-	board       []string // the board's pin names (Options.Pins), or nil
+	data  []byte   // the file, to scrub what it wrote as secrets from messages
+	board []string // the board's pin names (Options.Pins), or nil
 }
 
 // place is where a value was written.

@@ -116,7 +116,7 @@ func (d *decoder) result(c *Config) (*Config, error) {
 // parse decodes and checks data; the problems are in the decoder.
 func parse(name string, data []byte, opt Options) (*Config, *decoder) {
 	d := newDecoder(name)
-	d.secretTexts = secretTexts(data)
+	d.data = data
 	c := Default()
 	c.Path = name
 	c.Twitter.file = name

@@ -148,7 +148,7 @@ func allKeys() []string {
 // scrub removes every secret from the problems: the values loaded into c
 // and every text written as a secret's value in the file.
 func (d *decoder) scrub(c *Config) {
-	secrets := d.secretTexts
+	secrets := secretTexts(d.data)
 	if c != nil {
 		for _, k := range keyNames {
 			if v := c.Twitter.secret(k).Reveal(); len(v) >= 4 {
