@@ -220,6 +220,12 @@ func (s *sensor) sense() (r Reading) {
 				r.Err = &readError{short: fmt.Sprintf("read %.1f°C, which no such sensor measures; %s", v, s.hint)}
 				return r
 			}
+			if s.spec.Kind == config.KindDS18B20 && e.Temperature == 85*physic.Celsius+physic.ZeroCelsius {
+				// The scratchpad's power-on value (datasheet): no conversion
+				// took place. periph's own check for it compares against 85 K.
+				r.Err = &readError{short: "read 85.0°C, its power-on value: it did not convert; " + s.hint}
+				return r
+			}
 		case "humidity":
 			if !hasHumidity(s.drv) {
 				continue // a BMP280 where a BME280 was written: it has no humidity
