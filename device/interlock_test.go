@@ -390,7 +390,9 @@ func TestInterlockOpenErrors(t *testing.T) {
 		{[][]string{{"heater", "nope"}}, nil, "no device nope"},
 		{[][]string{{"heater"}}, nil, "two or more"},
 		{[][]string{{"heater", "cooler"}, {"cooler", "fan"}}, nil, "another group"},
-		{[][]string{{"heater", "door"}}, func(s []config.Device) { s[5] = config.Device{Name: "door", Pin: "L", Kind: config.KindInput, Pull: "up"} }, "only outputs and pwm"},
+		{[][]string{{"heater", "door"}}, func(s []config.Device) {
+			s[5] = config.Device{Name: "door", Pin: "L", Kind: config.KindInput, Pull: "up"}
+		}, "only outputs and pwm"},
 		{[][]string{{"heater", "cooler"}}, func(s []config.Device) { s[1].Initial = true }, "starts on"},
 	} {
 		t.Run(tt.want, func(t *testing.T) {

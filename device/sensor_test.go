@@ -362,8 +362,12 @@ func TestSensorHungBus(t *testing.T) {
 }
 
 func TestSensorOpenErrors(t *testing.T) {
-	failI2C := func(string) (i2c.BusCloser, error) { return nil, errors.New("open /dev/i2c-1: no such file or directory") }
-	failW1 := func(string) (onewire.BusCloser, error) { return nil, errors.New("netlink-onewire: no onewire buses found") }
+	failI2C := func(string) (i2c.BusCloser, error) {
+		return nil, errors.New("open /dev/i2c-1: no such file or directory")
+	}
+	failW1 := func(string) (onewire.BusCloser, error) {
+		return nil, errors.New("netlink-onewire: no onewire buses found")
+	}
 	for _, tt := range []struct {
 		dev  config.Device
 		opt  Options
