@@ -3,6 +3,7 @@ package device
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -11,6 +12,9 @@ import (
 // author's yes, counted on the board's clock from the question to the
 // yes reaching Run.
 const ConfirmWindow = 60 * time.Second
+
+// windowWord is ConfirmWindow as the replies say it: "60s".
+func windowWord() string { return strconv.Itoa(int(ConfirmWindow/time.Second)) + "s" }
 
 // confirmKept is how long a lapsed confirmation is remembered, to answer
 // a late yes with "too late" rather than "nothing waits".
@@ -65,7 +69,7 @@ func (b *Board) ask(c Caller, acts []Action) Result {
 	p := &pending{acts: acts, at: now}
 	b.pending[c.ID] = p
 	b.log.Info("confirmation asked", "user_id", c.ID, "command", p.what(), "window", ConfirmWindow.String())
-	return Result{Reply: fit(fmt.Sprintf("reply yes within %s to run: %s", fmtDuration(ConfirmWindow), p.what()))}
+	return Result{Reply: fit(fmt.Sprintf("reply yes within %s to run: %s", windowWord(), p.what()))}
 }
 
 // yes runs c's pending confirmation, once, if it is still in its window.
@@ -82,10 +86,10 @@ func (b *Board) yes(ctx context.Context, c Caller) Result {
 	b.mu.Unlock()
 	switch {
 	case p == nil || c.ID == "":
-		return Result{Rejected: true, Reply: fmt.Sprintf("nothing waits for your yes; a question lapses after %s, at a restart and at a reload: send the command again", fmtDuration(ConfirmWindow))}
+		return Result{Rejected: true, Reply: "nothing waits for your yes; a question lapses after " + windowWord() + ", at a restart and at a reload: send the command again"}
 	case now.Sub(p.at) > ConfirmWindow:
 		b.log.Info("confirmation too late", "user_id", c.ID, "command", p.what(), "late", (now.Sub(p.at) - ConfirmWindow).Round(time.Second).String())
-		return Result{Rejected: true, Reply: fit(fmt.Sprintf("too late: the %s to say yes to %s ran out; not run, send it again", fmtDuration(ConfirmWindow), p.what()))}
+		return Result{Rejected: true, Reply: fit(fmt.Sprintf("too late: the %s to say yes to %s ran out; not run, send it again", windowWord(), p.what()))}
 	}
 	b.log.Info("confirmed", "user_id", c.ID, "command", p.what())
 	return b.exec(ctx, p.acts, c)

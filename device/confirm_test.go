@@ -30,7 +30,7 @@ func openConfirm(t *testing.T) (*Board, *Sim) {
 	return b, sim
 }
 
-const nothingWaits = "nothing waits for your yes; a question lapses after 1m, at a restart and at a reload: send the command again"
+const nothingWaits = "nothing waits for your yes; a question lapses after 60s, at a restart and at a reload: send the command again"
 
 func TestConfirm(t *testing.T) {
 	for _, tt := range []struct {
@@ -43,7 +43,7 @@ func TestConfirm(t *testing.T) {
 	}{
 		{"in time", alice, 59 * time.Second, "garage on for 1s", gpio.High, true},
 		{"at the limit", alice, 60 * time.Second, "garage on for 1s", gpio.High, true},
-		{"late", alice, 61 * time.Second, "too late: the 1m to say yes to garage pulse 1s ran out; not run, send it again", gpio.Low, false},
+		{"late", alice, 61 * time.Second, "too late: the 60s to say yes to garage pulse 1s ran out; not run, send it again", gpio.Low, false},
 		{"a stranger's yes", bob, time.Second, nothingWaits, gpio.Low, false},
 		{"a yes with no id", Caller{Username: "alice"}, time.Second, nothingWaits, gpio.Low, false},
 	} {
@@ -53,7 +53,7 @@ func TestConfirm(t *testing.T) {
 				defer b.Close()
 				before := sim.Get("G").Changes()
 				r := b.Run(t.Context(), "garage pulse 1s", alice)
-				if r.Reply != "reply yes within 1m to run: garage pulse 1s" || r.Ran || r.Rejected {
+				if r.Reply != "reply yes within 60s to run: garage pulse 1s" || r.Ran || r.Rejected {
 					t.Errorf("question: %+v", r)
 				}
 				time.Sleep(tt.after)
@@ -106,11 +106,11 @@ func TestConfirmWhat(t *testing.T) {
 		asks   bool
 		reply  string
 	}{
-		{"garage on", alice, true, "reply yes within 1m to run: garage on"},
-		{"garage toggle", alice, true, "reply yes within 1m to run: garage toggle"},
-		{"garage blink 2", alice, true, "reply yes within 1m to run: garage blink 2 1s"},
-		{"gate 30%", alice, true, "reply yes within 1m to run: gate 30%"},
-		{"led on; garage pulse 1s", alice, true, "reply yes within 1m to run: led on; garage pulse 1s"},
+		{"garage on", alice, true, "reply yes within 60s to run: garage on"},
+		{"garage toggle", alice, true, "reply yes within 60s to run: garage toggle"},
+		{"garage blink 2", alice, true, "reply yes within 60s to run: garage blink 2 1s"},
+		{"gate 30%", alice, true, "reply yes within 60s to run: gate 30%"},
+		{"led on; garage pulse 1s", alice, true, "reply yes within 60s to run: led on; garage pulse 1s"},
 		// Off never waits: a confirmation must not hold up the safe state.
 		{"garage off", alice, false, "garage off"},
 		{"gate 0%", alice, false, "gate 0%"},

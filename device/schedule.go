@@ -466,16 +466,34 @@ func (b *Board) due(ctx context.Context, now time.Time) {
 
 // schedulesReply lists the schedules with their next run.
 func (b *Board) schedulesReply() string {
-	if len(b.scheds) == 0 {
+	return listSchedules(b.scheds, b.loc, b.wall())
+}
+
+// ListSchedules is the reply to "schedules" for a configuration's
+// schedules, without a board (tweetpi do): each with its next run after
+// now in loc.
+func ListSchedules(list []config.Schedule, loc *time.Location, now time.Time) string {
+	var scheds []*schedule
+	for _, s := range list {
+		w, err := parseWhen(s)
+		if err != nil {
+			continue // CheckConfig reports it
+		}
+		scheds = append(scheds, &schedule{spec: s, when: w})
+	}
+	return listSchedules(scheds, loc, now)
+}
+
+func listSchedules(scheds []*schedule, loc *time.Location, now time.Time) string {
+	if len(scheds) == 0 {
 		return "no schedules; they go under schedules: in the config"
 	}
-	now := b.wall()
-	parts := make([]string, len(b.scheds))
-	for i, s := range b.scheds {
-		next := s.when.next(now, b.loc)
+	parts := make([]string, len(scheds))
+	for i, s := range scheds {
+		next := s.when.next(now, loc)
 		when := "never"
 		if !next.IsZero() {
-			when = dayWord(next.In(b.loc), now.In(b.loc))
+			when = dayWord(next.In(loc), now.In(loc))
 		}
 		parts[i] = fmt.Sprintf("%s %s, next %s", s.spec.Do, s.spec.When(), when)
 	}
