@@ -82,7 +82,7 @@ func TestNext(t *testing.T) {
 	loc := berlin(t)
 	for _, tt := range []struct {
 		name, at, cron, from string
-		want              []string // RFC 3339
+		want                 []string // RFC 3339
 	}{
 		{"daily across spring forward", "06:30", "", "2025-03-29 07:00", []string{
 			"2025-03-30T06:30:00+02:00", "2025-03-31T06:30:00+02:00"}},
