@@ -53,7 +53,7 @@ func (d *decoder) automation(m map[string]entry, c *Config) {
 			case err != nil:
 				d.addf(e.v.Line, "interlock_wait", s, "%s is not a duration; write it like 500ms or 2s", quote(s))
 			case v < 0 || v > MaxInterlockWait:
-				d.addf(e.v.Line, "interlock_wait", s, "%s is out of range; it is 0 (no wait) to %s, like 500ms", quote(s), fmtDuration(MaxInterlockWait))
+				d.addf(e.v.Line, "interlock_wait", s, "%s is out of range; it is 0 (no wait) to %s, like 500ms", quote(s), FormatDuration(MaxInterlockWait))
 			default:
 				c.InterlockWait = v
 			}
@@ -261,8 +261,8 @@ func (c *Config) checkAutomation(d *decoder) {
 		}
 	}
 	if c.InterlockWait < 0 || c.InterlockWait > MaxInterlockWait {
-		line, raw := d.at("interlock_wait", fmtDuration(c.InterlockWait))
-		d.addf(line, "interlock_wait", raw, "%s is out of range; it is 0 (no wait) to %s, like 500ms", quote(raw), fmtDuration(MaxInterlockWait))
+		line, raw := d.at("interlock_wait", FormatDuration(c.InterlockWait))
+		d.addf(line, "interlock_wait", raw, "%s is out of range; it is 0 (no wait) to %s, like 500ms", quote(raw), FormatDuration(MaxInterlockWait))
 	}
 	group := map[string]int{} // device -> the group it is in, 1-based
 	for i, g := range c.Interlocks {
@@ -279,7 +279,7 @@ func (c *Config) checkAutomation(d *decoder) {
 				continue
 			case !ok:
 				msg := fmt.Sprintf("%s is not a device", quote(raw))
-				if s := nearest(name, names); s != "" {
+				if s := Nearest(name, names); s != "" {
 					msg += "; did you mean " + s + "?"
 				} else if len(names) > 0 {
 					msg += "; the devices are " + orList(names)

@@ -312,9 +312,7 @@ func (b *Board) status(rd map[string]Reading) string {
 	if len(parts) == 0 {
 		head = "no devices"
 	}
-	if room := MaxReply - len(tail); len(head) > room {
-		head = cut(head, room)
-	}
+	head = config.Truncate(head, MaxReply-config.Weight(tail))
 	return head + tail
 }
 
@@ -332,7 +330,7 @@ func Help(specs []config.Device) string {
 		}
 		names = append(names, n)
 	}
-	s := "say status, all off, schedules, or a device: <dev> on|off|toggle, <dev> pulse 30s, <dev> blink 3 [1s], <pwm> 40%, <dev> for its state. "
+	s := "say status, schedules, all off, yes (to a question), or <dev> on|off|toggle|pulse 30s|blink 3 [1s], <pwm> 40%, <dev> for its state. "
 	if len(names) == 0 {
 		return s + "no devices are set up"
 	}
@@ -350,16 +348,8 @@ func fmtUptime(d time.Duration) string {
 	return fmtDuration(d.Truncate(time.Hour))
 }
 
-// fit cuts a reply to MaxReply characters.
-func fit(s string) string { return cut(s, MaxReply) }
-
-func cut(s string, n int) string {
-	if len([]rune(s)) <= n {
-		return s
-	}
-	r := []rune(s)
-	return strings.TrimRight(string(r[:n-1]), " ,;") + "…"
-}
+// fit cuts a reply to MaxReply.
+func fit(s string) string { return config.Truncate(s, MaxReply) }
 
 // allOff turns every output and pwm that c may use off, cancelling their
 // timers, and says which were on. It also makes any command waiting on an
