@@ -323,7 +323,7 @@ func TestRunSchedulesWaitsForTheClock(t *testing.T) {
 		if len(log.with("schedule ran")) != 0 || len(log.with("schedules wait: the clock is not set")) != 1 {
 			t.Errorf("with the clock in 2000: %v", log.recs)
 		}
-		jump.Store(int64(time.Date(2025, 6, 10, 12, 0, 0, 0, time.UTC).Sub(time.Now())))
+		jump.Store(int64(time.Until(time.Date(2025, 6, 10, 12, 0, 0, 0, time.UTC))))
 		time.Sleep(3*time.Minute + time.Second)
 		if got := dues(log.with("schedule ran")); len(got) != 2 && len(got) != 3 {
 			t.Errorf("after the clock was set, ran %v", got)
