@@ -33,10 +33,14 @@ const eventBuffer = 16
 
 // Caller is who sent a command.
 type Caller struct {
-	ID       string // numeric user id
+	// ID is the numeric X user id. Only a caller with one is asked to
+	// confirm (a confirm device's command waits for the same ID's yes):
+	// callers that are not a person on X (MQTT, schedules) leave it empty.
+	ID       string
 	Username string // handle without @; compared case-insensitively
-	// Local is a person at the device itself (tweetpi do): device allow
-	// lists do not apply. The bot never sets it.
+	// Local is a person at the device itself (tweetpi do) or the owner's
+	// file (a schedule): device allow lists and confirmation do not apply.
+	// The bot never sets it.
 	Local bool
 }
 
