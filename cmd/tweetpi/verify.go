@@ -34,13 +34,16 @@ func cmdVerify(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return configErr(err)
 	}
-	me, err := client.Me(ctx)
-	if err != nil {
-		return verifyErr(err)
-	}
 	base := cfg.Twitter.APIURL
 	if base == "" {
 		base = twitter.DefaultBaseURL
+	}
+	me, err := client.Me(ctx)
+	if err != nil {
+		if p := netProblem(hostOf(base), err); p != nil {
+			return p
+		}
+		return verifyErr(err)
 	}
 	fmt.Fprintf(e.stdout, "the keys belong to @%s (id %s)\n", me.Username, me.ID)
 	fmt.Fprintf(e.stdout, "api: %s at %s\n", client.Version(), base)
