@@ -151,6 +151,18 @@ func (p streamProblem) tooManyConnections() bool {
 	return strings.EqualFold(p.ConnectionIssue, "TooManyConnections")
 }
 
+// ends returns the problem of a line that ends the stream: an
+// operational-disconnect, or TooManyConnections.
+func (l *streamLine) ends() (streamProblem, bool) {
+	for _, p := range l.Errors {
+		if p.disconnect() || p.tooManyConnections() {
+			return p, true
+		}
+	}
+	p := l.streamProblem
+	return p, p.disconnect() || p.tooManyConnections()
+}
+
 // errDisconnect is an operational-disconnect message.
 type errDisconnect struct{ words string }
 
@@ -168,10 +180,8 @@ func decodeLine(line []byte, dst []Event) ([]Event, lineKind, error) {
 	if err := json.Unmarshal(line, &l); err != nil {
 		return dst, lineOther, fmt.Errorf("not JSON: %w", err)
 	}
-	for _, p := range append(l.Errors, l.streamProblem) {
-		if p.disconnect() || p.tooManyConnections() {
-			return dst, lineDisconnect, errDisconnect{p.words()}
-		}
+	if p, ok := l.ends(); ok {
+		return dst, lineDisconnect, errDisconnect{p.words()}
 	}
 	d := l.Data
 	if d == nil {

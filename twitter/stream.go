@@ -391,18 +391,16 @@ func refusedStream(resp *http.Response) outcome {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	ae := errorFromAnswer(EndpointStream, resp.StatusCode, resp.Header, body)
 	o := outcome{err: ae, kind: BackoffHTTP}
-	var p streamLine
-	if json.Unmarshal(body, &p) == nil {
-		for _, pr := range append(p.Errors, p.streamProblem) {
-			switch {
-			case pr.tooManyConnections():
+	var l streamLine
+	if json.Unmarshal(body, &l) == nil {
+		if pr, ok := l.ends(); ok {
+			if pr.tooManyConnections() {
 				o.tooMany, o.kind, o.reset = true, BackoffRateLimit, ae.Reset
 				return o
-			case pr.disconnect():
-				o.disconnect, o.kind = true, BackoffNone
-				o.err = errDisconnect{pr.words()}
-				return o
 			}
+			o.disconnect, o.kind = true, BackoffNone
+			o.err = errDisconnect{pr.words()}
+			return o
 		}
 	}
 	switch {
