@@ -111,6 +111,10 @@ type (
 type flexString string
 
 func (f *flexString) UnmarshalJSON(b []byte) error {
+	if len(b) > 1 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		*f = flexString(b[1 : len(b)-1]) // no escapes: the common case, without a second decoder
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {

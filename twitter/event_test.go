@@ -1,7 +1,10 @@
 package twitter
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
@@ -194,6 +197,76 @@ func BenchmarkDecodeLine(b *testing.B) {
 				evs, _, err = decodeLine(bs, evs[:0])
 				if err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// repeatLines is a body of n copies of line, then EOF.
+type repeatLines struct {
+	line []byte
+	n    int
+	off  int
+}
+
+func (r *repeatLines) Read(p []byte) (int, error) {
+	w := 0
+	for w < len(p) && r.n > 0 {
+		c := copy(p[w:], r.line[r.off:])
+		w += c
+		r.off += c
+		if r.off == len(r.line) {
+			r.off = 0
+			r.n--
+		}
+	}
+	if w == 0 {
+		return 0, io.EOF
+	}
+	return w, nil
+}
+
+type benchRT func(*http.Request) (*http.Response, error)
+
+func (f benchRT) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// BenchmarkStreamEvents is the whole read path per event: the stream's
+// reading, decoding and filtering, and the update handed to a receiver.
+func BenchmarkStreamEvents(b *testing.B) {
+	for name, line := range map[string]string{"mention": docMention, "dm": docDM} {
+		b.Run(name, func(b *testing.B) {
+			a, err := NewActivity(Options{
+				Credentials: Credentials{ConsumerKey: "k", ConsumerSecret: "s", AccessToken: "1-t", AccessTokenSecret: "ts"},
+				Transport: benchRT(func(r *http.Request) (*http.Response, error) {
+					var body io.Reader = strings.NewReader(`{"token_type":"bearer","access_token":"AAAA"}`)
+					if r.URL.Path != "/oauth2/token" {
+						body = &repeatLines{line: []byte(line + "\r\n"), n: b.N}
+					}
+					return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(body), ContentLength: -1, Request: r}, nil
+				}),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			out := make(chan StreamUpdate, 64)
+			go a.NewStream(StreamOptions{UserID: "1500000001"}).Run(ctx, out)
+			for u := range out {
+				if u.Kind == StreamUp {
+					break
+				}
+			}
+			b.SetBytes(int64(len(line) + 2))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for got := 0; got < b.N; {
+				switch u := <-out; u.Kind {
+				case StreamEvent:
+					got++
+				case StreamDown, StreamSkipped:
+					b.Fatalf("%v: %v", u.Kind, u.Err)
 				}
 			}
 		})
