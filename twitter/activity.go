@@ -136,7 +136,7 @@ func (e *RefusedError) Fix() string {
 			"in the developer portal set them under User authentication settings, then regenerate the access token and secret (or run tweetpi auth)" + orPoll
 	}
 	return "the X Activity API must be open to the app: in the developer portal the app must sit inside a Project on a plan that includes " +
-		"the X Activity API (pay-per-use does; Free does not), with user authentication (OAuth 1.0a) set to \"Read and write and Direct messages\"" + orPoll
+		"the X Activity API (self-serve pay-per-use does), with user authentication (OAuth 1.0a) set to \"Read and write and Direct messages\"" + orPoll
 }
 
 // refusal wraps err in a *RefusedError when it is a refusal: an *APIError
