@@ -210,7 +210,9 @@ type outcome struct {
 //
 // Updates go to out (nil: none) in the order they happen; Run waits for
 // the receiver, so a slow one slows the reading, not the memory. The
-// silence timer does not run while Run waits for the receiver.
+// silence timer does not run while Run waits for the receiver. Run may be
+// called again after it returned (to try the stream again later), but not
+// twice at once.
 func (s *Stream) Run(ctx context.Context, out chan<- StreamUpdate) error {
 	authRetried := false // a 401 got one fresh token
 	quick := 0           // reconnects at once since a connection last delivered

@@ -162,6 +162,8 @@ func (s *Server) endStreams(k endKind) int {
 		n++
 		if k == endStall {
 			c.stalled = true
+		} else {
+			delete(s.streams, c) // no longer counted, as soon as it is told to end
 		}
 		select {
 		case c.end <- k:
