@@ -462,7 +462,7 @@ func (s *Stream) read(ctx, cctx context.Context, cancel context.CancelCauseFunc,
 			if cause := context.Cause(cctx); cause != nil {
 				err = cause
 			} else if err == io.EOF {
-				err = errors.New("X ended the stream")
+				err = errors.New("the stream ended (EOF)")
 			}
 			o.err = &APIError{Kind: KindTransient, Endpoint: EndpointStream, Err: stripURL(err)}
 			o.kind = BackoffNetwork

@@ -437,3 +437,28 @@ func (c *counting) Read(p []byte) (int, error) {
 	c.n.Add(int64(n))
 	return n, err
 }
+
+// A line longer than the read buffer but within MaxLine is read whole.
+func TestStreamLongLine(t *testing.T) {
+	pad := strings.Repeat("x", 200<<10)
+	line := `{"data":{"event_uuid":"1","event_type":"post.mention.create","filter":{"user_id":"1"},"payload":{"id":"7","text":"@mypi led on","author_id":"2"},` +
+		`"includes":{"users":[{"id":"2","username":"alice","description":"` + pad + `"}]}}}` + "\r\n"
+	a, err := twitter.NewActivity(twitter.Options{
+		Credentials: twitter.Credentials{ConsumerKey: "k", ConsumerSecret: "s", AccessToken: "1-t", AccessTokenSecret: "ts"},
+		Transport: rtFunc(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Path == "/oauth2/token" {
+				return answer(200, `{"token_type":"bearer","access_token":"AAAA"}`), nil
+			}
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(line)), ContentLength: -1, Request: r}, nil
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startStream(t, a.NewStream(twitter.StreamOptions{}))
+	defer r.stop()
+	u := r.next(t, twitter.StreamEvent, twitter.StreamDown)
+	if u.Kind != twitter.StreamEvent || u.Event.Post.AuthorUsername != "alice" || u.Event.Post.Text != "@mypi led on" {
+		t.Errorf("update %v %+v %v", u.Kind, u.Event.Post, u.Err)
+	}
+}
