@@ -508,3 +508,34 @@ func TestStreamSkipsOthers(t *testing.T) {
 		t.Errorf("update %v %v, want a skipped event of another user", u.Kind, u.Err)
 	}
 }
+
+// X refusing a subscription that exists (the list missed it) is no
+// refusal of the stream: it is listed again and reused.
+func TestSubscribeExistsAfterAll(t *testing.T) {
+	srv := twittertest.NewServer(twittertest.Options{})
+	defer srv.Close()
+	acct := srv.Account()
+	made, err := activityClient(t, srv).Subscribe(t.Context(), acct.ID, twitter.EventDM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Fail(twitter.EndpointSubscriptions, twittertest.Fault{Status: 200, Body: `{"meta":{"total_subscriptions":0}}`})
+	subs, err := activityClient(t, srv).Subscribe(t.Context(), acct.ID, twitter.EventDM)
+	if err != nil || len(subs) != 1 || subs[0].ID != made[0].ID || subs[0].New {
+		t.Fatalf("Subscribe: %+v, %v; want %s reused", subs, err, made[0].ID)
+	}
+	if n := len(srv.Subscriptions()); n != 1 {
+		t.Errorf("%d subscriptions, want 1", n)
+	}
+}
+
+// An invalid request's words name what was wrong.
+func TestSubscribeInvalidRequest(t *testing.T) {
+	srv := twittertest.NewServer(twittertest.Options{})
+	defer srv.Close()
+	_, err := activityClient(t, srv).Subscribe(t.Context(), srv.Account().ID, "post.telepathy")
+	var re *twitter.RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "[post.telepathy] is not one of the supported event types") {
+		t.Errorf("Subscribe: %v", err)
+	}
+}

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -100,6 +102,17 @@ func (a *Activity) Subscribe(ctx context.Context, userID string, eventTypes ...s
 			continue
 		}
 		s, err := a.createSubscription(ctx, typ, userID)
+		if err != nil && duplicate(err) {
+			// It exists after all (the list missed it): list again, reuse it.
+			if have, err = a.Subscriptions(ctx); err != nil {
+				return subs, err
+			}
+			if i := slices.IndexFunc(have, func(s Subscription) bool { return s.EventType == typ && s.UserID == userID }); i >= 0 {
+				subs = append(subs, have[i])
+				continue
+			}
+			err = &RefusedError{Op: opSubscribe(typ), Err: fmt.Errorf("X says it exists, but does not list it")}
+		}
 		if err != nil {
 			var re *RefusedError
 			if !errors.As(err, &re) {
@@ -113,6 +126,18 @@ func (a *Activity) Subscribe(ctx context.Context, userID string, eventTypes ...s
 		subs = append(subs, s)
 	}
 	return subs, refused
+}
+
+// duplicate is whether X refused a subscription because it exists (X does
+// not document its answer: a 409, a "duplicate" or "exists" in its words).
+func duplicate(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	words := strings.ToLower(ae.Title + " " + ae.Detail)
+	return ae.Status == http.StatusConflict || ae.Kind == KindDuplicate ||
+		strings.Contains(words, "duplicate") || strings.Contains(words, "already exists") || strings.Contains(words, "exists already")
 }
 
 // createSubscription is POST /2/activity/subscriptions.

@@ -328,8 +328,9 @@ func (s *Server) createSubscription(r *http.Request, body []byte, now time.Time)
 	for _, sub := range s.subs {
 		if sub.eventType == in.EventType && sub.userID == in.Filter.UserID {
 			// What X answers to a duplicate is not documented; the fake
-			// refuses it so that a client that makes one is caught.
-			return invalidRequest(fmt.Sprintf("A subscription to %s for user %s exists already (%s)", sub.eventType, sub.userID, sub.id))
+			// refuses it (409) so that a client that makes one is caught.
+			return answer{status: http.StatusConflict, body: problem(http.StatusConflict, "Conflict",
+				fmt.Sprintf("A subscription to %s for user %s exists already (%s).", sub.eventType, sub.userID, sub.id))}
 		}
 	}
 	s.nextSub++
