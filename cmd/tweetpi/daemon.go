@@ -21,6 +21,7 @@ import (
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
 	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 )
 
 // cmdRun is the daemon: tweetpi run.
@@ -71,7 +72,7 @@ type daemon struct {
 	cfg    *config.Config
 	sim    *device.Sim // nil on real pins
 	client twitter.Client
-	bot    *twitter.Bot
+	bot    *bot.Bot
 	notify chan string
 
 	mu       sync.Mutex
@@ -102,9 +103,9 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	if o.pollInterval > 0 {
 		poll = o.pollInterval
 	}
-	bot, err := twitter.NewBot(twitter.BotOptions{
+	b, err := bot.New(bot.Options{
 		Client:       client,
-		Handler:      twitter.HandlerFunc(d.handle),
+		Handler:      bot.HandlerFunc(d.handle),
 		StateDir:     cfg.StateDir,
 		Logger:       logger,
 		Listen:       cfg.Twitter.Listen,
@@ -118,7 +119,7 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	if err != nil {
 		return nil, configErr(err)
 	}
-	d.bot = bot
+	d.bot = b
 	// The bot holds the state directory's lock now, so a second daemon
 	// stops before it touches a pin. The list goes before the pins: if the
 	// daemon dies once a pin is driven, the unit's ExecStopPost (tweetpi
@@ -132,7 +133,7 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	}
 	board, err := d.openBoard(cfg)
 	if err != nil {
-		bot.Close()
+		b.Close()
 		return nil, configErr(err)
 	}
 	d.board = board
@@ -170,7 +171,7 @@ func (d *daemon) watch(b *device.Board) {
 }
 
 // handle runs a command on the board; the bot calls it.
-func (d *daemon) handle(ctx context.Context, c twitter.Command) string {
+func (d *daemon) handle(ctx context.Context, c bot.Command) string {
 	d.mu.Lock()
 	b := d.board
 	d.mu.Unlock()
@@ -182,7 +183,7 @@ func (d *daemon) handle(ctx context.Context, c twitter.Command) string {
 func (d *daemon) run(ctx context.Context) error {
 	// Outputs are at their initial levels and the state is loaded.
 	sdNotify(d.log, sd.SdNotifyReady)
-	err := d.bot.Start(ctx, keyID(d.cfg.Twitter.AccessToken.Reveal()))
+	err := d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
 	if err == nil {
 		d.log.Info("polling", "account", "@"+d.bot.Account().Username, "inboxes", strings.Join(d.cfg.Twitter.Listen, ","),
 			"api", d.client.Version(), "poll_interval", d.cfg.Twitter.PollInterval.String())
@@ -192,7 +193,7 @@ func (d *daemon) run(ctx context.Context) error {
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		err = nil
 	}
-	var f *twitter.Fatal
+	var f *bot.Fatal
 	if errors.As(err, &f) {
 		return configErr(err)
 	}
@@ -231,7 +232,7 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 	if err := config.WriteDeviceList(d.cfg.StateDir, d.cfg.GPIO.Backend, d.cfg.Devices); err != nil {
 		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}
-	d.bot.Reload(d.cfg.Twitter.Allow, twitter.HandlerFunc(d.handle))
+	d.bot.Reload(d.cfg.Twitter.Allow, bot.HandlerFunc(d.handle))
 	d.log.Info("reloaded", "devices", len(d.cfg.Devices), "allow", len(d.cfg.Twitter.Allow))
 }
 
@@ -255,16 +256,6 @@ func (d *daemon) safe() {
 func (d *daemon) close() {
 	d.safe()
 	d.wg.Wait()
-}
-
-// keyID is the public part of an access token (the account id before the
-// dash): it tells whether the state's cached account belongs to these keys.
-func keyID(token string) string {
-	id, _, ok := strings.Cut(token, "-")
-	if !ok {
-		return ""
-	}
-	return id
 }
 
 // logFlags choose the log's form.
