@@ -347,6 +347,9 @@ func TestSubscriptionsRefused(t *testing.T) {
 			if !strings.Contains(re.Fix(), tc.advice) || !strings.Contains(re.Fix(), "delivery: poll") {
 				t.Errorf("Fix = %q, want %q and the way to poll only", re.Fix(), tc.advice)
 			}
+			if got := twitter.Fix(err); got != re.Fix() {
+				t.Errorf("twitter.Fix = %q, want the refusal's own advice %q", got, re.Fix())
+			}
 			if n := srv.Requests(twitter.EndpointSubscribe); n != 0 {
 				t.Errorf("%d subscriptions made after the list was refused", n)
 			}
