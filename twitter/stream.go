@@ -214,6 +214,7 @@ type outcome struct {
 // called again after it returned (to try the stream again later), but not
 // twice at once.
 func (s *Stream) Run(ctx context.Context, out chan<- StreamUpdate) error {
+	s.back = backoff{}   // a new run starts its waits afresh
 	authRetried := false // a 401 got one fresh token
 	quick := 0           // reconnects at once since a connection last delivered
 	for {

@@ -345,6 +345,15 @@ func TestStreamRefused(t *testing.T) {
 		if s := st.Status(); s.Up || s.Err != err || !s.Retry.IsZero() {
 			t.Errorf("status %+v", s)
 		}
+
+		// Tried again later (the bot's hourly retry), the same Stream runs.
+		time.Sleep(time.Hour)
+		r = bubbleStream(t, st)
+		defer r.stop()
+		r.next(t, twitter.StreamUp)
+		if s := st.Status(); !s.Up || s.Connects != 1 || s.Err != nil {
+			t.Errorf("status after a second Run %+v", s)
+		}
 	})
 }
 
