@@ -111,7 +111,7 @@ func (a *Activity) Subscribe(ctx context.Context, userID string, eventTypes ...s
 				subs = append(subs, have[i])
 				continue
 			}
-			err = &RefusedError{Op: opSubscribe(typ), Err: fmt.Errorf("X says it exists, but does not list it")}
+			err = &RefusedError{Op: opSubscribe(typ), Err: errors.New("it exists, X says, but X does not list it")}
 		}
 		if err != nil {
 			var re *RefusedError
