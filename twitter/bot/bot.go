@@ -64,6 +64,12 @@ type Options struct {
 	Push              []PushSource
 	ReconcileInterval time.Duration
 
+	// Activity, with Delivery auto or stream, is the X Activity API: the
+	// bot subscribes the account to its inboxes' events and reads the
+	// stream as a PushSource beside the polls (see Delivery*).
+	Activity Activity
+	Delivery string // DeliveryAuto (default), DeliveryStream or DeliveryPoll
+
 	// Notify carries texts (input changes) to DM to every allowed user.
 	Notify <-chan string
 	// Progress, when set, is called each time the loop goes round: the

@@ -45,13 +45,16 @@ type Push struct {
 	Item    Command
 	Up      bool
 	Inboxes []string
+	// Err, a *Fatal, stops the bot: Run returns it (delivery: stream, which
+	// X refused).
+	Err error
 }
 
 // startPush runs the push sources until ctx ends; the returned func waits
 // for them.
 func (b *Bot) startPush(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
-	for _, s := range b.opt.Push {
+	for _, s := range b.pushSources() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -65,15 +68,11 @@ func (b *Bot) startPush(ctx context.Context) (wait func()) {
 
 // pushed handles what a push source sent.
 func (b *Bot) pushed(ctx context.Context, p Push) error {
+	if p.Err != nil {
+		return p.Err
+	}
 	if p.Item.ID != "" {
-		err := b.take(ctx, p.Item)
-		if err == nil && b.dirty {
-			err = b.save()
-		}
-		if err != nil && ctx.Err() == nil {
-			b.log.Warn("pushed item not taken; a poll finds it again", "inbox", p.Item.Inbox, "post_id", p.Item.ID, "err", err)
-		}
-		return err
+		return b.takePushed(ctx, p.Item)
 	}
 	now := time.Now()
 	for _, in := range p.Inboxes {

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/tweetpi/tweetpi/config"
@@ -15,21 +16,35 @@ import (
 // state, and only then runs it and queues the reply. A crash can lose a
 // command but never run one twice.
 func (b *Bot) take(ctx context.Context, c Command) error {
+	if ok, err := b.admit(c); !ok || err != nil {
+		return err
+	}
+	if err := b.record(c); err != nil {
+		return err // not recorded, so not run: it is tried again
+	}
+	b.run(ctx, c)
+	return nil
+}
+
+// admit runs take's checks on c and reports whether it is to run. What is
+// not to run is marked taken (its write is the caller's: b.dirty) and, when
+// too old, answered; an error (the clock far off) leaves it untaken.
+func (b *Bot) admit(c Command) (bool, error) {
 	if b.st.seen(c.Inbox, c.ID) {
-		return nil // taken before (a restart, another source, a replay)
+		return false, nil // taken before (a restart, another source, a replay)
 	}
 	if c.AuthorID == b.account.ID {
 		b.mark(c)
-		return nil // our own post or sent DM: never acts
+		return false, nil // our own post or sent DM: never acts
 	}
-	log := b.log.With("inbox", c.Inbox, "post_id", c.ID, "author_id", c.AuthorID, "author", c.AuthorUsername)
+	log := b.cmdLog(c)
 	if !b.allowed(c.AuthorID, c.AuthorUsername) {
 		b.mark(c)
 		log.Info("ignored: author not allowed", "text", config.Truncate(c.Text, 80))
-		return nil
+		return false, nil
 	}
 	if b.clockBad {
-		return fmt.Errorf("clock off by %s: not running %s", b.skew.Round(time.Second), c.ID)
+		return false, fmt.Errorf("clock off by %s: not running %s", b.skew.Round(time.Second), c.ID)
 	}
 	if age := time.Since(c.CreatedAt); !c.CreatedAt.IsZero() && age > b.opt.MaxAge {
 		// Nothing runs, so nothing is written yet: the poll's own write
@@ -42,26 +57,45 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 		if b.opt.Reply {
 			b.enqueue(b.outgoing(c, reply))
 		}
-		return nil
+		return false, nil
 	}
+	return true, nil
+}
+
+// record marks cs taken and writes the state, in one write: only then may
+// they run. A write that fails records none of them.
+func (b *Bot) record(cs ...Command) error {
 	b.led.mu.Lock()
-	b.st.mark(c.Inbox, c.ID)
+	defer b.led.mu.Unlock()
+	for _, c := range cs {
+		b.st.mark(c.Inbox, c.ID)
+	}
 	if err := b.saveLocked(); err != nil {
-		b.st.unmark(c.Inbox, c.ID) // not recorded, so not run: it is tried again
-		b.led.mu.Unlock()
+		for i := len(cs) - 1; i >= 0; i-- {
+			b.st.unmark(cs[i].Inbox, cs[i].ID)
+		}
 		return err
 	}
-	b.led.mu.Unlock()
+	return nil
+}
+
+// run runs a recorded command and queues its reply.
+func (b *Bot) run(ctx context.Context, c Command) {
+	log := b.cmdLog(c)
 	log.Info("run", "text", config.Truncate(c.Text, 200))
 	reply := b.opt.Handler.Handle(ctx, c)
 	log.Info("command", "text", config.Truncate(c.Text, 200), "result", "done", "reply", reply)
 	if !b.opt.Reply || reply == "" {
-		return nil
+		return
 	}
 	b.enqueue(b.outgoing(c, reply))
 	// A reply that must wait stays queued; the poll itself went fine.
 	_ = b.flush(ctx)
-	return nil
+}
+
+// cmdLog is the logger of one command's lines.
+func (b *Bot) cmdLog(c Command) *slog.Logger {
+	return b.log.With("inbox", c.Inbox, "post_id", c.ID, "author_id", c.AuthorID, "author", c.AuthorUsername)
 }
 
 // mark records an item taken without a write of its own: nothing ran for
