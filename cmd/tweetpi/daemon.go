@@ -99,6 +99,10 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 		return nil, configErr(err)
 	}
 	d.client = client
+	act, err := activity(cfg, copt)
+	if err != nil {
+		return nil, configErr(err)
+	}
 	poll := cfg.Twitter.PollInterval
 	if o.pollInterval > 0 {
 		poll = o.pollInterval
@@ -115,6 +119,10 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 		Reply:        cfg.Twitter.Reply,
 		Notify:       d.notify,
 		Progress:     watchdog(logger),
+
+		Activity:          act,
+		Delivery:          cfg.Twitter.Delivery,
+		ReconcileInterval: cfg.Twitter.ReconcileInterval,
 	})
 	if err != nil {
 		return nil, configErr(err)
@@ -192,7 +200,8 @@ func (d *daemon) run(ctx context.Context) error {
 	err := d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
 	if err == nil {
 		d.log.Info("polling", "account", "@"+d.bot.Account().Username, "inboxes", strings.Join(d.cfg.Twitter.Listen, ","),
-			"api", d.client.Version(), "poll_interval", d.cfg.Twitter.PollInterval.String(), "allow", allowed(d.cfg))
+			"api", d.client.Version(), "poll_interval", d.cfg.Twitter.PollInterval.String(), "allow", allowed(d.cfg),
+			"delivery", d.cfg.Twitter.Delivery)
 		err = d.bot.Run(ctx)
 	}
 	sdNotify(d.log, sd.SdNotifyStopping)

@@ -113,6 +113,10 @@ type Bot struct {
 	account twitter.User
 	started time.Time
 	everOK  bool // an API call succeeded since start
+	// keysRefused: the latest poll was refused the keys (401): nothing
+	// runs until one succeeds (the stream, on the app's token, still
+	// delivers).
+	keysRefused bool
 
 	pace     map[string]*pacer
 	skew     time.Duration // server minus local clock, from the Date header

@@ -119,7 +119,7 @@ func (b *Bot) poll(ctx context.Context, s Source) error {
 		}
 	}
 	if err == nil {
-		b.everOK = true
+		b.everOK, b.keysRefused = true, false
 		return nil
 	}
 	var f *Fatal
@@ -132,6 +132,7 @@ func (b *Bot) poll(ctx context.Context, s Source) error {
 		if !b.everOK && !b.clockBad {
 			return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
 		}
+		b.keysRefused = true // nothing runs, not even what the stream brings
 		b.log.Error("the API refused the keys; outputs stay as they are, retrying slowly", "inbox", inbox, "err", err, "fix", twitter.Fix(err))
 	case twitter.KindForbidden:
 		b.log.Error("the API refused the request", "inbox", inbox, "err", err, "fix", twitter.Fix(err))

@@ -317,6 +317,11 @@ drain:
 
 // takeBatch is take for several items at once.
 func (b *Bot) takeBatch(ctx context.Context, cs []Command) error {
+	if b.keysRefused {
+		// The keys were revoked: nothing runs. The polls find these
+		// again once the keys work.
+		return errors.New("the API refuses the keys: nothing runs until a poll succeeds")
+	}
 	var runs []Command
 	var first error
 	for i, c := range cs {

@@ -583,3 +583,29 @@ func TestStreamMentionAndReply(t *testing.T) {
 		r.once(p.ID, q.ID, slow.ID, q2.ID)
 	})
 }
+
+// TestStreamKeysRevoked: while the polls are refused the keys (revoked in
+// the portal), nothing the stream brings runs (it carries the app's bearer
+// token, not the account's keys); once they work again, the poll finds it
+// and it runs once.
+func TestStreamKeysRevoked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newStreamRig(t, streamOptions{})
+		for _, ep := range []string{twitter.EndpointMentions, twitter.EndpointDMEvents} {
+			r.srv.Fail(ep, twittertest.Fault{Status: 401, Count: -1,
+				Body: `{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}`})
+		}
+		r.srv.DisconnectStreams() // a reconnect: a poll at once, refused
+		time.Sleep(time.Second)
+		synctest.Wait()
+		p := r.srv.Post(r.alice, "@mypi led on", 0)
+		synctest.Wait()
+		if r.runs(p.ID) != 0 {
+			t.Fatalf("a command from the stream ran while the API refused the keys\n%s", r.log.String())
+		}
+		r.srv.ClearFaults()
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		r.once(p.ID)
+	})
+}
