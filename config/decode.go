@@ -69,7 +69,7 @@ func (d *decoder) at(key, fallback string) (int, string) {
 
 // Keys of each part of the file.
 var (
-	topKeys = []string{"twitter", "state_dir", "gpio", "devices"}
+	topKeys = []string{"twitter", "state_dir", "gpio", "devices", "interlocks", "interlock_wait", "schedules"}
 
 	twitterKeys = []string{
 		"consumer_key", "consumer_secret", "access_token", "access_token_secret",
@@ -81,13 +81,18 @@ var (
 
 	deviceKeys = []string{
 		"pin", "kind", "aliases", "allow",
-		"initial", "active_low", "max_on",
+		"initial", "active_low", "max_on", "confirm",
 		"frequency",
 		"pull", "notify", "high", "low", "debounce",
+		"bus", "address",
 	}
 
 	// deviceKeyKinds are the kinds a device key fits; keys not here fit all.
 	deviceKeyKinds = map[string][]string{
+		"pin":        {KindOutput, KindPWM, KindInput},
+		"confirm":    {KindOutput, KindPWM},
+		"bus":        sensorKinds,
+		"address":    sensorKinds,
 		"initial":    {KindOutput, KindPWM},
 		"active_low": {KindOutput, KindPWM},
 		"max_on":     {KindOutput, KindPWM},
@@ -121,7 +126,7 @@ func home(k, here string) string {
 		return "twitter"
 	case here != "gpio" && k == "backend":
 		return "gpio"
-	case here != "top" && (k == "state_dir" || k == "devices" || k == "twitter" || k == "gpio"):
+	case here != "top" && slices.Contains(topKeys, k):
 		return "the top level"
 	case here != "device" && slices.Contains(deviceKeys, k):
 		return "a device under devices"
@@ -404,6 +409,7 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 	if e, ok := m["devices"]; ok && !isNull(e.v) {
 		c.Devices = d.devices(e.v)
 	}
+	d.automation(m, c)
 }
 
 func (d *decoder) twitter(n *yaml.Node, t *Twitter) {
@@ -606,13 +612,17 @@ func (d *decoder) device(n *yaml.Node, key string, dev *Device) {
 			dev.Debounce = v
 		}
 	}
+	d.deviceMore(m, key, dev)
 	dev.setDefaults()
 }
 
-var kinds = []string{KindOutput, KindPWM, KindInput}
+var (
+	kinds       = []string{KindOutput, KindPWM, KindInput, KindDS18B20, KindBME280, KindAHT20}
+	sensorKinds = []string{KindDS18B20, KindBME280, KindAHT20}
+)
 
 func article(kind string) string {
-	if kind == KindInput || kind == KindOutput {
+	if kind == KindInput || kind == KindOutput || kind == KindAHT20 {
 		return "an " + kind
 	}
 	return "a " + kind

@@ -35,7 +35,7 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err != nil {
 		return usageErr(err.Error())
 	}
-	cfg, err := cf.load(e)
+	cfg, err := cf.loadChecked(e)
 	if err != nil {
 		return configErr(err)
 	}
@@ -152,7 +152,13 @@ func (d *daemon) openBoard(cfg *config.Config) (*device.Board, error) {
 		}
 		pins, d.sim = p, sim
 	}
-	return device.Open(cfg.Devices, pins, device.Options{Logger: d.log, Start: time.Now()})
+	opt := deviceOptions(cfg, d.sim, d.log)
+	opt.Start = time.Now()
+	b, err := device.Open(cfg.Devices, pins, opt)
+	if err == nil {
+		d.automate(b)
+	}
+	return b, err
 }
 
 // watch forwards a board's input changes to the bot as DMs.
@@ -203,7 +209,7 @@ func (d *daemon) run(ctx context.Context) error {
 // reload reads the configuration again and swaps the devices and the allow
 // list; a bad new configuration is refused and the old one kept.
 func (d *daemon) reload(cf *configFlags, e *env) {
-	cfg, err := cf.load(e)
+	cfg, err := cf.loadChecked(e)
 	if err != nil {
 		d.log.Error("reload refused: the new configuration has errors; keeping the old one", "err", err)
 		return
@@ -225,6 +231,7 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 		}
 	} else {
 		d.cfg.Devices = cfg.Devices
+		d.cfg.Interlocks, d.cfg.InterlockWait, d.cfg.Schedules = cfg.Interlocks, cfg.InterlockWait, cfg.Schedules
 		d.cfg.Twitter.Allow = cfg.Twitter.Allow
 	}
 	d.board = board
