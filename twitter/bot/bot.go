@@ -385,15 +385,15 @@ func (b *Bot) Run(ctx context.Context) error {
 	for _, s := range b.sources {
 		b.pacer(s.Inbox()).next = time.Now()
 	}
-	const tick = 10 * time.Second // wake at least this often, for the watchdog
+	tick := 10 * time.Second // wake at least this often, for the watchdog
 	timer := time.NewTimer(0)
-	defer timer.Stop()
+	defer func() { timer.Stop() }()
 	for {
 		if b.opt.Progress != nil {
 			b.opt.Progress()
 		}
 		now := time.Now()
-		wake := now.Add(tick)
+		wake := now.Add(b.tick(tick))
 		for _, s := range b.sources {
 			if p := b.pacer(s.Inbox()); p.next.Before(wake) {
 				wake = p.next
@@ -404,7 +404,7 @@ func (b *Bot) Run(ctx context.Context) error {
 				wake = t
 			}
 		}
-		timer.Reset(max(0, wake.Sub(now)))
+		timer = rearm(timer, max(0, wake.Sub(now)))
 		select {
 		case <-ctx.Done():
 			return nil

@@ -32,7 +32,10 @@ type Source interface {
 // to its end. It sends each post or DM event, and each change of its state
 // (up or down, for the inboxes it delivers), on out, selecting on
 // ctx.Done() so that it never blocks past the end of ctx, and returns when
-// ctx ends.
+// ctx ends. While it is up it should send something about every 20 s
+// (an empty Push will do: the stream sends one per keep-alive): the loop
+// then sleeps up to 25 s instead of 10 s, and goes round (feeding the
+// watchdog) on what the source sends.
 type PushSource interface {
 	Run(ctx context.Context, out chan<- Push) error
 }

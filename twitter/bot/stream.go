@@ -41,6 +41,36 @@ type Activity interface {
 	NewStream(opt twitter.StreamOptions) *twitter.Stream
 }
 
+// upTick is how long the loop sleeps at most while a push source is up.
+// X's stream sends a keep-alive about every 20 s, each one a round of the
+// loop, so this timer seldom fires; it bounds the rounds' spacing when
+// the keep-alives stop (the stream goes down 30 s after the last one),
+// which keeps the watchdog fed (at most every 30 s, under WatchdogSec=60).
+const upTick = 25 * time.Second
+
+// tick is how long the loop sleeps at most: upTick while a push source
+// is up (its keep-alives wake the loop), else idle.
+func (b *Bot) tick(idle time.Duration) time.Duration {
+	for _, up := range b.up {
+		if up {
+			return max(idle, upTick)
+		}
+	}
+	return idle
+}
+
+// rearm stops t and returns a new timer for d. Not t.Reset(d): a timer
+// reset to a later time leaves its old deadline in the runtime's timer
+// heap, and when that passes it wakes the process for nothing (and the
+// runtime's monitor thread spins until the poller catches up). With the
+// stream up the loop goes round at each keep-alive, every 20 s, always
+// moving the deadline later; a stopped timer is dropped by its P's
+// scheduler as soon as the loop blocks.
+func rearm(t *time.Timer, d time.Duration) *time.Timer {
+	t.Stop()
+	return time.NewTimer(d)
+}
+
 // pushSources are the push sources Run runs: Options.Push, and the stream
 // when Options.Activity is set and Delivery is not poll.
 func (b *Bot) pushSources() []PushSource {

@@ -31,9 +31,8 @@ type streamRig struct {
 	done  chan error
 	stop  func() error
 
-	mu       sync.Mutex
-	ran      []string
-	progress int
+	mu  sync.Mutex
+	ran []string
 }
 
 // streamOptions change what newStreamRig builds.
@@ -44,6 +43,7 @@ type streamOptions struct {
 	dir       string           // the state directory; default a new one
 	setup     func(*streamRig) // before the bot starts
 	reconcile time.Duration
+	progress  func() // the bot's Progress, beside the rig's count
 }
 
 // newStreamRig starts the fake and a bot that polls every minute and reads
@@ -106,11 +106,7 @@ func (r *streamRig) start(o streamOptions) {
 		ClockFloor:        time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC),
 		Activity:          act,
 		Delivery:          o.delivery,
-		Progress: func() {
-			r.mu.Lock()
-			r.progress++
-			r.mu.Unlock()
-		},
+		Progress:          o.progress,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -503,21 +499,39 @@ func TestStreamRefusedStream(t *testing.T) {
 	}
 }
 
-// TestStreamKeepAlivesAreProgress: the loop goes round at each keep-alive,
-// so the watchdog sees progress while nothing else happens.
+// TestStreamKeepAlivesAreProgress: with the stream up the loop goes round
+// on the keep-alives (X sends one every 20 s) and its own timer, 25 s,
+// does not fire: as many wake-ups as keep-alives, and the watchdog, fed
+// from the loop at most every 30 s under WatchdogSec=60, sees progress.
 func TestStreamKeepAlivesAreProgress(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := newStreamRig(t, streamOptions{server: twittertest.Options{KeepAlive: 2 * time.Second}})
-		r.mu.Lock()
-		n0 := r.progress
-		r.mu.Unlock()
-		time.Sleep(time.Minute)
+		var mu sync.Mutex
+		var rounds []time.Time
+		newStreamRig(t, streamOptions{progress: func() {
+			mu.Lock()
+			rounds = append(rounds, time.Now())
+			mu.Unlock()
+		}})
+		start := time.Now()
+		time.Sleep(10 * time.Minute)
 		synctest.Wait()
-		r.mu.Lock()
-		n := r.progress - n0
-		r.mu.Unlock()
-		if n < 30 {
-			t.Errorf("the loop went round %d times in a minute of keep-alives every 2s, want 30 or more", n)
+		mu.Lock()
+		defer mu.Unlock()
+		gap, n := time.Duration(0), 0
+		last := start
+		for _, at := range rounds {
+			if at.Before(start) {
+				continue
+			}
+			n++
+			gap = max(gap, at.Sub(last))
+			last = at
+		}
+		if gap > 25*time.Second {
+			t.Errorf("the loop went %s without a round: the watchdog (60s) would kill the daemon", gap)
+		}
+		if n > 30+2+2 { // 30 keep-alives, 2 reconciliation polls
+			t.Errorf("the loop went round %d times in 10 idle minutes: more wake-ups than the keep-alives need", n)
 		}
 	})
 }
