@@ -82,7 +82,8 @@ func (v *V11) Me(ctx context.Context) (User, error) {
 		u, _, err = api.Accounts.VerifyCredentials(&gotwitter.AccountVerifyParams{SkipStatus: gotwitter.Bool(true)})
 		return err
 	})
-	return userOf(EndpointMe, u, err)
+	me, err := userOf(EndpointMe, u, err)
+	return v.billUser(EndpointMe, me, err)
 }
 
 // UserByUsername resolves a handle (users/show).
@@ -96,7 +97,8 @@ func (v *V11) UserByUsername(ctx context.Context, username string) (User, error)
 		u, _, err = api.Users.Show(&gotwitter.UserShowParams{ScreenName: name})
 		return err
 	})
-	return userOf(EndpointUserByName, u, err)
+	found, err := userOf(EndpointUserByName, u, err)
+	return v.billUser(EndpointUserByName, found, err)
 }
 
 func userOf(ep string, u *gotwitter.User, err error) (User, error) {
@@ -107,6 +109,14 @@ func userOf(ep string, u *gotwitter.User, err error) (User, error) {
 		return User{}, &APIError{Kind: KindTransient, Endpoint: ep, Title: "malformed answer", Detail: "user without id"}
 	}
 	return User{ID: u.IDStr, Username: u.ScreenName}, nil
+}
+
+// billUser tells the meter of the user an answer returned.
+func (v *V11) billUser(ep string, u User, err error) (User, error) {
+	if err == nil {
+		v.c.bill(ep, items(ChargeUserRead, u.ID))
+	}
+	return u, err
 }
 
 // Mentions of the account (statuses/mentions_timeline; v1.1 has no other
@@ -135,6 +145,7 @@ func (v *V11) Mentions(ctx context.Context, userID string, p MentionsParams) ([]
 		if err != nil {
 			return nil, fmt.Errorf("mentions since %q: %w", p.SinceID, err)
 		}
+		v.c.bill(EndpointMentions, billedTweets(tweets))
 		var oldest int64
 		for _, t := range tweets {
 			if t.ID != 0 && (oldest == 0 || t.ID < oldest) {
@@ -168,6 +179,23 @@ func (v *V11) Mentions(ctx context.Context, userID string, p MentionsParams) ([]
 	return posts, nil
 }
 
+// billedTweets is what a v1.1 page of mentions bills: each post (owned
+// reads) and each author, whose user object v1.1 embeds in every post.
+func billedTweets(tweets []gotwitter.Tweet) []Item {
+	out := make([]Item, 0, 2*len(tweets))
+	for _, t := range tweets {
+		id := t.IDStr
+		if id == "" && t.ID != 0 {
+			id = strconv.FormatInt(t.ID, 10)
+		}
+		out = append(out, items(ChargeOwnedRead, id)...)
+		if t.User != nil {
+			out = append(out, items(ChargeUserRead, t.User.IDStr)...)
+		}
+	}
+	return out
+}
+
 // entities are the only HTML entities X puts in v1.1 text.
 var entities = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
 
@@ -192,6 +220,11 @@ func (v *V11) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 			break
 		}
 		stop, before := false, len(dms)
+		bill := make([]Item, 0, len(evs.Events))
+		for _, e := range evs.Events {
+			bill = append(bill, items(ChargeDMRead, e.ID)...)
+		}
+		v.c.bill(EndpointDMEvents, bill)
 		for _, e := range evs.Events {
 			if e.ID == "" || e.Type != "message_create" || e.Message == nil {
 				continue
@@ -257,6 +290,11 @@ func (v *V11) Reply(ctx context.Context, inReplyTo, text string) (string, error)
 	if t == nil || t.IDStr == "" {
 		return "", fmt.Errorf("reply to %s: %w", inReplyTo, &APIError{Kind: KindTransient, Endpoint: EndpointPost, Title: "malformed answer", Detail: "post without id"})
 	}
+	charge := ChargeReply
+	if t.InReplyToStatusIDStr == "" {
+		charge = ChargePost // v1.1 posts it alone when it cannot see the post answered
+	}
+	v.c.bill(EndpointPost, items(charge, t.IDStr))
 	return t.IDStr, nil
 }
 
@@ -281,5 +319,6 @@ func (v *V11) SendDM(ctx context.Context, toUserID, text string) (string, error)
 	if e == nil || e.ID == "" {
 		return "", fmt.Errorf("dm to %s: %w", toUserID, &APIError{Kind: KindTransient, Endpoint: EndpointSendDM, Title: "malformed answer", Detail: "event without id"})
 	}
+	v.c.bill(EndpointSendDM, items(ChargeDMSend, e.ID))
 	return e.ID, nil
 }

@@ -182,6 +182,7 @@ func (v *V2) user(ctx context.Context, ep string, s *sling.Sling) (User, error) 
 	if a.Data.ID == "" {
 		return User{}, &APIError{Kind: KindTransient, Endpoint: ep, Status: ex.status, Title: "malformed answer", Detail: "user without id"}
 	}
+	v.c.bill(ep, items(ChargeUserRead, a.Data.ID))
 	return User{ID: a.Data.ID, Username: a.Data.Username}, nil
 }
 
@@ -203,6 +204,7 @@ func (v *V2) Mentions(ctx context.Context, userID string, p MentionsParams) ([]P
 			return nil, fmt.Errorf("mentions since %q: %w", p.SinceID, partialError(EndpointMentions, ex.status, ex.body))
 		}
 		before := len(posts)
+		v.c.bill(EndpointMentions, a.billed())
 		names := map[string]string{}
 		for _, u := range a.Includes.Users {
 			names[u.ID] = u.Username
@@ -252,6 +254,11 @@ func (v *V2) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 			return nil, fmt.Errorf("direct messages: %w", partialError(EndpointDMEvents, ex.status, ex.body))
 		}
 		stop, before := false, len(dms)
+		bill := make([]Item, 0, len(a.Data))
+		for _, d := range a.Data {
+			bill = append(bill, items(ChargeDMRead, d.ID)...)
+		}
+		v.c.bill(EndpointDMEvents, bill)
 		for _, d := range a.Data {
 			if d.ID == "" || (d.EventType != "" && d.EventType != "MessageCreate") {
 				continue
@@ -297,6 +304,7 @@ func (v *V2) Reply(ctx context.Context, inReplyTo, text string) (string, error) 
 	if a.Data == nil || a.Data.ID == "" {
 		return "", fmt.Errorf("reply to %s: %w", inReplyTo, partialError(EndpointPost, ex.status, ex.body))
 	}
+	v.c.bill(EndpointPost, items(ChargeReply, a.Data.ID))
 	return a.Data.ID, nil
 }
 
@@ -314,7 +322,21 @@ func (v *V2) SendDM(ctx context.Context, toUserID, text string) (string, error) 
 	if a.Data == nil || a.Data.DMEventID == "" {
 		return "", fmt.Errorf("dm to %s: %w", toUserID, partialError(EndpointSendDM, ex.status, ex.body))
 	}
+	v.c.bill(EndpointSendDM, items(ChargeDMSend, a.Data.DMEventID))
 	return a.Data.DMEventID, nil
+}
+
+// billed is what a page of mentions bills: each post (the account's own
+// mentions: owned reads) and each user an expansion added.
+func (a *v2MentionsAnswer) billed() []Item {
+	out := make([]Item, 0, len(a.Data)+len(a.Includes.Users))
+	for _, t := range a.Data {
+		out = append(out, items(ChargeOwnedRead, t.ID)...)
+	}
+	for _, u := range a.Includes.Users {
+		out = append(out, items(ChargeUserRead, u.ID)...)
+	}
+	return out
 }
 
 func parseV2Time(s string) time.Time {

@@ -116,7 +116,7 @@ func TestE2EConfirm(t *testing.T) {
 		t.Fatalf("the garage ran before the yes")
 	}
 	yes := f.SendDM(f.Alice, "yes", 0)
-	p.waitLog("command", "post_id", yes.ID, "result", "done")
+	p.waitLog("command", "post_id", yes.ID, "result", "ran")
 	if dms := f.waitDMs(t, 1); !strings.HasPrefix(dms[0].Text, "garage on for 1s") {
 		t.Errorf("DM %q", dms[0].Text)
 	}

@@ -70,7 +70,7 @@ func TestE2EMention(t *testing.T) {
 		stranger := f.Post(f.Mallory, "@mypi led on", 0)
 		own := f.Post(f.Account(), "@mypi fan 100%", 0)
 		ok := f.Post(f.Alice, "@mypi led on", 0)
-		p.waitLog("command", "post_id", ok.ID, "result", "done")
+		p.waitLog("command", "post_id", ok.ID, "result", "ran")
 		f.waitReplies(t, 1)
 		settle(t, f, twitter.EndpointMentions)
 
@@ -123,7 +123,7 @@ func TestE2EDM(t *testing.T) {
 
 		stranger := f.SendDM(f.Mallory, "led on", 0)
 		ok := f.SendDM(f.Alice, "fan 40%", 0)
-		p.waitLog("command", "post_id", ok.ID, "result", "done")
+		p.waitLog("command", "post_id", ok.ID, "result", "ran")
 		f.waitDMs(t, 1)
 		settle(t, f, twitter.EndpointDMEvents)
 
@@ -493,8 +493,8 @@ func TestE2ESigterm(t *testing.T) {
 		p.waitFresh()
 		a := f.Post(f.Alice, "@mypi led on; fan 60%", 0)
 		b := f.Post(f.Alice, "@mypi pump pulse 30s", 0)
-		p.waitLog("command", "post_id", a.ID, "result", "done")
-		p.waitLog("command", "post_id", b.ID, "result", "done")
+		p.waitLog("command", "post_id", a.ID, "result", "ran")
+		p.waitLog("command", "post_id", b.ID, "result", "ran")
 		p.waitLog("pin set", "device", "pump", "state", "on")
 
 		// The next poll of mentions hangs.

@@ -127,21 +127,10 @@ func (b *Bot) poll(ctx context.Context, s Source) error {
 	if errors.As(err, &f) || ctx.Err() != nil {
 		return err
 	}
-	inbox := s.Inbox()
-	switch twitter.KindOf(err) {
-	case twitter.KindUnauthorized:
-		if !b.everOK && !b.clockBad {
-			return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
-		}
-		b.log.Error("the API refused the keys; outputs stay as they are, retrying slowly", "inbox", inbox, "err", err, "fix", twitter.Fix(err))
-	case twitter.KindForbidden:
-		b.log.Error("the API refused the request", "inbox", inbox, "err", err, "fix", twitter.Fix(err))
-	case twitter.KindRateLimited:
-		b.log.Warn("rate limited; waiting for the reset", "inbox", inbox, "err", err)
-	default:
-		b.log.Warn("poll failed; backing off", "inbox", inbox, "err", err)
+	if twitter.KindOf(err) == twitter.KindUnauthorized && !b.everOK && !b.clockBad {
+		return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
 	}
-	return err
+	return err // logged by logPoll, with when the next try is
 }
 
 // mentionPoll is the mentions inbox, polled with a since_id cursor.
