@@ -103,24 +103,22 @@ func (b *Bot) checkBudget() {
 	limit := toMicros(b.opt.DailyBudget)
 	// The cap is reached when the cheaper write no longer fits.
 	cheapest := min(toMicros(m.Price(twitter.ChargeReply)), toMicros(m.Price(twitter.ChargeDMSend)))
-	switch {
-	case !capped && spent+cheapest > limit:
-		m.said(true, true)
-		b.capped = true
-		b.log.Warn("budget.daily reached: no replies or notify DMs until 00:00 UTC; commands still run",
-			"spent_usd", spent.USD(), "daily_usd", b.opt.DailyBudget, "resumes_at", nextUTCDay(time.Now()).Format(time.RFC3339))
-	case !warned && float64(spent) >= budgetFraction*float64(limit):
-		m.said(true, false)
-		b.log.Warn("spend today passed 80% of budget.daily; at 100% replies and notify DMs stop until 00:00 UTC",
-			"spent_usd", spent.USD(), "daily_usd", b.opt.DailyBudget)
-	}
 	if b.capped && !capped && spent+cheapest <= limit {
 		b.capped = false
 		b.log.Info("a new UTC day: replies and notify DMs go out again", "spent_usd", spent.USD(), "daily_usd", b.opt.DailyBudget)
 	}
-	if capped {
-		b.capped = true
+	if !warned && float64(spent) >= budgetFraction*float64(limit) {
+		m.said(true, false)
+		b.log.Warn("spend today passed 80% of budget.daily; at 100% replies and notify DMs stop until 00:00 UTC",
+			"spent_usd", spent.USD(), "daily_usd", b.opt.DailyBudget)
 	}
+	if !capped && spent+cheapest > limit {
+		m.said(true, true)
+		capped = true
+		b.log.Warn("budget.daily reached: no replies or notify DMs until 00:00 UTC; commands still run",
+			"spent_usd", spent.USD(), "daily_usd", b.opt.DailyBudget, "resumes_at", nextUTCDay(time.Now()).Format(time.RFC3339))
+	}
+	b.capped = b.capped || capped
 }
 
 // nextUTCDay is the next 00:00 UTC after t.
