@@ -60,12 +60,13 @@ func (b *Bot) beat(now time.Time) {
 	b.log.Info("alive", attrs...)
 }
 
-// clock is a time as the log's messages show it: the local time of day.
-func clock(t time.Time) string { return t.Local().Format("15:04:05") }
+// clock is a time as the log's messages show it: the time of day in UTC,
+// as the replies' stamps and the budget's day are.
+func clock(t time.Time) string { return t.UTC().Format("15:04:05") }
 
 // logPoll records a poll in the status and logs it: at debug level when it
 // went well ("mentions: 0 new; next poll 09:20:00, 287 left until
-// 09:30:00"), else what failed, what to do, and when the next try is.
+// 09:30:00", UTC), else what failed, what to do, and when the next try is.
 func (b *Bot) logPoll(s Source, p *pacer, err error) {
 	b.polled(s, p, b.fresh, err)
 	inbox := s.Inbox()
@@ -82,7 +83,7 @@ func (b *Bot) logPoll(s Source, p *pacer, err error) {
 		b.log.Debug(msg, attrs...)
 		return
 	}
-	attrs := []any{"inbox", inbox, "err", err, "next_try", clock(p.next),
+	attrs := []any{"inbox", inbox, "err", err, "retry_at", p.next.UTC().Format(time.RFC3339),
 		"retry_in", time.Until(p.next).Round(time.Second).String(), "failures", p.failures}
 	switch twitter.KindOf(err) {
 	case twitter.KindUnauthorized:

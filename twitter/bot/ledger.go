@@ -113,7 +113,7 @@ func (l *Ledger) save() error {
 		if l.meter != nil {
 			l.meter.touch() // not kept after all: the next write keeps it
 		}
-		return fmt.Errorf("save state: %w", err)
+		return err // it names the file
 	}
 	l.writes.Add(1)
 	return nil

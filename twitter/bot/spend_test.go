@@ -324,7 +324,7 @@ func TestNoCreditsSlowRetry(t *testing.T) {
 					t.Fatalf("no %q line", msg)
 				}
 				for _, l := range lines {
-					if !strings.Contains(l["fix"].(string), fix) || l["next_try"] == nil || l["retry_in"] == nil {
+					if !strings.Contains(l["fix"].(string), fix) || l["retry_at"] == nil || l["retry_in"] == nil {
 						t.Errorf("line %v: want the fix %q and the next try", l, fix)
 					}
 				}
@@ -369,6 +369,10 @@ func TestCommandLogGolden(t *testing.T) {
 		for _, r := range sb.log.records(t) {
 			if r["level"] == "DEBUG" {
 				continue
+			}
+			// The handler writes the local zone: the golden file is UTC.
+			if ts, err := time.Parse(time.RFC3339Nano, r["time"].(string)); err == nil {
+				r["time"] = ts.UTC().Format(time.RFC3339)
 			}
 			line, err := json.Marshal(r)
 			if err != nil {
