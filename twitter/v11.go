@@ -202,8 +202,11 @@ func decodeEntities(s string) string { return entities.Replace(s) }
 // (direct_messages/events/list, cursor paging), oldest first.
 func (v *V11) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 	q := &gotwitter.DirectMessageEventsListParams{Count: clamp(p.MaxResults, 1, 50, 50)}
+	page := 0
 	return pages(p.MaxPages, dmID, func(token string) ([]DM, string, error) {
 		q.Cursor = token
+		q.Count = p.pageSize(page, 1, 50)
+		page++
 		var evs *gotwitter.DirectMessageEvents
 		err := v.do(ctx, EndpointDMEvents, func(api *gotwitter.Client) (err error) {
 			evs, _, err = api.DirectMessages.EventsList(q)

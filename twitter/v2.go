@@ -227,8 +227,11 @@ func (v *V2) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 		EventTypes:    "MessageCreate",
 		MaxResults:    clamp(p.MaxResults, 1, 100, 100),
 	}
+	page := 0
 	return pages(p.MaxPages, dmID, func(token string) ([]DM, string, error) {
 		q.PaginationToken = token
+		q.MaxResults = p.pageSize(page, 1, 100)
+		page++
 		var a v2DMAnswer
 		ex, err := v.do(ctx, EndpointDMEvents, v.base.New().Get("dm_events").QueryStruct(q), &a)
 		if err != nil {

@@ -182,10 +182,12 @@ func (s *mentionPoll) Poll(ctx context.Context) error {
 	return nil
 }
 
-// dmPage is the page size of a DM read after a probe found something new:
-// pages end at the first event seen before, so a few new messages cost a
-// page of this many reads, not of a hundred.
-const dmPage = 20
+// dmPages are the page sizes of a DM read after a probe found something
+// new: reading ends at the first page that holds an event seen before, and
+// X bills every event a page returns, so the first page is small (the new
+// message and the seen one before it, most often the bot's own last
+// reply), and a burst takes a few more requests, not a hundred reads.
+var dmPages = []int{2, 8, 32}
 
 // dmPoll is the DM inbox: dm_events has no since_id, so it reads the
 // newest events and the ledger tells which are new.
@@ -253,7 +255,7 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 			b.log.Debug("dms: new messages wait for the rate-limit reset")
 			return nil
 		}
-		p.MaxResults = dmPage
+		p.Sizes = dmPages
 	}
 	dms, err := b.opt.Client.DirectMessages(ctx, p)
 	if err != nil {
