@@ -75,6 +75,10 @@ type Config struct {
 	InterlockWait time.Duration `json:"interlock_wait"`
 	// Schedules run a command at set times, in the order of the file.
 	Schedules []Schedule `json:"schedules,omitempty"`
+
+	// Budget and Metrics are the budget: and metrics: sections (costs.go).
+	Budget  Budget  `json:"budget,omitzero"`
+	Metrics Metrics `json:"metrics,omitzero"`
 }
 
 // Twitter is the account, the API and the polling policy.

@@ -72,7 +72,7 @@ func (d *decoder) at(key, fallback string) (int, string) {
 
 // Keys of each part of the file.
 var (
-	topKeys = []string{"twitter", "state_dir", "gpio", "devices", "interlocks", "interlock_wait", "schedules"}
+	topKeys = []string{"twitter", "state_dir", "gpio", "devices", "interlocks", "interlock_wait", "schedules", "budget", "metrics"}
 
 	twitterKeys = []string{
 		"consumer_key", "consumer_secret", "access_token", "access_token_secret",
@@ -118,6 +118,8 @@ var (
 		"base_url": "api_url", "api_version": "api", "version": "api", "inboxes": "listen",
 		"api_key": "consumer_key", "api_secret": "consumer_secret", "api_key_secret": "consumer_secret",
 		"access_secret": "access_token_secret",
+		"cap": "daily", "limit": "daily", "per_day": "daily", "price": "prices",
+		"address": "listen", "addr": "listen", "port": "listen", "path": "file", "textfile": "file",
 	}
 )
 
@@ -434,6 +436,7 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 		c.Devices = d.devices(e.v)
 	}
 	d.automation(m, c)
+	d.costs(m, c)
 }
 
 func (d *decoder) twitter(n *yaml.Node, t *Twitter) {
