@@ -76,6 +76,7 @@ func (b *Bot) pushed(ctx context.Context, p Push) error {
 		return err
 	}
 	now := time.Now()
+	defer b.setDelivery(b.deliveryMode())
 	for _, in := range p.Inboxes {
 		if b.up[in] == p.Up {
 			continue

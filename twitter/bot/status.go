@@ -166,7 +166,7 @@ func (b *Bot) polled(s Source, p *pacer, fresh int, err error) {
 		in = &InboxStatus{Inbox: s.Inbox()}
 		b.live.inboxes[s.Inbox()] = in
 	}
-	in.LastPoll, in.NextPoll, in.LastNew, in.Failures = p.last, p.next, fresh, p.failures
+	in.LastPoll, in.NextPoll, in.LastNew, in.Failures = p.last.UTC(), p.next.UTC(), fresh, p.failures
 	in.LastError = ""
 	if err != nil {
 		in.LastError = err.Error()
@@ -174,19 +174,32 @@ func (b *Bot) polled(s Source, p *pacer, fresh int, err error) {
 	b.live.polls++
 }
 
+// deliveryMode is the stream while a push source delivers an inbox.
+func (b *Bot) deliveryMode() string {
+	for _, up := range b.up {
+		if up {
+			return DeliveryStream
+		}
+	}
+	return DeliveryPoll
+}
+
 // setDelivery records how posts reach the bot, when it changes.
 func (b *Bot) setDelivery(mode string) {
 	b.live.mu.Lock()
 	defer b.live.mu.Unlock()
 	if b.live.delivery.Mode != mode {
-		b.live.delivery = DeliveryStatus{Mode: mode, Since: time.Now()}
+		b.live.delivery = DeliveryStatus{Mode: mode, Since: time.Now().UTC()}
 	}
 }
 
 // Status is the bot's part of the status: the account, delivery, inboxes,
 // rate limits, commands, spend and requests. Safe to call while Run runs.
 func (b *Bot) Status() Status {
-	st := Status{Account: "@" + b.accountName(), API: b.opt.Client.Version(), StateWriteErrors: b.led.WriteErrors()}
+	st := Status{API: b.opt.Client.Version(), StateWriteErrors: b.led.WriteErrors()}
+	if n := b.accountName(); n != "" {
+		st.Account = "@" + n
+	}
 	b.live.mu.Lock()
 	if b.live.delivery.Mode != "" {
 		d := b.live.delivery
@@ -219,8 +232,8 @@ func (b *Bot) Status() Status {
 	limits := b.opt.Client.RateLimits()
 	for _, ep := range slices.Sorted(maps.Keys(limits)) {
 		rl := limits[ep]
-		st.RateLimits = append(st.RateLimits, LimitStatus{Endpoint: ep, Limit: rl.Limit, Remaining: rl.Remaining, Reset: rl.Reset,
-			DayLimit: rl.DayLimit, DayRemaining: rl.DayRemaining, DayReset: rl.DayReset})
+		st.RateLimits = append(st.RateLimits, LimitStatus{Endpoint: ep, Limit: rl.Limit, Remaining: rl.Remaining, Reset: utc(rl.Reset),
+			DayLimit: rl.DayLimit, DayRemaining: rl.DayRemaining, DayReset: utc(rl.DayReset)})
 	}
 	if m := b.opt.Meter; m != nil {
 		now := m.Now()
@@ -236,6 +249,14 @@ func (b *Bot) Status() Status {
 		})
 	}
 	return st
+}
+
+// utc is t in UTC, the zero time kept zero.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
 }
 
 // accountName is the account's handle, once Start learnt it.
