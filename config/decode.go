@@ -118,7 +118,7 @@ var (
 		"base_url": "api_url", "api_version": "api", "version": "api", "inboxes": "listen",
 		"api_key": "consumer_key", "api_secret": "consumer_secret", "api_key_secret": "consumer_secret",
 		"access_secret": "access_token_secret",
-		"cap": "daily", "limit": "daily", "per_day": "daily", "price": "prices",
+		"cap":           "daily", "limit": "daily", "per_day": "daily", "price": "prices",
 		"address": "listen", "addr": "listen", "port": "listen", "path": "file", "textfile": "file",
 	}
 )
