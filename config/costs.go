@@ -146,7 +146,7 @@ func checkLoopback(a string) string {
 	if err != nil {
 		return "is not an address; write host:port, like 127.0.0.1:9464"
 	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		return "has no port from 1 to 65535; write it like 127.0.0.1:9464"
 	}
 	ip := net.ParseIP(host)

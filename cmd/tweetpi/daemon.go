@@ -42,7 +42,7 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err := cfg.Twitter.CheckKeys(); err != nil {
 		return configErr(err)
 	}
-	d, err := newDaemon(cfg, logger, daemonOptions{})
+	d, err := newDaemon(cfg, logger, daemonOptions{runtimeDir: runtimeDir(e.getenv, cfg)})
 	if err != nil {
 		return err
 	}
@@ -74,6 +74,7 @@ type daemon struct {
 	client twitter.Client
 	bot    *bot.Bot
 	notify chan string
+	runDir string // the runtime directory of the status file; "" none
 
 	mu       sync.Mutex
 	board    *device.Board
@@ -86,14 +87,17 @@ type daemonOptions struct {
 	sim          *device.Sim       // the pins, instead of the configured backend
 	transport    http.RoundTripper // carries the API's requests
 	pollInterval time.Duration     // overrides the config's (which is at least 1s)
+	runtimeDir   string            // where the status file goes; "" none (the demo)
 }
 
 // newDaemon makes the client, loads the state (taking its lock) and opens
 // the pins (outputs at their initial levels).
 func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemon, error) {
-	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim}
+	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim, runDir: o.runtimeDir}
+	meter := bot.NewMeter(prices(cfg))
 	copt := clientOptions(cfg)
 	copt.Transport = o.transport
+	copt.Meter = meter
 	client, err := twitter.New(copt)
 	if err != nil {
 		return nil, configErr(err)
@@ -105,7 +109,7 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	}
 	b, err := bot.New(bot.Options{
 		Client:       client,
-		Handler:      bot.HandlerFunc(d.handle),
+		Handler:      d,
 		StateDir:     cfg.StateDir,
 		Logger:       logger,
 		Listen:       cfg.Twitter.Listen,
@@ -115,6 +119,8 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 		Reply:        cfg.Twitter.Reply,
 		Notify:       d.notify,
 		Progress:     watchdog(logger),
+		Meter:        meter,
+		DailyBudget:  cfg.Budget.Daily,
 	})
 	if err != nil {
 		return nil, configErr(err)
@@ -176,20 +182,17 @@ func (d *daemon) watch(b *device.Board) {
 	}()
 }
 
-// handle runs a command on the board; the bot calls it.
-func (d *daemon) handle(ctx context.Context, c bot.Command) string {
-	d.mu.Lock()
-	b := d.board
-	d.mu.Unlock()
-	res := b.Run(ctx, c.Text, device.Caller{ID: c.AuthorID, Username: c.AuthorUsername})
-	return res.Reply
-}
-
 // run starts the bot and polls until ctx is cancelled.
 func (d *daemon) run(ctx context.Context) error {
+	d.startLine(d.runDir)
+	stop, err := d.observe(ctx, d.runDir)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	// Outputs are at their initial levels and the state is loaded.
 	sdNotify(d.log, sd.SdNotifyReady)
-	err := d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
+	err = d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
 	if err == nil {
 		d.log.Info("polling", "account", "@"+d.bot.Account().Username, "inboxes", strings.Join(d.cfg.Twitter.Listen, ","),
 			"api", d.client.Version(), "poll_interval", d.cfg.Twitter.PollInterval.String(), "allow", allowed(d.cfg))
@@ -239,7 +242,7 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 	if err := config.WriteDeviceList(d.cfg.StateDir, d.cfg.GPIO.Backend, d.cfg.Devices); err != nil {
 		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}
-	d.bot.Reload(d.cfg.Twitter.Allow, bot.HandlerFunc(d.handle))
+	d.bot.Reload(d.cfg.Twitter.Allow, d)
 	d.log.Info("reloaded", "devices", len(d.cfg.Devices), "allow", len(d.cfg.Twitter.Allow))
 }
 

@@ -79,7 +79,7 @@ func TestE2EMention(t *testing.T) {
 		if runs[ok.ID] != 1 || runs[stranger.ID] != 0 || runs[own.ID] != 0 || len(runs) != 1 {
 			t.Errorf("runs: allowed %d, stranger %d, own %d; want 1, 0, 0", runs[ok.ID], runs[stranger.ID], runs[own.ID])
 		}
-		if n := p.countLog("ignored: author not allowed", "post_id", stranger.ID); n != 1 {
+		if n := p.countLog("command", "post_id", stranger.ID, "result", "stranger"); n != 1 {
 			t.Errorf("stranger's post logged as ignored %d times, want 1", n)
 		}
 		if n := p.countLog("pin set", "device", "led", "by", "command", "state", "on"); n != 1 {

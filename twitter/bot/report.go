@@ -159,13 +159,12 @@ func (r *Reporter) Run(ctx context.Context) {
 			}
 		}
 	}()
-	var lastStatus, lastMetrics []byte
+	var lastStatus, lastKey, lastMetrics []byte
 	var statusAt, metricsAt time.Time
-	every := r.opt.Every
-	if !r.tmpfs {
-		every = min(every, SlowStatusEvery)
-	}
-	t := time.NewTicker(every)
+	// A look every second: on a tmpfs the file follows at once what
+	// matters (a command, a device), and is rewritten every Every anyway,
+	// so that its age tells a daemon that hangs.
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	warned := map[string]bool{}
 	for {
@@ -175,7 +174,14 @@ func (r *Reporter) Run(ctx context.Context) {
 			data, err := json.MarshalIndent(st, "", "  ")
 			if err == nil {
 				data = append(data, '\n')
-				due := r.tmpfs || (!sameStatus(data, lastStatus) && now.Sub(statusAt) >= SlowStatusEvery) || lastStatus == nil
+				key := stableKey(st)
+				changed := !bytes.Equal(key, lastKey)
+				due := lastStatus == nil
+				if r.tmpfs {
+					due = due || changed || now.Sub(statusAt) >= r.opt.Every
+				} else {
+					due = due || (changed && now.Sub(statusAt) >= SlowStatusEvery)
+				}
 				if due {
 					if err := config.WriteFile(path, data, 0o644); err != nil {
 						if !warned[path] {
@@ -183,7 +189,7 @@ func (r *Reporter) Run(ctx context.Context) {
 							r.log.Warn("cannot write the status file", "err", err)
 						}
 					} else {
-						lastStatus, statusAt, warned[path] = data, now, false
+						lastStatus, lastKey, statusAt, warned[path] = data, key, now, false
 					}
 				}
 			}
@@ -210,27 +216,20 @@ func (r *Reporter) Run(ctx context.Context) {
 	}
 }
 
-// sameStatus reports whether two status files say the same but for the
-// time of writing and the uptime.
-func sameStatus(a, b []byte) bool {
-	return bytes.Equal(dropLines(a, `"updated"`, `"uptime_seconds"`), dropLines(b, `"updated"`, `"uptime_seconds"`))
-}
-
-func dropLines(data []byte, keys ...string) []byte {
-	var out []byte
-	for _, l := range bytes.SplitAfter(data, []byte("\n")) {
-		t := bytes.TrimSpace(l)
-		skip := false
-		for _, k := range keys {
-			if bytes.HasPrefix(t, []byte(k)) {
-				skip = true
-			}
-		}
-		if !skip {
-			out = append(out, l...)
-		}
+// stableKey is what of st, off a tmpfs, is worth a write of the card when
+// it changes: not the times of polls, the rate limits, the request counts
+// or the clock, which change at every poll, but the commands, the spend,
+// the delivery, failures, MQTT and the devices.
+func stableKey(st Status) []byte {
+	st.Updated, st.UptimeSeconds, st.RateLimits, st.Requests = time.Time{}, 0, nil, nil
+	in := make([]InboxStatus, len(st.Inboxes))
+	for i, x := range st.Inboxes {
+		x.LastPoll, x.NextPoll, x.LastNew = time.Time{}, time.Time{}, 0
+		in[i] = x
 	}
-	return out
+	st.Inboxes = in
+	b, _ := json.Marshal(st)
+	return b
 }
 
 // unix is t in seconds since the Unix epoch, 0 for the zero time.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -288,10 +289,16 @@ func (m *Meter) unsaved() bool {
 	return m.dirty
 }
 
-// FormatUSD is an amount as the log and status show it: $0.215, $12.40.
+// FormatUSD is an amount as the log and status show it: $0.50, $0.077,
+// $12.40 (two decimals at least, four at most).
 func FormatUSD(usd float64) string {
-	if usd != 0 && math.Abs(usd) < 10 {
-		return "$" + strconv.FormatFloat(usd, 'f', 3, 64)
+	s := strconv.FormatFloat(math.Round(usd*1e4)/1e4, 'f', -1, 64)
+	i := strings.IndexByte(s, '.')
+	switch {
+	case i < 0:
+		s += ".00"
+	case len(s)-i-1 < 2:
+		s += strings.Repeat("0", 2-(len(s)-i-1))
 	}
-	return "$" + strconv.FormatFloat(usd, 'f', 2, 64)
+	return "$" + s
 }

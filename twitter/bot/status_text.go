@@ -27,14 +27,19 @@ func (st *Status) WriteText(w io.Writer, now time.Time) error {
 		fmt.Fprintf(&b, ", account %s (api %s)", st.Account, st.API)
 	}
 	b.WriteString("\n")
+	if age := now.Sub(st.Updated); age > StatusEvery+5*time.Second {
+		fmt.Fprintf(&b, "as of %s (%s ago: off a tmpfs the file is written only when something that matters changes)\n", at(st.Updated), age.Round(time.Second))
+	}
 	if d := st.Delivery; d != nil {
 		mode := "polls"
 		if d.Mode == DeliveryStream {
 			mode = "the X Activity API stream, with polls to reconcile"
 		}
 		fmt.Fprintf(&b, "delivery: %s, since %s\n", mode, at(d.Since))
-	} else if st.Account == "" {
-		b.WriteString("delivery: none (no twitter: section: devices on MQTT only)\n")
+	} else if st.API == "" {
+		b.WriteString("delivery: none (no twitter: section: the devices are on MQTT only)\n")
+	} else {
+		b.WriteString("delivery: starting (waiting for a sane clock or the account)\n")
 	}
 	for _, in := range st.Inboxes {
 		fmt.Fprintf(&b, "%-9s last poll %s (%d new), next %s", in.Inbox+":", at(in.LastPoll), in.LastNew, at(in.NextPoll))
