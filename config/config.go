@@ -50,6 +50,9 @@ type Config struct {
 	StateDir string   `json:"state_dir"`
 	GPIO     GPIO     `json:"gpio"`
 	Devices  []Device `json:"devices"` // in the order of the file
+
+	// MQTT is the mqtt: section; nil when the file has none (MQTT off).
+	MQTT *MQTT `json:"mqtt,omitempty"`
 }
 
 // Twitter is the account, the API and the polling policy.
@@ -106,6 +109,10 @@ type Device struct {
 	High     string        `json:"high"`     // word for a high level (default "high")
 	Low      string        `json:"low"`      // word for a low level (default "low")
 	Debounce time.Duration `json:"debounce"` // default 50ms
+
+	// HAClass is Home Assistant's binary sensor device class for an input
+	// (door, motion...), with mqtt: on; "" for none.
+	HAClass string `json:"ha_class,omitempty"`
 
 	// Line is the line of the file that defined the device, for messages.
 	Line int `json:"-"`

@@ -27,6 +27,8 @@ type decoder struct {
 
 	files  map[string]place // twitter.<key>_file paths, by key name
 	inline map[string]int   // inline secrets: key name -> line
+
+	mqttFile mqttFile // the mqtt section's inline password and password_file
 }
 
 // place is where a value was written.
@@ -69,7 +71,7 @@ func (d *decoder) at(key, fallback string) (int, string) {
 
 // Keys of each part of the file.
 var (
-	topKeys = []string{"twitter", "state_dir", "gpio", "devices"}
+	topKeys = []string{"twitter", "state_dir", "gpio", "devices", "mqtt"}
 
 	twitterKeys = []string{
 		"consumer_key", "consumer_secret", "access_token", "access_token_secret",
@@ -84,6 +86,7 @@ var (
 		"initial", "active_low", "max_on",
 		"frequency",
 		"pull", "notify", "high", "low", "debounce",
+		"ha_class",
 	}
 
 	// deviceKeyKinds are the kinds a device key fits; keys not here fit all.
@@ -97,6 +100,7 @@ var (
 		"high":       {KindInput},
 		"low":        {KindInput},
 		"debounce":   {KindInput},
+		"ha_class":   {KindInput},
 	}
 
 	// synonyms are words people write for a key, and the key they meant.
@@ -110,6 +114,8 @@ var (
 		"base_url": "api_url", "api_version": "api", "version": "api", "inboxes": "listen",
 		"api_key": "consumer_key", "api_secret": "consumer_secret", "api_key_secret": "consumer_secret",
 		"access_secret": "access_token_secret",
+		"host":          "broker", "server": "broker", "user": "username", "prefix": "discovery",
+		"discovery_prefix": "discovery", "device_class": "ha_class", "class": "ha_class",
 	}
 )
 
@@ -125,6 +131,8 @@ func home(k, here string) string {
 		return "the top level"
 	case here != "device" && slices.Contains(deviceKeys, k):
 		return "a device under devices"
+	case here != "mqtt" && slices.Contains(mqttKeys, k):
+		return "mqtt"
 	}
 	return ""
 }
@@ -404,6 +412,9 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 	if e, ok := m["devices"]; ok && !isNull(e.v) {
 		c.Devices = d.devices(e.v)
 	}
+	if e, ok := m["mqtt"]; ok {
+		d.mqtt(e.v, c)
+	}
 }
 
 func (d *decoder) twitter(n *yaml.Node, t *Twitter) {
@@ -605,6 +616,9 @@ func (d *decoder) device(n *yaml.Node, key string, dev *Device) {
 		if v, ok := d.duration(e.v, key+".debounce", "50ms"); ok {
 			dev.Debounce = v
 		}
+	}
+	if e, ok := m["ha_class"]; ok {
+		d.haClass(e, key, dev)
 	}
 	dev.setDefaults()
 }
