@@ -48,6 +48,9 @@ type Options struct {
 	Logger      *slog.Logger // nil: no logs
 	Start       time.Time    // when the program started, for the uptime; zero: when Open ran
 	ThermalPath string       // CPU temperature in millidegrees; "": DefaultThermalPath
+	// WatchInputs watches every input for changes, not only the notify
+	// ones, so that a Feed sees them (MQTT turns it on).
+	WatchInputs bool
 }
 
 // Result is what came of a command text.
@@ -77,6 +80,9 @@ type Board struct {
 	byName  map[string]*dev
 	start   time.Time
 	thermal string
+
+	watchInputs bool  // every input is watched, not only notify ones
+	feeds       feeds // the Watch feeds of state changes
 
 	events   chan Event
 	ctx      context.Context // the board's life: jobs and watchers end with it
@@ -146,7 +152,7 @@ func Open(specs []config.Device, pins PinSource, opt Options) (*Board, error) {
 	}
 	b.mu.Unlock()
 	for _, d := range b.devs {
-		if d.spec.Kind == config.KindInput && d.spec.Notify {
+		if b.watches(d.spec) {
 			b.watchers.Add(1)
 			go b.watch(d, d.pin.Read())
 		}
@@ -164,6 +170,7 @@ func newBoard(specs []config.Device, opt Options) *Board {
 		events:  make(chan Event, eventBuffer),
 		idle:    make(chan struct{}),
 	}
+	b.watchInputs = opt.WatchInputs
 	close(b.idle)
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
@@ -258,7 +265,7 @@ func (b *Board) setup(d *dev) error {
 		}
 	case config.KindInput:
 		edge := gpio.NoEdge
-		if s.Notify {
+		if b.watches(s) {
 			edge = gpio.BothEdges
 		}
 		if err := d.pin.In(pull(s.Pull), edge); err != nil {
@@ -294,6 +301,7 @@ func (b *Board) drive(d *dev, on bool, by string) error {
 		return err
 	}
 	d.on = on
+	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "state", onWord(on), "by", by)
 	return nil
 }
@@ -311,6 +319,7 @@ func (b *Board) duty(d *dev, pct int, by string) error {
 		return err
 	}
 	d.pct, d.on = pct, pct > 0
+	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "duty", strconv.Itoa(pct)+"%", "by", by)
 	return nil
 }
@@ -326,6 +335,7 @@ func (b *Board) safe(d *dev, by string) error {
 		return fmt.Errorf("%s: pin %s (%s) to its safe level %s: %v", where(d.spec), d.spec.Pin, driver(d.pin), l, err)
 	}
 	d.on, d.pct = false, 0
+	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "state", "off", "by", by)
 	return nil
 }
@@ -468,13 +478,14 @@ func (b *Board) shutdown(halt bool) {
 		b.mu.Unlock()
 		b.stop()
 		for _, d := range b.devs {
-			if d.spec.Kind == config.KindInput && d.spec.Notify {
+			if b.watches(d.spec) {
 				_ = d.pin.Halt() // wakes WaitForEdge
 			}
 		}
 		b.watchers.Wait()
 		<-idle
 		close(b.events)
+		b.closeFeeds()
 	})
 }
 
@@ -508,7 +519,10 @@ func (b *Board) watch(d *dev, last gpio.Level) {
 		last = l
 		ev := Event{Device: d.spec.Name, Word: word(d.spec, l), Level: l, At: time.Now()}
 		b.log.Info("input changed", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "word", ev.Word)
-		b.send(ev)
+		b.changed(d)
+		if d.spec.Notify {
+			b.send(ev)
+		}
 	}
 }
 
