@@ -308,10 +308,8 @@ func connectProblem(err error) string {
 	var ce *autopaho.ConnackError
 	if errors.As(err, &ce) {
 		switch ce.ReasonCode {
-		case 0x86, 0x04: // bad user name or password (MQTT 5, 3.1.1)
-			return "the broker refused the user name or password; check mqtt.username and the password (TWEETPI_MQTT_PASSWORD, password_file or password)"
-		case 0x87, 0x05:
-			return "the broker says this user may not connect; check mqtt.username and the broker's ACL"
+		case 0x86, 0x87, 0x04, 0x05: // bad user name or password, not authorized (MQTT 5, 3.1.1); mosquitto answers a bad password with not authorized
+			return "the broker refused the user name or password; check mqtt.username and the password (TWEETPI_MQTT_PASSWORD, password_file or password) against the broker's password file"
 		case 0x85:
 			return "the broker refused the client id tweetpi-NODE; check mqtt.node"
 		}

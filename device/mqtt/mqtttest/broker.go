@@ -53,6 +53,10 @@ type Options struct {
 	Persist bool
 	// Port is the port to listen on; 0 picks a free one.
 	Port int
+	// Nagle leaves mosquitto's default set_tcp_nodelay false; the
+	// broker here sets it true, as deploy/mosquitto/tweetpi.conf does (else
+	// small messages wait for the peer's delayed ACK, up to 40 ms).
+	Nagle bool
 }
 
 // Broker is a running mosquitto.
@@ -103,6 +107,9 @@ func Start(t testing.TB, opt Options) *Broker {
 	fmt.Fprintf(&conf, "listener %d 127.0.0.1\n", b.Port)
 	if os.Geteuid() == 0 {
 		conf.WriteString("user root\n") // else mosquitto drops to user mosquitto, who cannot read the test's files
+	}
+	if !opt.Nagle {
+		conf.WriteString("set_tcp_nodelay true\n")
 	}
 	conf.WriteString("log_dest stderr\nlog_type all\nconnection_messages true\nlog_timestamp true\nlog_timestamp_format %H:%M:%S\n")
 	if len(opt.Users) > 0 {
