@@ -5,6 +5,12 @@
 // It never lets a secret out: the four keys are Secret values whose every
 // printed form is redacted, and a file that holds a secret must be private to
 // its owner. It imports neither the twitter nor the device package.
+//
+// Being the one package both sides import, it also holds what they share:
+// the one atomic file writer (WriteFile: state.json, the configuration,
+// devices.json), the command words (ReservedWords), the duration format
+// (FormatDuration), the length of a text as X counts it (Weight, Truncate)
+// and the "did you mean" (Nearest).
 package config
 
 import (

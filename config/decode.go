@@ -215,7 +215,7 @@ func (d *decoder) mapping(n *yaml.Node, key string, known []string, here, exampl
 
 func unknownKey(k string, known []string, here string) string {
 	msg := "unknown key"
-	if m := nearest(k, known); m != "" {
+	if m := Nearest(k, known); m != "" {
 		return msg + "; did you mean " + m + "?"
 	}
 	if s, ok := synonyms[strings.ToLower(k)]; ok && slices.Contains(known, s) {

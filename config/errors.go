@@ -62,21 +62,30 @@ func sortErrors(es Errors) {
 // quote renders a value as written, for messages.
 func quote(s string) string { return strconv.Quote(s) }
 
-// nearest returns the candidate within a small edit distance of s (case
-// does not count), or "".
-func nearest(s string, candidates []string) string {
+// Nearest returns the candidate closest to s by EditDistance (case does not
+// count), or "" when none is close enough to be a typo: at most one edit
+// from a word of up to 3 letters, two from one of 4 to 9, three from a
+// longer one, and fewer edits than the candidate has letters. It is the one
+// "did you mean" of config keys and of device commands.
+func Nearest(s string, candidates []string) string {
+	if len(s) < 2 || len(s) > 64 {
+		return ""
+	}
 	ls := strings.ToLower(s)
 	best, bestD := "", 0
 	for _, c := range candidates {
 		d := EditDistance(ls, strings.ToLower(c))
 		limit := 1
-		if len(c) >= 5 {
+		if len(c) >= 4 {
 			limit = 2
 		}
 		if len(c) >= 10 {
 			limit = 3
 		}
-		if d <= limit && (best == "" || d < bestD) {
+		if d > limit || d >= len(c) {
+			continue
+		}
+		if best == "" || d < bestD {
 			best, bestD = c, d
 		}
 	}

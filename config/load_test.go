@@ -519,8 +519,8 @@ func TestDidYouMean(t *testing.T) {
 		"pol_interval": "poll_interval", "max-on": "max_on", "Pin": "pin", "colour": "", "x": "",
 		"acess_token": "access_token", "consumer_secret_fil": "consumer_secret_file",
 	} {
-		if got := nearest(in, keys); got != want {
-			t.Errorf("nearest(%q) = %q, want %q", in, got, want)
+		if got := Nearest(in, keys); got != want {
+			t.Errorf("Nearest(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -32,10 +32,6 @@ const (
 
 const frequencyRange = "%s is out of range; a pwm frequency is more than 0 and at most 1MHz, like 25kHz or 1kHz"
 
-// ReservedWords are the words of the command language; no device or alias
-// may be named one of them.
-var ReservedWords = []string{"help", "status", "on", "off", "toggle", "pulse", "blink", "all"}
-
 // Default returns the configuration an empty file gives: no devices, no
 // keys, every default filled in.
 func Default() *Config {
@@ -114,18 +110,18 @@ func (c *Config) validate(d *decoder) {
 	}
 	c.checkListen(d)
 	if t.PollInterval < MinPollInterval {
-		line, raw := d.at("twitter.poll_interval", fmtDuration(t.PollInterval))
-		d.addf(line, "twitter.poll_interval", raw, "%s is too fast; it must be %s or more (it slows down by itself to stay inside the rate limits)", quote(raw), fmtDuration(MinPollInterval))
+		line, raw := d.at("twitter.poll_interval", FormatDuration(t.PollInterval))
+		d.addf(line, "twitter.poll_interval", raw, "%s is too fast; it must be %s or more (it slows down by itself to stay inside the rate limits)", quote(raw), FormatDuration(MinPollInterval))
 	}
 	if t.MaxAge <= 0 {
-		line, raw := d.at("twitter.max_age", fmtDuration(t.MaxAge))
+		line, raw := d.at("twitter.max_age", FormatDuration(t.MaxAge))
 		d.addf(line, "twitter.max_age", raw, "%s must be more than 0, like 10m", quote(raw))
 	} else if t.PollInterval >= MinPollInterval && t.MaxAge < t.PollInterval {
-		line, raw := d.at("twitter.max_age", fmtDuration(t.MaxAge))
+		line, raw := d.at("twitter.max_age", FormatDuration(t.MaxAge))
 		if line == 0 {
 			line, _ = d.at("twitter.poll_interval", "")
 		}
-		d.addf(line, "twitter.max_age", raw, "%s is shorter than poll_interval (%s): commands would be too old before they are read; make max_age %s or more", quote(raw), fmtDuration(t.PollInterval), fmtDuration(t.PollInterval))
+		d.addf(line, "twitter.max_age", raw, "%s is shorter than poll_interval (%s): commands would be too old before they are read; make max_age %s or more", quote(raw), FormatDuration(t.PollInterval), FormatDuration(t.PollInterval))
 	}
 	d.checkAllow("twitter.allow", t.Allow)
 
@@ -274,7 +270,7 @@ func (c *Config) checkDevices(d *decoder) {
 		d.checkAllow(key+".allow", dev.Allow)
 
 		if dev.MaxOn < 0 {
-			line, raw := d.at(key+".max_on", fmtDuration(dev.MaxOn))
+			line, raw := d.at(key+".max_on", FormatDuration(dev.MaxOn))
 			d.addf(line, key+".max_on", raw, "%s must be more than 0; leave max_on out for no limit", quote(raw))
 		}
 		switch dev.Kind {
@@ -295,7 +291,7 @@ func (c *Config) checkDevices(d *decoder) {
 				d.addf(line, key+".low", raw, "%s is also the word for high; the two words must differ", quote(raw))
 			}
 			if dev.Debounce <= 0 {
-				line, raw := d.at(key+".debounce", fmtDuration(dev.Debounce))
+				line, raw := d.at(key+".debounce", FormatDuration(dev.Debounce))
 				d.addf(line, key+".debounce", raw, "%s must be more than 0, like 50ms", quote(raw))
 			}
 		}
@@ -324,17 +320,4 @@ func suggestName(s string) string {
 		return "; write " + t
 	}
 	return ""
-}
-
-// fmtDuration renders a duration the short way a person writes it: 10m,
-// not 10m0s.
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

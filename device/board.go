@@ -210,7 +210,7 @@ func checkSpecs(specs []config.Device) error {
 			if other, dup := names[n]; dup {
 				return fmt.Errorf("%s: name %q is also device %s's; names and aliases must be unique", where(s), n, other)
 			}
-			if n == VerbHelp || n == VerbStatus {
+			if isCommandWord(n) {
 				return fmt.Errorf("%s: %q is a command word; name the device otherwise", where(s), n)
 			}
 			names[n] = s.Name

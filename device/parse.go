@@ -13,15 +13,15 @@ import (
 
 // Verbs of the command language.
 const (
-	VerbHelp   = "help"   // the verbs and the device names
-	VerbStatus = "status" // every device, uptime, temperature
-	VerbState  = "state"  // one device's state ("led" or "led status")
-	VerbOn     = "on"
-	VerbOff    = "off"
-	VerbToggle = "toggle"
-	VerbPulse  = "pulse" // on, then off after Action.Duration
-	VerbBlink  = "blink" // Action.Count times, one every Action.Duration
-	VerbDuty   = "duty"  // pwm at Action.Percent ("fan 40%")
+	VerbHelp   = config.WordHelp   // the verbs and the device names
+	VerbStatus = config.WordStatus // every device, uptime, temperature
+	VerbState  = "state"           // one device's state ("led" or "led status")
+	VerbOn     = config.WordOn
+	VerbOff    = config.WordOff
+	VerbToggle = config.WordToggle
+	VerbPulse  = config.WordPulse // on, then off after Action.Duration
+	VerbBlink  = config.WordBlink // Action.Count times, one every Action.Duration
+	VerbDuty   = "duty"           // pwm at Action.Percent ("fan 40%")
 )
 
 // Limits of the command language.
@@ -33,9 +33,8 @@ const (
 	MinBlinkPeriod = 50 * time.Millisecond // shortest blink period (on plus off)
 	MaxBlinkPeriod = time.Minute           // longest blink period
 	DefaultBlink   = time.Second           // blink period when none is given
-	MaxReply       = 200                   // longest reply, in characters, leaving room in a post
+	MaxReply       = 200                   // longest reply, by config.Weight (X's count), leaving room in a post
 	maxEcho        = 20                    // longest user word echoed in a reply
-	minEditLen     = 3                     // words shorter than this get no suggestion
 )
 
 // Action is one checked command.
@@ -185,7 +184,7 @@ func newIndex(specs []config.Device) *index {
 		d := &specs[i]
 		for _, n := range append([]string{d.Name}, d.Aliases...) {
 			n = strings.ToLower(n)
-			if n == "" || n == VerbHelp || n == VerbStatus {
+			if n == "" || isCommandWord(n) {
 				continue
 			}
 			if _, dup := idx.byName[n]; dup {
@@ -232,7 +231,7 @@ func parseOne(w []string, idx *index) (Action, error) {
 	}
 	if !contains(allVerbs, verb) {
 		msg := fmt.Sprintf("%s: no verb %s", d.Name, echo(verb))
-		if s := nearest(verb, verbsFor[kind]); s != "" {
+		if s := config.Nearest(verb, verbsFor[kind]); s != "" {
 			return Action{}, fmt.Errorf("%s; did you mean %s %s?", msg, d.Name, s)
 		}
 		return Action{}, fmt.Errorf("%s; say %s", msg, verbList(kind))
@@ -301,7 +300,7 @@ func unknownDevice(w []string, idx *index) error {
 		}
 	}
 	cands := append([]string{VerbHelp, VerbStatus}, idx.names...)
-	if s := nearest(first, cands); s != "" {
+	if s := config.Nearest(first, cands); s != "" {
 		return fmt.Errorf("no device %s; did you mean %s?", echo(first), s)
 	}
 	if len(idx.names) == 0 {
@@ -354,6 +353,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// isCommandWord reports whether a name is a word of the command language
+// (config.ReservedWords), which no device may be called.
+func isCommandWord(n string) bool { return contains(config.ReservedWords, n) }
+
 func kindWord(kind string) string {
 	switch kind {
 	case config.KindInput:
@@ -389,57 +392,5 @@ func echo(s string) string {
 	return `"` + s + `"`
 }
 
-// nearest returns the candidate closest to s by edit distance, or "" when
-// none is close enough to be a typo.
-func nearest(s string, cands []string) string {
-	if len(s) < minEditLen-1 || len(s) > 40 {
-		return ""
-	}
-	best, bestD := "", 0
-	for _, c := range cands {
-		d := config.EditDistance(s, c)
-		limit := 1
-		if len(c) >= 4 {
-			limit = 2
-		}
-		if d > limit || d >= len(c) {
-			continue
-		}
-		if best == "" || d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// fmtDuration writes a duration short: 30s, 1m30s, 500ms, 2h, 3h12m.
-func fmtDuration(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "0s"
-	case d < time.Second:
-		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
-	case d%time.Second != 0 && d < time.Minute:
-		return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
-	case d%time.Second != 0:
-		return d.String() // keep the fraction: 5m0.5s
-	}
-	d = d.Truncate(time.Second)
-	var b strings.Builder
-	if days := d / (24 * time.Hour); days > 0 {
-		fmt.Fprintf(&b, "%dd", days)
-		d -= days * 24 * time.Hour
-	}
-	if h := d / time.Hour; h > 0 {
-		fmt.Fprintf(&b, "%dh", h)
-		d -= h * time.Hour
-	}
-	if m := d / time.Minute; m > 0 {
-		fmt.Fprintf(&b, "%dm", m)
-		d -= m * time.Minute
-	}
-	if s := d / time.Second; s > 0 {
-		fmt.Fprintf(&b, "%ds", s)
-	}
-	return b.String()
-}
+// fmtDuration is config.FormatDuration, the one duration format.
+func fmtDuration(d time.Duration) string { return config.FormatDuration(d) }

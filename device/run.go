@@ -216,9 +216,7 @@ func (b *Board) status() string {
 	if len(parts) == 0 {
 		head = "no devices"
 	}
-	if room := MaxReply - len(tail); len(head) > room {
-		head = cut(head, room)
-	}
+	head = config.Truncate(head, MaxReply-config.Weight(tail))
 	return head + tail
 }
 
@@ -254,13 +252,5 @@ func fmtUptime(d time.Duration) string {
 	return fmtDuration(d.Truncate(time.Hour))
 }
 
-// fit cuts a reply to MaxReply characters.
-func fit(s string) string { return cut(s, MaxReply) }
-
-func cut(s string, n int) string {
-	if len([]rune(s)) <= n {
-		return s
-	}
-	r := []rune(s)
-	return strings.TrimRight(string(r[:n-1]), " ,;") + "…"
-}
+// fit cuts a reply to MaxReply.
+func fit(s string) string { return config.Truncate(s, MaxReply) }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tweetpi/tweetpi/config"
 )
 
 // Inboxes the bot polls.
@@ -578,7 +580,7 @@ func (b *Bot) pollMentions(ctx context.Context) error {
 	}
 	b.noteClock() // this answer's Date decides whether its commands run
 	for _, p := range posts {
-		if !idLess(b.st.MentionsTaken, p.ID) {
+		if !IDLess(b.st.MentionsTaken, p.ID) {
 			continue // taken before a restart
 		}
 		c := Command{Inbox: InboxMentions, ID: p.ID, AuthorID: p.AuthorID, AuthorUsername: p.AuthorUsername, Text: p.Text, CreatedAt: p.CreatedAt}
@@ -586,9 +588,9 @@ func (b *Bot) pollMentions(ctx context.Context) error {
 			return err
 		}
 	}
-	if n := len(posts); n > 0 && idLess(b.st.MentionsSince, posts[n-1].ID) {
+	if n := len(posts); n > 0 && IDLess(b.st.MentionsSince, posts[n-1].ID) {
 		b.st.MentionsSince = posts[n-1].ID
-		if idLess(b.st.MentionsTaken, b.st.MentionsSince) {
+		if IDLess(b.st.MentionsTaken, b.st.MentionsSince) {
 			b.st.MentionsTaken = b.st.MentionsSince
 		}
 		return b.save()
@@ -618,7 +620,7 @@ func (b *Bot) pollDMs(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("direct messages (first start): %w", err)
 		}
-		if idLess(b.st.DMsFloor, newest) {
+		if IDLess(b.st.DMsFloor, newest) {
 			b.st.DMsFloor = newest
 		}
 		b.st.DMsStarted = true
@@ -675,7 +677,7 @@ func (b *Bot) handle(ctx context.Context, c Command, take func()) error {
 	if !b.allowed(c.AuthorID, c.AuthorUsername) {
 		take()
 		b.dirty = true
-		log.Info("ignored: author not allowed", "text", clip(c.Text, 80))
+		log.Info("ignored: author not allowed", "text", config.Truncate(c.Text, 80))
 		return nil
 	}
 	if b.clockBad {
@@ -688,7 +690,7 @@ func (b *Bot) handle(ctx context.Context, c Command, take func()) error {
 		// each.
 		take()
 		reply := fmt.Sprintf("Too old, not run: sent %s ago, the limit is %s.", age.Round(time.Second), b.opt.MaxAge)
-		log.Info("command", "text", clip(c.Text, 200), "result", "too_old", "reply", reply)
+		log.Info("command", "text", config.Truncate(c.Text, 200), "result", "too_old", "reply", reply)
 		if b.opt.Reply {
 			b.enqueue(b.outgoing(c, reply))
 		}
@@ -702,9 +704,9 @@ func (b *Bot) handle(ctx context.Context, c Command, take func()) error {
 		*b.st = snapshot // not recorded, so not run: it is tried again
 		return err
 	}
-	log.Info("run", "text", clip(c.Text, 200))
+	log.Info("run", "text", config.Truncate(c.Text, 200))
 	reply := b.opt.Handler.Handle(ctx, c)
-	log.Info("command", "text", clip(c.Text, 200), "result", "done", "reply", reply)
+	log.Info("command", "text", config.Truncate(c.Text, 200), "result", "done", "reply", reply)
 	if !b.opt.Reply || reply == "" {
 		return nil
 	}
@@ -919,11 +921,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-func clip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/tweetpi/tweetpi/config"
 )
 
 // windowClient is a Client whose endpoints keep fixed rate-limit windows
@@ -143,7 +145,7 @@ func (c *windowClient) Mentions(ctx context.Context, userID string, p MentionsPa
 	}
 	var out []Post
 	for _, m := range c.posts {
-		if p.SinceID == "" || idLess(p.SinceID, m.ID) {
+		if p.SinceID == "" || IDLess(p.SinceID, m.ID) {
 			out = append(out, m)
 		}
 	}
@@ -689,7 +691,7 @@ func TestReplyText(t *testing.T) {
 		if !strings.Contains(got, tc.contains) || (tc.absent != "" && strings.Contains(got, tc.absent)) {
 			t.Errorf("replyText(%.30q) = %q", tc.in, got)
 		}
-		if w := weight(got); w > MaxPostWeight {
+		if w := config.Weight(got); w > MaxPostWeight {
 			t.Errorf("replyText(%.30q) weighs %d", tc.in, w)
 		}
 	}
@@ -697,7 +699,7 @@ func TestReplyText(t *testing.T) {
 	if a == b2 {
 		t.Errorf("two replies in the same second are both %q; the API refuses duplicates", a)
 	}
-	if fmt.Sprint(weight("日本")) != "4" {
+	if fmt.Sprint(config.Weight("日本")) != "4" {
 		t.Errorf("CJK weighs 2 each")
 	}
 }

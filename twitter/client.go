@@ -277,8 +277,11 @@ func parseLimits(h http.Header) (rl RateLimit, ok bool) {
 	return rl, ok
 }
 
-// snowflakeLess orders numeric id strings (snowflakes) without parsing them.
-func snowflakeLess(a, b string) bool {
+// IDLess reports whether decimal id a is less than b, numerically, without
+// parsing them (ids are snowflakes: they grow with time, so a smaller id is
+// an older post or event); "" is less than any id.
+func IDLess(a, b string) bool {
+	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
 	if len(a) != len(b) {
 		return len(a) < len(b)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/tweetpi/tweetpi/config"
 )
 
 // MaxPostWeight is the most a post may weigh: 280, where most Latin
@@ -38,7 +40,7 @@ func (b *Bot) stamped(text, tag string) string {
 		label += " " + tag
 	}
 	// 3 spare for a counter: " #2".
-	base := fitWeight(stripLinks(text), MaxPostWeight-weight(" ("+label+")")-3)
+	base := config.Truncate(stripLinks(text), MaxPostWeight-config.Weight(" ("+label+")")-3)
 	out := base + " (" + label + ")"
 	for n := 2; slices.Contains(b.recent, out); n++ {
 		out = base + " (" + label + " #" + strconv.Itoa(n) + ")"
@@ -83,37 +85,4 @@ func looksLikeDomain(w string) bool {
 		}
 	}
 	return unicode.IsLetter(rune(host[0])) || unicode.IsDigit(rune(host[0]))
-}
-
-// weight is a text's weight as X counts it (approximately: code points in
-// the Latin, general punctuation and similar ranges weigh 1, others 2).
-func weight(s string) int {
-	n := 0
-	for _, r := range s {
-		n += runeWeight(r)
-	}
-	return n
-}
-
-func runeWeight(r rune) int {
-	switch {
-	case r <= 0x10FF, r >= 0x2000 && r <= 0x200D, r >= 0x2010 && r <= 0x201F, r >= 0x2032 && r <= 0x2037:
-		return 1
-	}
-	return 2
-}
-
-// fitWeight cuts s to at most max, ending with "…" when cut.
-func fitWeight(s string, max int) string {
-	if weight(s) <= max {
-		return s
-	}
-	n := 0
-	for i, r := range s {
-		if n+runeWeight(r)+1 > max {
-			return strings.TrimSpace(s[:i]) + "…"
-		}
-		n += runeWeight(r)
-	}
-	return s
 }

@@ -11,8 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/tweetpi/tweetpi/config"
 )
 
 // StateFile is the name of the state file in the state directory.
@@ -177,15 +178,6 @@ func isID(s string) bool {
 	return true
 }
 
-// idLess compares two decimal ids numerically ("" is less than any id).
-func idLess(a, b string) bool {
-	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a < b
-}
-
 // Save writes the state to dir/state.json atomically: a temp file in the same
 // directory, fsync, rename over the old file, fsync of the directory. A crash
 // at any point leaves either the old or the new file, never a torn one.
@@ -198,58 +190,16 @@ func (s *State) Save(dir string, now time.Time) error {
 		return fmt.Errorf("encode state: %w", err)
 	}
 	data = append(data, '\n')
-	return writeFileAtomic(filepath.Join(dir, StateFile), data, 0o600)
+	return config.WriteFile(filepath.Join(dir, StateFile), data, 0o600)
 }
 
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write state: fsync: %w", err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	defer d.Close()
-	if err = d.Sync(); err != nil {
-		return fmt.Errorf("write state: fsync %s: %w", dir, err)
-	}
-	return nil
-}
-
-// removeTempFiles removes the temp files of writes a crash cut short (a
-// SIGKILL between the temp file's creation and its rename). They are never
-// read; this only keeps them from piling up. Only the daemon calls it: it
-// is the one writer of the state directory.
+// removeTempFiles removes the temp files of state writes a crash cut short
+// (config.RemoveTemp). Only the daemon calls it: it holds the state
+// directory's lock, so it is the one writer there.
 func removeTempFiles(dir string, log *slog.Logger) {
-	left, _ := filepath.Glob(filepath.Join(dir, "."+StateFile+".tmp-*"))
-	for _, f := range left {
-		if err := os.Remove(f); err != nil {
-			log.Warn("cannot remove a temp file a crash left", "file", f, "err", err)
-		}
+	left, err := config.RemoveTemp(filepath.Join(dir, StateFile))
+	if err != nil {
+		log.Warn("cannot remove a temp file a crash left", "dir", dir, "err", err)
 	}
 	if len(left) > 0 {
 		log.Info("removed temp files an interrupted state write left", "count", len(left))
@@ -258,7 +208,7 @@ func removeTempFiles(dir string, log *slog.Logger) {
 
 // seenDM reports whether a DM event id was seen.
 func (s *State) seenDM(id string) bool {
-	return !idLess(s.DMsFloor, id) || slices.Contains(s.SeenDMs, id)
+	return !IDLess(s.DMsFloor, id) || slices.Contains(s.SeenDMs, id)
 }
 
 // markDM remembers a DM event id.
@@ -275,7 +225,7 @@ func (s *State) trimDMs() {
 		return
 	}
 	for _, id := range s.SeenDMs[:n-maxSeenDMs] {
-		if idLess(s.DMsFloor, id) {
+		if IDLess(s.DMsFloor, id) {
 			s.DMsFloor = id
 		}
 	}

@@ -164,7 +164,7 @@ func (v *V11) Mentions(ctx context.Context, userID string, p MentionsParams) ([]
 		}
 		q.MaxID = oldest - 1
 	}
-	sort.Slice(posts, func(i, j int) bool { return snowflakeLess(posts[i].ID, posts[j].ID) })
+	sort.Slice(posts, func(i, j int) bool { return IDLess(posts[i].ID, posts[j].ID) })
 	return posts, nil
 }
 
@@ -220,7 +220,7 @@ func (v *V11) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 		}
 		q.Cursor = evs.NextCursor
 	}
-	sort.Slice(dms, func(i, j int) bool { return snowflakeLess(dms[i].ID, dms[j].ID) })
+	sort.Slice(dms, func(i, j int) bool { return IDLess(dms[i].ID, dms[j].ID) })
 	return dms, nil
 }
 
@@ -230,7 +230,7 @@ func conversationID(a, b string) string {
 	if a == "" || b == "" {
 		return ""
 	}
-	if snowflakeLess(b, a) {
+	if IDLess(b, a) {
 		a, b = b, a
 	}
 	return a + "-" + b

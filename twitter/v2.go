@@ -228,7 +228,7 @@ func (v *V2) Mentions(ctx context.Context, userID string, p MentionsParams) ([]P
 		}
 		q.PaginationToken = a.Meta.NextToken
 	}
-	sort.Slice(posts, func(i, j int) bool { return snowflakeLess(posts[i].ID, posts[j].ID) })
+	sort.Slice(posts, func(i, j int) bool { return IDLess(posts[i].ID, posts[j].ID) })
 	return posts, nil
 }
 
@@ -276,7 +276,7 @@ func (v *V2) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 		}
 		q.PaginationToken = a.Meta.NextToken
 	}
-	sort.Slice(dms, func(i, j int) bool { return snowflakeLess(dms[i].ID, dms[j].ID) })
+	sort.Slice(dms, func(i, j int) bool { return IDLess(dms[i].ID, dms[j].ID) })
 	return dms, nil
 }
 

@@ -90,28 +90,3 @@ func TestAuthBadConsumerKeys(t *testing.T) {
 	}
 	_ = twitter.EndpointMe
 }
-
-func TestEditKeys(t *testing.T) {
-	for _, tc := range []struct{ name, in, want string }{
-		{"quoted", "twitter:\n  access_token: \"old\" # keep\n  access_token_secret: 'o''ld'\n", "twitter:\n  access_token: \"T\" # keep\n  access_token_secret: \"S\"\n"},
-		{"plain and empty", "twitter:\n  access_token: old\n  access_token_secret:\n  api: v2\n", "twitter:\n  access_token: \"T\"\n  access_token_secret: \"S\"\n  api: v2\n"},
-		{"missing", "# top\ntwitter:\n    consumer_key: \"k\"\n", "# top\ntwitter:\n    access_token: \"T\"\n    access_token_secret: \"S\"\n    consumer_key: \"k\"\n"},
-		{"no twitter block", "state_dir: /x", "state_dir: /x\ntwitter:\n  access_token: \"T\"\n  access_token_secret: \"S\"\n"},
-		{"crlf", "twitter:\r\n  access_token: old\r\n  access_token_secret: \"\"\r\n", "twitter:\r\n  access_token: \"T\"\r\n  access_token_secret: \"S\"\r\n"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := editKeys([]byte(tc.in), map[string]string{"access_token": "T", "access_token_secret": "S"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got) != tc.want {
-				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
-			}
-		})
-	}
-	for _, bad := range []string{"twitter: {consumer_key: k}\n", "twitter:\n  access_token: |\n    x\n  access_token_secret: s\n"} {
-		if _, err := editKeys([]byte(bad), map[string]string{"access_token": "T", "access_token_secret": "S"}); err == nil {
-			t.Errorf("editKeys(%q) = nil error", bad)
-		}
-	}
-}

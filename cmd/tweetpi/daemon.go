@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -123,8 +122,12 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	// The bot holds the state directory's lock now, so a second daemon
 	// stops before it touches a pin. The list goes before the pins: if the
 	// daemon dies once a pin is driven, the unit's ExecStopPost (tweetpi
-	// safe -from-state) finds it.
-	if err := writeSafeFile(cfg, cfg.Devices); err != nil {
+	// safe -from-state) finds it. The daemon is the list's one writer: what
+	// an interrupted write left goes first.
+	if left, _ := config.RemoveTemp(filepath.Join(cfg.StateDir, config.DeviceListFile)); len(left) > 0 {
+		logger.Info("removed temp files an interrupted device-list write left", "count", len(left))
+	}
+	if err := config.WriteDeviceList(cfg.StateDir, cfg.GPIO.Backend, cfg.Devices); err != nil {
 		logger.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}
 	board, err := d.openBoard(cfg)
@@ -208,7 +211,7 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 	defer d.mu.Unlock()
 	// Until the new devices are open, either set may be driven.
 	both := append(slices.Clone(d.cfg.Devices), cfg.Devices...)
-	if err := writeSafeFile(d.cfg, both); err != nil {
+	if err := config.WriteDeviceList(d.cfg.StateDir, d.cfg.GPIO.Backend, both); err != nil {
 		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}
 	d.board.Close() // outputs safe before the pins are opened again
@@ -225,7 +228,7 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 	}
 	d.board = board
 	d.watch(board)
-	if err := writeSafeFile(d.cfg, d.cfg.Devices); err != nil {
+	if err := config.WriteDeviceList(d.cfg.StateDir, d.cfg.GPIO.Backend, d.cfg.Devices); err != nil {
 		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}
 	d.bot.Reload(d.cfg.Twitter.Allow, twitter.HandlerFunc(d.handle))
@@ -322,26 +325,4 @@ func watchdog(log *slog.Logger) func() {
 			sdNotify(log, sd.SdNotifyWatchdog)
 		}
 	}
-}
-
-// safeFile is the device list `tweetpi safe` falls back to when it cannot
-// read the configuration (ExecStopPost runs without the credential).
-const safeFile = "devices.json"
-
-// safeList is the content of the safe file.
-type safeList struct {
-	Backend string          `json:"backend"`
-	Devices []config.Device `json:"devices"`
-}
-
-// writeSafeFile keeps devs in the state directory for `tweetpi safe`.
-func writeSafeFile(cfg *config.Config, devs []config.Device) error {
-	data, err := json.MarshalIndent(safeList{cfg.GPIO.Backend, devs}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return err
-	}
-	return writeConfigAtomic(filepath.Join(cfg.StateDir, safeFile), append(data, '\n'))
 }

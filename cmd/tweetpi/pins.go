@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -27,12 +26,7 @@ func cmdPins(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if fs.NArg() > 0 {
 		return usageErr("pins takes no arguments")
 	}
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	if err := initPeriph(logger); err != nil {
+	if err := initPeriph(cmdLogger(e.stderr, *verbose)); err != nil {
 		return err
 	}
 	all := gpioreg.All()

@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	iofs "io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/tweetpi/tweetpi/config"
@@ -83,19 +80,15 @@ func loadSafeFile(e *env) (*config.Config, string, error) {
 	}
 	var firstErr error
 	for _, dir := range dirs {
-		path := filepath.Join(dir, safeFile)
-		data, err := os.ReadFile(path)
-		if err != nil {
+		cfg, path, err := config.ReadDeviceList(dir)
+		var unread *iofs.PathError
+		if errors.As(err, &unread) {
 			if firstErr == nil {
 				firstErr = err
 			}
 			continue
 		}
-		var f safeList
-		if err := json.Unmarshal(data, &f); err != nil {
-			return nil, path, fmt.Errorf("%s: %w", path, err)
-		}
-		return &config.Config{GPIO: config.GPIO{Backend: f.Backend}, Devices: f.Devices}, path, nil
+		return cfg, path, err
 	}
 	return nil, "", firstErr
 }

@@ -20,7 +20,7 @@ func TestSafeWithoutCredential(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.StateDir = state
-	if err := writeSafeFile(cfg, cfg.Devices); err != nil {
+	if err := config.WriteDeviceList(cfg.StateDir, cfg.GPIO.Backend, cfg.Devices); err != nil {
 		t.Fatal(err)
 	}
 	getenv := func(k string) string {
@@ -40,12 +40,12 @@ func TestSafeWithoutCredential(t *testing.T) {
 	if got := stdout.String(); !strings.Contains(got, "led GPIO17, pump GPIO27, fan GPIO18 off") {
 		t.Errorf("stdout %q does not name the outputs it made safe", got)
 	}
-	if !strings.Contains(stderr.String(), filepath.Join(state, safeFile)) {
+	if !strings.Contains(stderr.String(), filepath.Join(state, config.DeviceListFile)) {
 		t.Errorf("stderr %q does not say where the devices came from", stderr.String())
 	}
 
 	// With neither, it fails as a configuration error.
-	os.Remove(filepath.Join(state, safeFile))
+	os.Remove(filepath.Join(state, config.DeviceListFile))
 	stderr.Reset()
 	err = run(t.Context(), []string{"safe"}, getenv, strings.NewReader(""), &stdout, &stderr)
 	if code := exitCode(err, &stderr); code != exitConfig {
@@ -74,7 +74,7 @@ func TestSafeFromState(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.StateDir = state
-	if err := writeSafeFile(cfg, cfg.Devices[:1]); err != nil {
+	if err := config.WriteDeviceList(cfg.StateDir, cfg.GPIO.Backend, cfg.Devices[:1]); err != nil {
 		t.Fatal(err)
 	}
 	stdout.Reset()

@@ -1,0 +1,24 @@
+//go:build !unix
+
+package config
+
+import (
+	"fmt"
+	"os"
+)
+
+// keepOwner does nothing where files have no unix owner.
+func keepOwner(f *os.File, path string) {}
+
+// syncDir fsyncs a directory, so a rename in it is on the disk.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
