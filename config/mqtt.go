@@ -281,7 +281,7 @@ func (c *Config) checkMQTT(d *decoder) {
 			}
 		case !slices.Contains(HAClasses, dev.HAClass):
 			fix := "use one of Home Assistant's binary sensor classes, like door, window, motion or moisture"
-			if m := nearest(dev.HAClass, HAClasses); m != "" {
+			if m := Nearest(dev.HAClass, HAClasses); m != "" {
 				fix = "did you mean " + m + "?"
 			}
 			d.addf(line, key, raw, "%s is not a Home Assistant binary sensor class; %s", quote(raw), fix)

@@ -42,7 +42,7 @@ func (l *fileLedger) Take(id string) (bool, error) {
 	if slices.Contains(strings.Split(string(data), "\n"), id) {
 		return false, nil
 	}
-	return true, config.WriteFileAtomic(l.path, append(data, []byte(id+"\n")...), 0o600)
+	return true, config.WriteFile(l.path, append(data, []byte(id+"\n")...), 0o600)
 }
 
 // ids are the ids the ledger holds.

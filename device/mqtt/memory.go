@@ -53,5 +53,5 @@ func savePublished(dir string, p published) error {
 	if err != nil {
 		return err
 	}
-	return config.WriteFileAtomic(filepath.Join(dir, MemoryFile), append(data, '\n'), 0o600)
+	return config.WriteFile(filepath.Join(dir, MemoryFile), append(data, '\n'), 0o600)
 }
