@@ -402,7 +402,11 @@ func (m MQTT) String() string {
 	if m.Username != "" {
 		s += ", user " + m.Username
 	}
-	if m.PasswordSource != "" {
+	switch m.PasswordSource {
+	case "":
+	case "inline":
+		s += ", password in the file"
+	default:
 		s += ", password from " + m.PasswordSource
 	}
 	return s

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
+	devmqtt "github.com/tweetpi/tweetpi/device/mqtt"
 	"github.com/tweetpi/tweetpi/twitter"
 )
 
@@ -73,6 +74,7 @@ type daemon struct {
 	client twitter.Client
 	bot    *twitter.Bot
 	notify chan string
+	node   *devmqtt.Node // the devices on the MQTT broker; nil without mqtt:
 
 	mu       sync.Mutex
 	board    *device.Board
@@ -137,6 +139,11 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	}
 	d.board = board
 	d.watch(board)
+	if err := d.newMQTT(); err != nil {
+		board.Close()
+		bot.Close()
+		return nil, configErr(err)
+	}
 	return d, nil
 }
 
@@ -151,7 +158,7 @@ func (d *daemon) openBoard(cfg *config.Config) (*device.Board, error) {
 		}
 		pins, d.sim = p, sim
 	}
-	return device.Open(cfg.Devices, pins, device.Options{Logger: d.log, Start: time.Now()})
+	return device.Open(cfg.Devices, pins, device.Options{Logger: d.log, Start: time.Now(), WatchInputs: d.cfg.MQTT != nil})
 }
 
 // watch forwards a board's input changes to the bot as DMs.
@@ -180,6 +187,7 @@ func (d *daemon) handle(ctx context.Context, c twitter.Command) string {
 
 // run starts the bot and polls until ctx is cancelled.
 func (d *daemon) run(ctx context.Context) error {
+	defer d.runMQTT(ctx)()
 	// Outputs are at their initial levels and the state is loaded.
 	sdNotify(d.log, sd.SdNotifyReady)
 	err := d.bot.Start(ctx, keyID(d.cfg.Twitter.AccessToken.Reveal()))
@@ -228,6 +236,7 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 	}
 	d.board = board
 	d.watch(board)
+	d.reloadMQTT(board, cfg)
 	if err := config.WriteDeviceList(d.cfg.StateDir, d.cfg.GPIO.Backend, d.cfg.Devices); err != nil {
 		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}
