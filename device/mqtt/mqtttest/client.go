@@ -55,14 +55,29 @@ func Dial(t testing.TB, b *Broker, user, password string) *Client {
 	return c
 }
 
+// DialAddr connects to a plain MQTT broker at addr (host:port) that the
+// test did not start, such as the host's from inside a VM.
+func DialAddr(t testing.TB, addr, user, password string) *Client {
+	t.Helper()
+	c, err := dial(t, addr, "", user, password)
+	if err != nil {
+		t.Fatalf("mqtttest: connect to %s as %q: %v", addr, user, err)
+	}
+	return c
+}
+
 // DialErr is Dial that returns the error of a refused connection.
 func DialErr(t testing.TB, b *Broker, user, password string) (*Client, error) {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", b.Port)
+	return dial(t, fmt.Sprintf("127.0.0.1:%d", b.Port), b.CAFile, user, password)
+}
+
+func dial(t testing.TB, addr, caFile, user, password string) (*Client, error) {
+	t.Helper()
 	var conn net.Conn
 	var err error
-	if b.CAFile != "" {
-		pem, rerr := os.ReadFile(b.CAFile)
+	if caFile != "" {
+		pem, rerr := os.ReadFile(caFile)
 		if rerr != nil {
 			t.Fatal(rerr)
 		}
