@@ -71,7 +71,7 @@ func (d *decoder) at(key, fallback string) (int, string) {
 
 // Keys of each part of the file.
 var (
-	topKeys = []string{"twitter", "state_dir", "gpio", "devices", "mqtt"}
+	topKeys = []string{"twitter", "state_dir", "gpio", "devices", "interlocks", "interlock_wait", "schedules", "mqtt"}
 
 	twitterKeys = []string{
 		"consumer_key", "consumer_secret", "access_token", "access_token_secret",
@@ -83,14 +83,19 @@ var (
 
 	deviceKeys = []string{
 		"pin", "kind", "aliases", "allow",
-		"initial", "active_low", "max_on",
+		"initial", "active_low", "max_on", "confirm",
 		"frequency",
 		"pull", "notify", "high", "low", "debounce",
+		"bus", "address",
 		"ha_class",
 	}
 
 	// deviceKeyKinds are the kinds a device key fits; keys not here fit all.
 	deviceKeyKinds = map[string][]string{
+		"pin":        {KindOutput, KindPWM, KindInput},
+		"confirm":    {KindOutput, KindPWM},
+		"bus":        sensorKinds,
+		"address":    sensorKinds,
 		"initial":    {KindOutput, KindPWM},
 		"active_low": {KindOutput, KindPWM},
 		"max_on":     {KindOutput, KindPWM},
@@ -127,7 +132,7 @@ func home(k, here string) string {
 		return "twitter"
 	case here != "gpio" && k == "backend":
 		return "gpio"
-	case here != "top" && (k == "state_dir" || k == "devices" || k == "twitter" || k == "gpio"):
+	case here != "top" && slices.Contains(topKeys, k):
 		return "the top level"
 	case here != "device" && slices.Contains(deviceKeys, k):
 		return "a device under devices"
@@ -412,6 +417,7 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 	if e, ok := m["devices"]; ok && !isNull(e.v) {
 		c.Devices = d.devices(e.v)
 	}
+	d.automation(m, c)
 	if e, ok := m["mqtt"]; ok {
 		d.mqtt(e.v, c)
 	}
@@ -617,16 +623,20 @@ func (d *decoder) device(n *yaml.Node, key string, dev *Device) {
 			dev.Debounce = v
 		}
 	}
+	d.deviceMore(m, key, dev)
 	if e, ok := m["ha_class"]; ok {
 		d.haClass(e, key, dev)
 	}
 	dev.setDefaults()
 }
 
-var kinds = []string{KindOutput, KindPWM, KindInput}
+var (
+	kinds       = []string{KindOutput, KindPWM, KindInput, KindDS18B20, KindBME280, KindAHT20}
+	sensorKinds = []string{KindDS18B20, KindBME280, KindAHT20}
+)
 
 func article(kind string) string {
-	if kind == KindInput || kind == KindOutput {
+	if kind == KindInput || kind == KindOutput || kind == KindAHT20 {
 		return "an " + kind
 	}
 	return "a " + kind

@@ -43,8 +43,9 @@ func Default() *Config {
 			MaxAge:       DefaultMaxAge,
 			Reply:        true,
 		},
-		StateDir: DefaultStateDir,
-		GPIO:     GPIO{Backend: DefaultBackend},
+		StateDir:      DefaultStateDir,
+		GPIO:          GPIO{Backend: DefaultBackend},
+		InterlockWait: DefaultInterlockWait,
 	}
 }
 
@@ -68,6 +69,8 @@ func (dev *Device) setDefaults() {
 		if dev.Debounce == 0 {
 			dev.Debounce = DefaultDebounce
 		}
+	default:
+		dev.sensorDefaults()
 	}
 }
 
@@ -135,6 +138,7 @@ func (c *Config) validate(d *decoder) {
 	}
 	c.checkDevices(d)
 	c.checkMQTT(d)
+	c.checkAutomation(d)
 }
 
 // checkURL says what is wrong with an api_url, or "".
@@ -221,12 +225,14 @@ func (c *Config) checkDevices(d *decoder) {
 
 		switch {
 		case dev.Kind == "" && !d.bad[key+".kind"]:
-			d.addf(dev.Line, key, "", "has no kind; add kind: output, kind: pwm or kind: input")
+			d.addf(dev.Line, key, "", "has no kind; add kind: output, kind: pwm, kind: input, or a sensor's (ds18b20, bme280, aht20)")
 		case dev.Kind != "" && !slices.Contains(kinds, dev.Kind):
 			line, raw := d.at(key+".kind", dev.Kind)
-			d.addf(line, key+".kind", raw, "%s is not a kind; use output, pwm or input", quote(raw))
+			d.addf(line, key+".kind", raw, "%s is not a kind; use output, pwm, input, ds18b20, bme280 or aht20", quote(raw))
 		}
 		switch {
+		case IsSensor(dev.Kind):
+			d.checkSensor(dev)
 		case strings.TrimSpace(dev.Pin) == "" && !d.bad[key+".pin"]:
 			d.addf(dev.Line, key, "", "has no pin; add pin: with a name periph knows, like GPIO17")
 		case dev.Pin != "":

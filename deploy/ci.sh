@@ -167,6 +167,7 @@ in_root dpkg -i "/root/ci/$(basename "$deb1")" </dev/null | tee "$tmp/install.tx
 grep -q 'installed and enabled, but not started' "$tmp/install.txt" || fail "no hint after a fresh install"
 in_root id tweetpi
 in_root id -nG tweetpi | tr ' ' '\n' | grep -qx gpio || fail "tweetpi is not in group gpio"
+in_root id -nG tweetpi | tr ' ' '\n' | grep -qx i2c || fail "tweetpi is not in group i2c"
 [ "$(mode /etc/tweetpi)" = "700 root:root" ] || fail "/etc/tweetpi: $(mode /etc/tweetpi)"
 [ "$(mode /etc/tweetpi/config.yaml)" = "600 root:root" ] || fail "config.yaml: $(mode /etc/tweetpi/config.yaml)"
 [ -L "$m$wants" ] || fail "the unit is not enabled"

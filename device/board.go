@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -32,10 +33,14 @@ const eventBuffer = 16
 
 // Caller is who sent a command.
 type Caller struct {
-	ID       string // numeric user id
+	// ID is the numeric X user id. Only a caller with one is asked to
+	// confirm (a confirm device's command waits for the same ID's yes):
+	// callers that are not a person on X (MQTT, schedules) leave it empty.
+	ID       string
 	Username string // handle without @; compared case-insensitively
-	// Local is a person at the device itself (tweetpi do): device allow
-	// lists do not apply. The bot never sets it.
+	// Local is a person at the device itself (tweetpi do) or the owner's
+	// file (a schedule): device allow lists and confirmation do not apply.
+	// The bot never sets it.
 	Local bool
 }
 
@@ -48,6 +53,26 @@ type Options struct {
 	Logger      *slog.Logger // nil: no logs
 	Start       time.Time    // when the program started, for the uptime; zero: when Open ran
 	ThermalPath string       // CPU temperature in millidegrees; "": DefaultThermalPath
+
+	// Interlocks are groups of device names of which one at most is on;
+	// InterlockWait is how long the others must have been off before one
+	// goes on (config.Config's keys of the same names; 0: no wait).
+	Interlocks    [][]string
+	InterlockWait time.Duration
+
+	// Schedules run on the board once RunSchedules is called. Location is
+	// their time zone (nil: time.Local); Now their wall clock (nil:
+	// time.Now; tests move it to play a suspend or a clock that jumps).
+	Schedules []config.Schedule
+	Location  *time.Location
+	Now       func() time.Time
+
+	// I2C and OneWire open the sensors' buses; a board with sensors needs
+	// the one its sensors use. ReadTimeout bounds one sensor read (0:
+	// DefaultReadTimeout).
+	I2C         I2CSource
+	OneWire     OneWireSource
+	ReadTimeout time.Duration
 	// WatchInputs watches every input for changes, not only the notify
 	// ones, so that a Feed sees them (MQTT turns it on).
 	WatchInputs bool
@@ -91,17 +116,27 @@ type Board struct {
 	once     sync.Once
 	closeErr error
 
+	groups map[string]*group // interlock group of each interlocked device (interlock.go)
+	wait   time.Duration     // interlock_wait
+	scheds []*schedule       // schedule.go
+	loc    *time.Location
+	now    func() time.Time
+	buses  []io.Closer // the sensors' buses, closed with the board
+
 	mu      sync.Mutex // guards everything below and every dev's state
 	closed  bool
-	running int           // background jobs
-	idle    chan struct{} // closed while running is 0
+	running int                 // background jobs
+	idle    chan struct{}       // closed while running is 0
+	epoch   uint64              // bumped by all off and Halt: a command waiting on an interlock gives up
+	pending map[string]*pending // confirmations waiting for a yes, by user id (confirm.go)
 }
 
 // dev is one device on its pin.
 type dev struct {
-	spec config.Device
-	pin  gpio.PinIO
-	freq physic.Frequency
+	spec   config.Device
+	pin    gpio.PinIO // nil for a sensor
+	freq   physic.Frequency
+	sensor *sensor // sensors only (sensor.go)
 
 	// Guarded by Board.mu.
 	on     bool               // output on, or pwm duty above 0
@@ -110,6 +145,7 @@ type dev struct {
 	cancel context.CancelFunc // the running job, if any
 	job    string             // "pulse", "blink" or "max_on" while one runs
 	offAt  time.Time          // when the job turns it off
+	off    time.Time          // when it last went off (Open counts): interlock_wait runs from here
 }
 
 // Open takes every device's pin: outputs go to their initial level, pwm to
@@ -125,13 +161,29 @@ func Open(specs []config.Device, pins PinSource, opt Options) (*Board, error) {
 		return nil, err
 	}
 	b := newBoard(specs, opt)
+	if err := b.setAutomation(opt); err != nil {
+		return nil, err
+	}
+	buses := newBusSet(opt)
 	for i := range specs {
 		s := specs[i]
+		if config.IsSensor(s.Kind) {
+			sn, err := buses.sensor(s, b.readTimeout(opt))
+			if err != nil {
+				b.closeBuses(buses.opened)
+				return nil, err
+			}
+			d := &dev{spec: s, sensor: sn}
+			b.devs = append(b.devs, d)
+			b.byName[s.Name] = d
+			continue
+		}
 		p, err := pins(s.Pin)
 		if err == nil && p == nil {
 			err = errors.New("no such pin")
 		}
 		if err != nil {
+			b.closeBuses(buses.opened)
 			return nil, fmt.Errorf("%s: pin %s: %w", where(s), s.Pin, err)
 		}
 		d := &dev{spec: s, pin: p}
@@ -141,6 +193,7 @@ func Open(specs []config.Device, pins PinSource, opt Options) (*Board, error) {
 		b.devs = append(b.devs, d)
 		b.byName[s.Name] = d
 	}
+	b.buses = buses.opened
 	b.mu.Lock()
 	for i, d := range b.devs {
 		if err := b.setup(d); err != nil {
@@ -169,9 +222,19 @@ func newBoard(specs []config.Device, opt Options) *Board {
 		thermal: opt.ThermalPath,
 		events:  make(chan Event, eventBuffer),
 		idle:    make(chan struct{}),
+		pending: map[string]*pending{},
+		groups:  map[string]*group{},
+		loc:     opt.Location,
+		now:     opt.Now,
 	}
 	b.watchInputs = opt.WatchInputs
 	close(b.idle)
+	if b.loc == nil {
+		b.loc = time.Local
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -195,16 +258,24 @@ func checkSpecs(specs []config.Device) error {
 		}
 		switch s.Kind {
 		case config.KindOutput, config.KindPWM, config.KindInput:
+		case config.KindDS18B20, config.KindBME280, config.KindAHT20:
+			if err := checkSensor(s); err != nil {
+				return err
+			}
 		default:
-			return fmt.Errorf("%s: kind %q; use output, pwm or input", where(s), s.Kind)
+			return fmt.Errorf("%s: kind %q; use output, pwm, input, ds18b20, bme280 or aht20", where(s), s.Kind)
 		}
-		if s.Pin == "" {
+		switch {
+		case config.IsSensor(s.Kind):
+			// on a bus, not a pin
+		case s.Pin == "":
 			return fmt.Errorf("%s: no pin; give it one, such as pin: GPIO17 (tweetpi pins lists them)", where(s))
+		default:
+			if other, dup := pins[s.Pin]; dup {
+				return fmt.Errorf("%s: pin %s is also device %s's; give each device its own pin", where(s), s.Pin, other)
+			}
+			pins[s.Pin] = s.Name
 		}
-		if other, dup := pins[s.Pin]; dup {
-			return fmt.Errorf("%s: pin %s is also device %s's; give each device its own pin", where(s), s.Pin, other)
-		}
-		pins[s.Pin] = s.Name
 		for _, n := range append([]string{s.Name}, s.Aliases...) {
 			n = strings.ToLower(n)
 			if other, dup := names[n]; dup {
@@ -250,6 +321,7 @@ const pinFix = "check that no other program or overlay holds the pin and that th
 // setup puts a device's pin in its starting state. b.mu is held.
 func (b *Board) setup(d *dev) error {
 	s := d.spec
+	d.off = time.Now() // what the pin did before is unknown: count it as just gone off
 	switch s.Kind {
 	case config.KindOutput:
 		if err := b.drive(d, s.Initial, "open"); err != nil {
@@ -300,6 +372,7 @@ func (b *Board) drive(d *dev, on bool, by string) error {
 	if err := d.pin.Out(l); err != nil {
 		return err
 	}
+	d.wentOff(!on)
 	d.on = on
 	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "state", onWord(on), "by", by)
@@ -318,6 +391,7 @@ func (b *Board) duty(d *dev, pct int, by string) error {
 	if err := d.pin.PWM(dt, d.freq); err != nil {
 		return err
 	}
+	d.wentOff(pct == 0)
 	d.pct, d.on = pct, pct > 0
 	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "duty", strconv.Itoa(pct)+"%", "by", by)
@@ -327,13 +401,14 @@ func (b *Board) duty(d *dev, pct int, by string) error {
 // safe drives an output or pwm to its safe level. For pwm this stops the
 // PWM and holds the pin at the off level. b.mu is held.
 func (b *Board) safe(d *dev, by string) error {
-	if d.spec.Kind == config.KindInput {
+	if d.spec.Kind != config.KindOutput && d.spec.Kind != config.KindPWM {
 		return nil
 	}
 	l := offLevel(d.spec)
 	if err := d.pin.Out(l); err != nil {
 		return fmt.Errorf("%s: pin %s (%s) to its safe level %s: %v", where(d.spec), d.spec.Pin, driver(d.pin), l, err)
 	}
+	d.wentOff(true)
 	d.on, d.pct = false, 0
 	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "state", "off", "by", by)
@@ -438,6 +513,7 @@ func (b *Board) Halt() error {
 }
 
 func (b *Board) halt(by string) error {
+	b.epoch++
 	var errs []error
 	for _, d := range b.devs {
 		d.cancelJob()
@@ -484,6 +560,7 @@ func (b *Board) shutdown(halt bool) {
 		}
 		b.watchers.Wait()
 		<-idle
+		b.closeBuses(b.buses)
 		close(b.events)
 		b.closeFeeds()
 	})

@@ -93,7 +93,7 @@ func (f *Feed) Take() []State {
 	defer b.mu.Unlock()
 	var out []State
 	for _, d := range b.devs {
-		if dirty[d] {
+		if dirty[d] && d.sensor == nil {
 			out = append(out, b.machineState(d))
 		}
 	}
@@ -131,13 +131,16 @@ func (b *Board) closeFeeds() {
 	b.feeds.set, b.feeds.closed = nil, true
 }
 
-// States returns every device's state, in the order of the configuration.
+// States returns every output's, pwm's and input's state, in the order of
+// the configuration. Sensors have readings instead (SensorFeed).
 func (b *Board) States() []State {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make([]State, len(b.devs))
-	for i, d := range b.devs {
-		out[i] = b.machineState(d)
+	out := make([]State, 0, len(b.devs))
+	for _, d := range b.devs {
+		if d.sensor == nil {
+			out = append(out, b.machineState(d))
+		}
 	}
 	return out
 }

@@ -22,7 +22,14 @@ const (
 	VerbPulse  = config.WordPulse // on, then off after Action.Duration
 	VerbBlink  = config.WordBlink // Action.Count times, one every Action.Duration
 	VerbDuty   = "duty"           // pwm at Action.Percent ("fan 40%")
+
+	VerbAllOff    = config.WordAll + " " + config.WordOff // every output and pwm off
+	VerbYes       = config.WordYes                        // confirms the command waiting for this person's yes
+	VerbSchedules = config.WordSchedules                  // the schedules and their next run
 )
+
+// alone are the command words that stand for a whole command.
+var alone = []string{VerbHelp, VerbStatus, VerbSchedules, VerbYes}
 
 // Limits of the command language.
 const (
@@ -49,7 +56,7 @@ type Action struct {
 // String is the action as a command: "pump pulse 30s".
 func (a Action) String() string {
 	switch a.Verb {
-	case VerbHelp, VerbStatus:
+	case VerbHelp, VerbStatus, VerbAllOff, VerbYes, VerbSchedules:
 		return a.Verb
 	case VerbState:
 		return a.Device
@@ -69,6 +76,10 @@ var verbsFor = map[string][]string{
 	config.KindOutput: {VerbOn, VerbOff, VerbToggle, VerbPulse, VerbBlink, VerbStatus},
 	config.KindPWM:    {VerbOn, VerbOff, VerbToggle, VerbStatus},
 	config.KindInput:  {VerbStatus},
+
+	config.KindDS18B20: {VerbStatus},
+	config.KindBME280:  {VerbStatus},
+	config.KindAHT20:   {VerbStatus},
 }
 
 var allVerbs = []string{VerbOn, VerbOff, VerbToggle, VerbPulse, VerbBlink, VerbStatus}
@@ -109,6 +120,13 @@ func Parse(text string, specs []config.Device) ([]Action, error) {
 			return nil, err
 		}
 		acts = append(acts, a)
+	}
+	if len(acts) > 1 {
+		for _, a := range acts {
+			if a.Verb == VerbYes {
+				return nil, errors.New("nothing run: say yes alone, in a post or DM of its own")
+			}
+		}
 	}
 	return acts, nil
 }
@@ -199,11 +217,17 @@ func newIndex(specs []config.Device) *index {
 
 func parseOne(w []string, idx *index) (Action, error) {
 	first := w[0]
-	if first == VerbHelp || first == VerbStatus {
+	if contains(alone, first) {
 		if len(w) > 1 {
 			return Action{}, fmt.Errorf("%s takes nothing after it", first)
 		}
 		return Action{Verb: first}, nil
+	}
+	if first == config.WordAll {
+		if len(w) == 2 && w[1] == VerbOff {
+			return Action{Verb: VerbAllOff}, nil
+		}
+		return Action{}, errors.New("all goes with off only: say all off")
 	}
 	d, ok := idx.byName[first]
 	if !ok {
@@ -299,7 +323,7 @@ func unknownDevice(w []string, idx *index) error {
 			return fmt.Errorf("the device comes first: say %s %s", d.Name, first)
 		}
 	}
-	cands := append([]string{VerbHelp, VerbStatus}, idx.names...)
+	cands := append([]string{VerbHelp, VerbStatus, VerbSchedules}, idx.names...)
 	if s := config.Nearest(first, cands); s != "" {
 		return fmt.Errorf("no device %s; did you mean %s?", echo(first), s)
 	}
@@ -361,6 +385,8 @@ func kindWord(kind string) string {
 	switch kind {
 	case config.KindInput:
 		return "an input"
+	case config.KindDS18B20, config.KindBME280, config.KindAHT20:
+		return "a sensor"
 	case config.KindPWM:
 		return "pwm"
 	}
@@ -369,7 +395,7 @@ func kindWord(kind string) string {
 
 func verbList(kind string) string {
 	switch kind {
-	case config.KindInput:
+	case config.KindInput, config.KindDS18B20, config.KindBME280, config.KindAHT20:
 		return "just its name"
 	case config.KindPWM:
 		return "on, off, toggle or 0-100%"

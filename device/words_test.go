@@ -23,7 +23,7 @@ func TestCommandWords(t *testing.T) {
 	for _, w := range config.ReservedWords {
 		text := "led " + w
 		switch w {
-		case VerbHelp, VerbStatus:
+		case VerbHelp, VerbStatus, VerbYes, VerbSchedules:
 			text = w
 		case VerbPulse:
 			text = "led pulse 1s"

@@ -1,12 +1,14 @@
-// Package twitter talks to the X API and runs the bot: the polling loop that
-// turns posts from allowed people into commands and answers them.
+// Package twitter is the X API client: two clients implement Client, V2
+// (the default, over sling) and V11 (over go-twitter); both sign every
+// request with OAuth 1.0a through the http.Client that oauth1 builds, so
+// the API code never sees a secret. It tracks the rate limits each answer
+// reports, turns a non-2xx answer into an *APIError whose Kind a caller
+// branches on and whose Fix says what the user can do, runs the PIN flow
+// that gets an account's access token (PINFlow), and knows the access
+// token's public part (KeyID).
 //
-// Two clients implement Client: V2 (the default, over sling) and V11 (over
-// go-twitter). Both sign every request with OAuth 1.0a through the
-// http.Client that oauth1 builds, so the API code never sees a secret. A
-// non-2xx answer becomes an *APIError the bot can branch on.
-//
-// This package never imports the device package: the bot calls a Handler.
+// It knows nothing of commands or state: the bot (twitter/bot) imports it,
+// never the reverse, and it never imports the device package.
 package twitter
 
 import (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -90,4 +91,29 @@ func KindOf(err error) ErrorKind {
 		return KindOther
 	}
 	return KindTransient
+}
+
+// Fix says what the user can do about a failed call: the one place the
+// daemon's log and `tweetpi verify` take their advice from.
+func Fix(err error) string {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return "check the network"
+	}
+	words := strings.ToLower(ae.Title + " " + ae.Detail)
+	const perms = "its user authentication (OAuth 1.0a) must have the permissions \"Read and write and Direct messages\"; " +
+		"after changing them, regenerate the access token and secret (or run tweetpi auth)"
+	switch {
+	case ae.Kind == KindUnauthorized:
+		return "check the four keys in the config: all four (consumer key and secret, access token and secret) must match the app's \"Keys and tokens\" page " +
+			"in the developer portal (tweetpi verify tells whose they are); after changing the app's permissions, regenerate the access token and secret " +
+			"(or run tweetpi auth) and put the new ones in the config; a local clock far off is refused too"
+	case strings.Contains(words, "enrolled") || strings.Contains(words, "attached to a project"):
+		return "in the developer portal, attach the app to a Project (Projects & Apps: add the app to a project; a standalone app cannot call API v2); " + perms
+	case ae.Code == 453 || strings.Contains(words, "subset of x api"):
+		return "this access level cannot use this endpoint: set api: v2 in the config (v1.1 reads are closed to self-serve access), or in the developer portal move the app to a Project with a level that includes it"
+	case ae.Kind == KindForbidden:
+		return "in the developer portal, make sure the app is inside a Project; " + perms
+	}
+	return "see the API's words above"
 }

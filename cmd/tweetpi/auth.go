@@ -7,11 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
-	"time"
-
-	"github.com/dghubble/oauth1"
 
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/twitter"
@@ -51,35 +47,23 @@ func cmdAuth(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 		}
 	}
 
-	base := strings.TrimRight(t.APIURL, "/")
-	if base == "" {
-		base = twitter.DefaultBaseURL
+	flow, err := twitter.NewPINFlow(twitter.Options{
+		BaseURL:     t.APIURL,
+		Credentials: twitter.Credentials{ConsumerKey: t.ConsumerKey.Reveal(), ConsumerSecret: t.ConsumerSecret.Reveal()},
+		UserAgent:   "tweetpi/" + version,
+	})
+	if err != nil {
+		return configErr(err)
 	}
-	oc := &oauth1.Config{
-		ConsumerKey:    t.ConsumerKey.Reveal(),
-		ConsumerSecret: t.ConsumerSecret.Reveal(),
-		CallbackURL:    "oob",
-		Endpoint: oauth1.Endpoint{
-			RequestTokenURL: base + "/oauth/request_token",
-			AuthorizeURL:    base + "/oauth/authorize",
-			AccessTokenURL:  base + "/oauth/access_token",
-		},
-		// oauth1 makes its requests without a context: this client adds ours.
-		HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: ctxTransport{ctx, http.DefaultTransport}},
-	}
-	reqToken, reqSecret, err := oc.RequestToken()
+	authURL, err := flow.Start(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if strings.Contains(err.Error(), "invalid status 401") {
+		if twitter.KindOf(err) == twitter.KindUnauthorized {
 			return configErr(errors.New("the API refused the consumer key and secret: check them against the app's \"Keys and tokens\" page in the developer portal, " +
 				"and that the app has user authentication (OAuth 1.0a) set up with a callback URL"))
 		}
-		return fmt.Errorf("request token: %w", err)
-	}
-	authURL, err := oc.AuthorizationURL(reqToken)
-	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "1. Open this page in a browser and sign in as the device's account:\n\n   %s\n\n2. Authorize the app, then type the PIN the page shows here: ", authURL)
@@ -91,15 +75,15 @@ func cmdAuth(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if pin == "" {
 		return errors.New("no PIN given; run tweetpi auth again")
 	}
-	token, secret, err := oc.AccessToken(reqToken, reqSecret, pin)
+	token, secret, err := flow.Finish(ctx, pin)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if strings.Contains(err.Error(), "invalid status 401") {
+		if twitter.KindOf(err) == twitter.KindUnauthorized {
 			return errors.New("the API refused the PIN (wrong, or more than a few minutes old): run tweetpi auth again and type the PIN the page shows")
 		}
-		return fmt.Errorf("access token: %w", err)
+		return err
 	}
 	fmt.Fprintln(e.stdout)
 	if *printOnly {
@@ -112,15 +96,6 @@ func cmdAuth(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	}
 	fmt.Fprintf(e.stdout, "Wrote the access token and secret into %s (mode 0600). Check them with: tweetpi verify -config %s\n", path, path)
 	return nil
-}
-
-type ctxTransport struct {
-	ctx  context.Context
-	next http.RoundTripper
-}
-
-func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return t.next.RoundTrip(r.WithContext(t.ctx))
 }
 
 // readLine reads one line, or gives up when ctx ends.

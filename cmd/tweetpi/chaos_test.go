@@ -21,6 +21,7 @@ import (
 	"unsafe"
 
 	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 )
 
 // chaosSize is how many commands TestChaos streams: TWEETPI_CHAOS when set
@@ -101,9 +102,9 @@ func TestChaos(t *testing.T) {
 			}
 			c := chaosCommand{Text: text}
 			if rnd(4) == 0 {
-				c.Inbox, c.ID = twitter.InboxDMs, f.SendDM(f.Alice, text, 0).ID
+				c.Inbox, c.ID = bot.InboxDMs, f.SendDM(f.Alice, text, 0).ID
 			} else {
-				c.Inbox, c.ID = twitter.InboxMentions, f.Post(f.Alice, "@mypi "+text, 0).ID
+				c.Inbox, c.ID = bot.InboxMentions, f.Post(f.Alice, "@mypi "+text, 0).ID
 			}
 			mu.Lock()
 			cmds = append(cmds, c)
@@ -146,7 +147,7 @@ func TestChaos(t *testing.T) {
 			}
 			kills[how]++
 			// The file is never torn: the daemon would refuse to start.
-			if _, err := twitter.LoadState(files.StateDir); err != nil {
+			if _, err := bot.LoadState(files.StateDir); err != nil {
 				t.Fatalf("after kill %d (%s): %v", round, how, err)
 			}
 			if !planted && round >= 2 {
@@ -168,7 +169,7 @@ func TestChaos(t *testing.T) {
 		p.kill9()
 		p.wait()
 		kills["mid-write"]++
-		if _, err := twitter.LoadState(files.StateDir); err != nil {
+		if _, err := bot.LoadState(files.StateDir); err != nil {
 			t.Fatalf("after the mid-write kill: %v", err)
 		}
 		p = startDaemon(t, files.Path, files.Env)
@@ -180,7 +181,7 @@ func TestChaos(t *testing.T) {
 	all := slices.Clone(cmds)
 	mu.Unlock()
 	waitFake(t, "every command taken and the outbox empty", func() bool {
-		st, err := twitter.LoadState(files.StateDir)
+		st, err := bot.LoadState(files.StateDir)
 		if err != nil {
 			t.Fatalf("state: %v", err)
 		}
@@ -198,7 +199,7 @@ func TestChaos(t *testing.T) {
 	if code, _ := p.term(); code != 0 {
 		t.Errorf("last life: exit %d after SIGTERM, want 0", code)
 	}
-	st, err := twitter.LoadState(files.StateDir)
+	st, err := bot.LoadState(files.StateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,16 +242,16 @@ func TestChaos(t *testing.T) {
 			classes["taken, not run (killed between the save and the action)"]++
 		case ps == 0:
 			classes["run logged, pin not set (killed inside the action)"]++
-		case c.Inbox == twitter.InboxMentions && replied[c.ID] == 0:
+		case c.Inbox == bot.InboxMentions && replied[c.ID] == 0:
 			classes["ran, reply lost (killed before the reply was sent)"]++
-		case c.Inbox == twitter.InboxMentions:
+		case c.Inbox == bot.InboxMentions:
 			answered++
 		}
 	}
 	// DM replies carry no id to match: count them as a whole.
 	dmRan := 0
 	for _, c := range all {
-		if c.Inbox == twitter.InboxDMs && runs[c.ID] > 0 {
+		if c.Inbox == bot.InboxDMs && runs[c.ID] > 0 {
 			dmRan++
 		}
 	}
@@ -296,7 +297,7 @@ func TestChaos(t *testing.T) {
 		totalKills += k
 	}
 	t.Logf("chaos: %d commands (%d DMs), %d kills %v, mid-write caught %t, %d ran, %d answered, lost %v",
-		len(all), countInbox(all, twitter.InboxDMs), totalKills, kills, midWrite, ran, answered, classes)
+		len(all), countInbox(all, bot.InboxDMs), totalKills, kills, midWrite, ran, answered, classes)
 	checkNoSecret(t, f.secrets(), procs, files.StateDir)
 }
 
@@ -310,8 +311,8 @@ func waitLogQuiet(p *daemonProc, msg string, n int, d time.Duration) {
 }
 
 // stateTook tells whether the state records c as taken (or seen).
-func stateTook(st *twitter.State, c chaosCommand) bool {
-	if c.Inbox == twitter.InboxMentions {
+func stateTook(st *bot.State, c chaosCommand) bool {
+	if c.Inbox == bot.InboxMentions {
 		return !idBefore(st.MentionsTaken, c.ID)
 	}
 	return slices.Contains(st.SeenDMs, c.ID) || !idBefore(st.DMsFloor, c.ID)
@@ -350,7 +351,7 @@ func pinSetsByPost(procs ...*daemonProc) map[string]int {
 // the data never reached the disk: an empty temp file and a cut one.
 func plantTempFiles(t *testing.T, dir string) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, twitter.StateFile))
+	data, err := os.ReadFile(filepath.Join(dir, bot.StateFile))
 	if err != nil {
 		t.Fatal(err)
 	}

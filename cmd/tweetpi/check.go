@@ -21,7 +21,7 @@ func cmdCheck(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	if fs.NArg() > 0 {
 		return usageErr(fmt.Sprintf("check takes no arguments (got %q); name the file with -config", fs.Arg(0)))
 	}
-	cfg, err := cf.load(e)
+	cfg, err := cf.loadChecked(e)
 	if err != nil {
 		return &exitError{exitFail, err}
 	}
@@ -52,10 +52,11 @@ func checkSummary(c *config.Config) string {
 		}
 		devs := make([]string, len(c.Devices))
 		for i, d := range c.Devices {
-			devs[i] = d.Name + " " + d.Kind + " " + d.Pin
+			devs[i] = deviceSummary(d)
 		}
 		fmt.Fprintf(&b, " (%s)", strings.Join(devs, ", "))
 	}
+	b.WriteString(automationSummary(c))
 	fmt.Fprintf(&b, "; listens to %s via API %s", strings.Join(c.Twitter.Listen, ", "), c.Twitter.API)
 	if c.Twitter.APIURL != "" {
 		fmt.Fprintf(&b, " at %s", c.Twitter.APIURL)

@@ -22,6 +22,7 @@ import (
 	"github.com/tweetpi/tweetpi/device"
 	devmqtt "github.com/tweetpi/tweetpi/device/mqtt"
 	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 )
 
 // cmdRun is the daemon: tweetpi run.
@@ -35,7 +36,7 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err != nil {
 		return usageErr(err.Error())
 	}
-	cfg, err := cf.load(e)
+	cfg, err := cf.loadChecked(e)
 	if err != nil {
 		return configErr(err)
 	}
@@ -72,7 +73,7 @@ type daemon struct {
 	cfg    *config.Config
 	sim    *device.Sim // nil on real pins
 	client twitter.Client
-	bot    *twitter.Bot
+	bot    *bot.Bot
 	notify chan string
 	node   *devmqtt.Node // the devices on the MQTT broker; nil without mqtt:
 
@@ -104,9 +105,9 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	if o.pollInterval > 0 {
 		poll = o.pollInterval
 	}
-	bot, err := twitter.NewBot(twitter.BotOptions{
+	b, err := bot.New(bot.Options{
 		Client:       client,
-		Handler:      twitter.HandlerFunc(d.handle),
+		Handler:      bot.HandlerFunc(d.handle),
 		StateDir:     cfg.StateDir,
 		Logger:       logger,
 		Listen:       cfg.Twitter.Listen,
@@ -120,7 +121,7 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	if err != nil {
 		return nil, configErr(err)
 	}
-	d.bot = bot
+	d.bot = b
 	// The bot holds the state directory's lock now, so a second daemon
 	// stops before it touches a pin. The list goes before the pins: if the
 	// daemon dies once a pin is driven, the unit's ExecStopPost (tweetpi
@@ -134,14 +135,14 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	}
 	board, err := d.openBoard(cfg)
 	if err != nil {
-		bot.Close()
+		b.Close()
 		return nil, configErr(err)
 	}
 	d.board = board
 	d.watch(board)
 	if err := d.newMQTT(); err != nil {
 		board.Close()
-		bot.Close()
+		b.Close()
 		return nil, configErr(err)
 	}
 	return d, nil
@@ -158,7 +159,14 @@ func (d *daemon) openBoard(cfg *config.Config) (*device.Board, error) {
 		}
 		pins, d.sim = p, sim
 	}
-	return device.Open(cfg.Devices, pins, device.Options{Logger: d.log, Start: time.Now(), WatchInputs: d.cfg.MQTT != nil})
+	opt := deviceOptions(cfg, d.sim, d.log)
+	opt.Start = time.Now()
+	opt.WatchInputs = d.cfg.MQTT != nil
+	b, err := device.Open(cfg.Devices, pins, opt)
+	if err == nil {
+		d.automate(b)
+	}
+	return b, err
 }
 
 // watch forwards a board's input changes to the bot as DMs.
@@ -177,7 +185,7 @@ func (d *daemon) watch(b *device.Board) {
 }
 
 // handle runs a command on the board; the bot calls it.
-func (d *daemon) handle(ctx context.Context, c twitter.Command) string {
+func (d *daemon) handle(ctx context.Context, c bot.Command) string {
 	d.mu.Lock()
 	b := d.board
 	d.mu.Unlock()
@@ -190,7 +198,7 @@ func (d *daemon) run(ctx context.Context) error {
 	defer d.runMQTT(ctx)()
 	// Outputs are at their initial levels and the state is loaded.
 	sdNotify(d.log, sd.SdNotifyReady)
-	err := d.bot.Start(ctx, keyID(d.cfg.Twitter.AccessToken.Reveal()))
+	err := d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
 	if err == nil {
 		d.log.Info("polling", "account", "@"+d.bot.Account().Username, "inboxes", strings.Join(d.cfg.Twitter.Listen, ","),
 			"api", d.client.Version(), "poll_interval", d.cfg.Twitter.PollInterval.String())
@@ -200,7 +208,7 @@ func (d *daemon) run(ctx context.Context) error {
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		err = nil
 	}
-	var f *twitter.Fatal
+	var f *bot.Fatal
 	if errors.As(err, &f) {
 		return configErr(err)
 	}
@@ -210,7 +218,7 @@ func (d *daemon) run(ctx context.Context) error {
 // reload reads the configuration again and swaps the devices and the allow
 // list; a bad new configuration is refused and the old one kept.
 func (d *daemon) reload(cf *configFlags, e *env) {
-	cfg, err := cf.load(e)
+	cfg, err := cf.loadChecked(e)
 	if err != nil {
 		d.log.Error("reload refused: the new configuration has errors; keeping the old one", "err", err)
 		return
@@ -232,6 +240,7 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 		}
 	} else {
 		d.cfg.Devices = cfg.Devices
+		d.cfg.Interlocks, d.cfg.InterlockWait, d.cfg.Schedules = cfg.Interlocks, cfg.InterlockWait, cfg.Schedules
 		d.cfg.Twitter.Allow = cfg.Twitter.Allow
 	}
 	d.board = board
@@ -240,7 +249,7 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 	if err := config.WriteDeviceList(d.cfg.StateDir, d.cfg.GPIO.Backend, d.cfg.Devices); err != nil {
 		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}
-	d.bot.Reload(d.cfg.Twitter.Allow, twitter.HandlerFunc(d.handle))
+	d.bot.Reload(d.cfg.Twitter.Allow, bot.HandlerFunc(d.handle))
 	d.log.Info("reloaded", "devices", len(d.cfg.Devices), "allow", len(d.cfg.Twitter.Allow))
 }
 
@@ -264,16 +273,6 @@ func (d *daemon) safe() {
 func (d *daemon) close() {
 	d.safe()
 	d.wg.Wait()
-}
-
-// keyID is the public part of an access token (the account id before the
-// dash): it tells whether the state's cached account belongs to these keys.
-func keyID(token string) string {
-	id, _, ok := strings.Cut(token, "-")
-	if !ok {
-		return ""
-	}
-	return id
 }
 
 // logFlags choose the log's form.

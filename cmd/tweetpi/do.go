@@ -8,8 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
-	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
 )
 
@@ -35,7 +35,7 @@ func cmdDo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	if strings.TrimSpace(text) == "" {
 		return usageErr(`say what to do, for example: tweetpi do "led on" (tweetpi do help lists the devices)`)
 	}
-	cfg, err := cf.load(e)
+	cfg, err := cf.loadChecked(e)
 	if err != nil {
 		return configErr(err)
 	}
@@ -47,12 +47,17 @@ func cmdDo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 		fmt.Fprintln(e.stdout, device.Help(cfg.Devices))
 		return nil
 	}
+	if len(acts) == 1 && acts[0].Verb == device.VerbSchedules {
+		fmt.Fprintln(e.stdout, device.ListSchedules(cfg.Schedules, time.Local, time.Now()))
+		return nil
+	}
 	logger := cmdLogger(e.stderr, *verbose)
 	pins, sim, err := pinSource(cfg, logger)
 	if err != nil {
 		return err
 	}
-	board, err := device.Open(devicesFor(acts, cfg.Devices), pins, device.Options{Logger: logger})
+	devs := doDevices(acts, cfg)
+	board, err := device.Open(devs, pins, doOptions(cfg, devs, sim, logger))
 	if err != nil {
 		return err
 	}
@@ -76,26 +81,6 @@ func cmdDo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	board.Release()
 	printSim(e.stdout, sim)
 	return nil
-}
-
-// devicesFor are the devices the actions name, in config order; all the
-// inputs when an action is status or help.
-func devicesFor(acts []device.Action, all []config.Device) []config.Device {
-	named := map[string]bool{}
-	inputs := false
-	for _, a := range acts {
-		if a.Device == "" {
-			inputs = true
-		}
-		named[a.Device] = true
-	}
-	var out []config.Device
-	for _, d := range all {
-		if named[d.Name] || inputs && d.Kind == config.KindInput {
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 func printSim(w io.Writer, sim *device.Sim) {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 	"github.com/tweetpi/tweetpi/twitter/twittertest"
 )
 
@@ -163,7 +164,7 @@ func writeDaemonConfig(t testing.TB, f *fake, c daemonConfig) daemonFiles {
 	t.Helper()
 	dir := t.TempDir()
 	if c.Listen == nil {
-		c.Listen = []string{twitter.InboxMentions, twitter.InboxDMs}
+		c.Listen = []string{bot.InboxMentions, bot.InboxDMs}
 	}
 	if c.Allow == nil {
 		c.Allow = []string{"@alice"}
@@ -523,12 +524,12 @@ func (p *daemonProc) waitLogN(n int, msg string, kv ...string) []logLine {
 func (p *daemonProc) waitFresh(inboxes ...string) {
 	p.t.Helper()
 	if len(inboxes) == 0 {
-		inboxes = []string{twitter.InboxMentions, twitter.InboxDMs}
+		inboxes = []string{bot.InboxMentions, bot.InboxDMs}
 	}
 	for _, in := range inboxes {
 		p.waitLog(in + ": starting after the newest existing " + map[string]string{
-			twitter.InboxMentions: "post; nothing older runs",
-			twitter.InboxDMs:      "message; nothing older runs",
+			bot.InboxMentions: "post; nothing older runs",
+			bot.InboxDMs:      "message; nothing older runs",
 		}[in])
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 	"github.com/tweetpi/tweetpi/twitter/twittertest"
 )
 
@@ -33,7 +34,7 @@ func TestCorruptStateRefused(t *testing.T) {
 	if code, _ := p.term(); code != 0 {
 		t.Fatalf("exit %d after SIGTERM", code)
 	}
-	good, err := os.ReadFile(filepath.Join(files.StateDir, twitter.StateFile))
+	good, err := os.ReadFile(filepath.Join(files.StateDir, bot.StateFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestCorruptStateRefused(t *testing.T) {
 			if err := os.MkdirAll(files.StateDir, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join(files.StateDir, twitter.StateFile)
+			path := filepath.Join(files.StateDir, bot.StateFile)
 			if err := os.WriteFile(path, data, 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -170,9 +171,9 @@ func TestDNSFailure(t *testing.T) {
 func TestKeysRevokedMidRun(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, "v2")
-	files := writeDaemonConfig(t, f, daemonConfig{Listen: []string{twitter.InboxMentions}})
+	files := writeDaemonConfig(t, f, daemonConfig{Listen: []string{bot.InboxMentions}})
 	p := startDaemon(t, files.Path, files.Env)
-	p.waitFresh(twitter.InboxMentions)
+	p.waitFresh(bot.InboxMentions)
 	before := f.Requests(twitter.EndpointMentions)
 	f.Fail(twitter.EndpointMentions, twittertest.Fault{Status: 401, Count: -1,
 		Body: `{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}`})

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 )
 
 // hostileCase is one post and what may come of it.
@@ -83,7 +84,7 @@ func TestHostileInput(t *testing.T) {
 	replied := map[string]string{}
 	for _, r := range f.Replies() {
 		replied[r.InReplyTo] = r.Text
-		if n := utf8.RuneCountInString(r.Text); n > twitter.MaxPostWeight {
+		if n := utf8.RuneCountInString(r.Text); n > bot.MaxPostWeight {
 			t.Errorf("reply of %d characters: %q", n, r.Text)
 		}
 		if strings.Contains(r.Text, "://") || strings.Contains(r.Text, "example.com") {

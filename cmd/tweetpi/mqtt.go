@@ -3,17 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"slices"
-	"sync"
 
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
 	devmqtt "github.com/tweetpi/tweetpi/device/mqtt"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 )
 
 // newMQTT makes the daemon's MQTT node when the configuration has mqtt:.
@@ -23,7 +18,7 @@ func (d *daemon) newMQTT() error {
 	}
 	n, err := devmqtt.New(*d.cfg.MQTT, devmqtt.Options{
 		Board:    d.board,
-		Ledger:   &idLedger{path: filepath.Join(d.cfg.StateDir, mqttLedgerFile)},
+		Ledger:   ledgerNS{d.bot.Ledger(), mqttNamespace},
 		Logger:   d.log,
 		Version:  version,
 		Model:    boardModel(),
@@ -78,56 +73,15 @@ func boardModel() string {
 	return string(bytes.TrimRight(bytes.TrimSpace(b), "\x00"))
 }
 
-// mqttLedgerFile keeps the ids of the MQTT commands taken, in the state
-// directory: a command with correlation data is recorded there before it
-// runs, so that a redelivery, even after a restart, runs nothing.
-const mqttLedgerFile = "mqtt-ids.json"
+// mqttNamespace is the ledger's namespace of the MQTT commands' ids.
+const mqttNamespace = "mqtt"
 
-// maxMQTTIDs bounds the ids kept. A broker redelivers within the session's
-// expiry (a minute), a gateway retries never: the newest ids are enough.
-const maxMQTTIDs = 1000
-
-// idLedger is the at-most-once ledger of MQTT commands: a JSON list of
-// ids, written atomically (and synced) before Take says an id is new.
-type idLedger struct {
-	path string
-
-	mu     sync.Mutex
-	ids    []string // oldest first
-	loaded bool
+// ledgerNS is the state file's ledger under one namespace: what device/mqtt
+// calls to record a command's id (its correlation data) before it runs.
+type ledgerNS struct {
+	l  *bot.Ledger
+	ns string
 }
 
 // Take implements devmqtt.Ledger.
-func (l *idLedger) Take(id string) (bool, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.loaded {
-		data, err := os.ReadFile(l.path)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-		case err != nil:
-			return false, err
-		default:
-			if err := json.Unmarshal(data, &l.ids); err != nil {
-				return false, errors.New(l.path + " is corrupt (" + err.Error() + "); tweetpi will not guess which MQTT commands ran: move it away to start afresh")
-			}
-		}
-		l.loaded = true
-	}
-	if slices.Contains(l.ids, id) {
-		return false, nil
-	}
-	ids := append(slices.Clone(l.ids), id)
-	if len(ids) > maxMQTTIDs {
-		ids = ids[len(ids)-maxMQTTIDs:]
-	}
-	data, err := json.Marshal(ids)
-	if err != nil {
-		return false, err
-	}
-	if err := config.WriteFile(l.path, append(data, '\n'), 0o600); err != nil {
-		return false, err
-	}
-	l.ids = ids
-	return true, nil
-}
+func (l ledgerNS) Take(id string) (bool, error) { return l.l.Take(l.ns, id) }

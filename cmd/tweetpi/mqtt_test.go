@@ -15,7 +15,7 @@ import (
 	"github.com/tweetpi/tweetpi/config"
 	devmqtt "github.com/tweetpi/tweetpi/device/mqtt"
 	"github.com/tweetpi/tweetpi/device/mqtt/mqtttest"
-	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 )
 
 const mqttPassword = "s3cr3t-MQTT-garden-9f2"
@@ -46,7 +46,7 @@ func mqttDaemon(t *testing.T, pwInEnv bool) (*mqtttest.Broker, *fake, daemonFile
 		section += "  password_file: " + pw + "\n"
 	}
 	files := writeDaemonConfig(t, f, daemonConfig{
-		Listen:  []string{twitter.InboxMentions},
+		Listen:  []string{bot.InboxMentions},
 		Devices: e2eDevices + "  door: {pin: GPIO22, kind: input, high: open, low: closed, ha_class: door}\n",
 		Extra:   section,
 	})
@@ -72,7 +72,7 @@ func TestMQTTDaemon(t *testing.T) {
 	n := ha.Count("tweetpi/garden/availability")
 	p := startDaemon(t, files.Path, files.Env)
 	ha.WaitFor("tweetpi/garden/availability", n, func(m mqtttest.Message) bool { return m.Payload == devmqtt.Online && !m.Retained })
-	p.waitFresh(twitter.InboxMentions)
+	p.waitFresh(bot.InboxMentions)
 
 	disc := ha.WaitFor("homeassistant/device/garden/config", 0, func(mqtttest.Message) bool { return true })
 	for _, want := range []string{`"led":{`, `"p":"switch"`, `"fan":{`, `"p":"fan"`, `"door":{`, `"device_class":"door"`, `"avty_t":"tweetpi/garden/availability"`} {
@@ -197,33 +197,32 @@ func TestMQTTBadConfig(t *testing.T) {
 	}
 }
 
-// TestMQTTLedger: the daemon's at-most-once ledger of MQTT command ids
-// survives a restart and keeps the newest ids.
+// TestMQTTLedger: the daemon's MQTT command ids go into the state file's
+// ledger, under their own namespace, and survive a restart.
 func TestMQTTLedger(t *testing.T) {
-	path := filepath.Join(t.TempDir(), mqttLedgerFile)
-	l := &idLedger{path: path}
-	for _, id := range []string{"a", "b"} {
-		if fresh, err := l.Take(id); !fresh || err != nil {
-			t.Fatalf("Take(%s) = %t, %v", id, fresh, err)
-		}
-	}
-	if fresh, _ := l.Take("a"); fresh {
-		t.Error("a repeated id is fresh")
-	}
-	l2 := &idLedger{path: path}
-	if fresh, _ := l2.Take("b"); fresh {
-		t.Error("after a restart, a repeated id is fresh")
-	}
-	for i := range maxMQTTIDs {
-		l2.Take(fmt.Sprint(i))
-	}
-	if fresh, _ := (&idLedger{path: path}).Take(fmt.Sprint(maxMQTTIDs - 1)); fresh {
-		t.Error("the newest id was forgotten")
-	}
-	if err := os.WriteFile(path, []byte("{torn"), 0o600); err != nil {
+	dir := t.TempDir()
+	l, err := bot.OpenLedger(dir, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (&idLedger{path: path}).Take("x"); err == nil || !strings.Contains(err.Error(), "corrupt") {
-		t.Errorf("a torn ledger: %v", err)
+	led := ledgerNS{l, mqttNamespace}
+	if fresh, err := led.Take("req-1"); !fresh || err != nil {
+		t.Fatalf("Take = %t, %v", fresh, err)
+	}
+	if fresh, _ := led.Take("req-1"); fresh {
+		t.Error("a repeated id is fresh")
+	}
+	l.Close()
+	l, err = bot.OpenLedger(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if fresh, _ := (ledgerNS{l, mqttNamespace}).Take("req-1"); fresh {
+		t.Error("after a restart, a repeated id is fresh")
+	}
+	data, err := os.ReadFile(filepath.Join(dir, bot.StateFile))
+	if err != nil || !strings.Contains(string(data), "req-1") {
+		t.Errorf("state file %s, %v: want the id in it", data, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 )
 
 // TestSecondDaemonRefused: a second tweetpi run on the same state
@@ -17,9 +18,9 @@ import (
 func TestSecondDaemonRefused(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, "v2")
-	files := writeDaemonConfig(t, f, daemonConfig{Listen: []string{twitter.InboxMentions}})
+	files := writeDaemonConfig(t, f, daemonConfig{Listen: []string{bot.InboxMentions}})
 	a := startDaemon(t, files.Path, files.Env)
-	a.waitFresh(twitter.InboxMentions)
+	a.waitFresh(bot.InboxMentions)
 	b := startDaemon(t, files.Path, files.Env)
 	done := make(chan int, 1)
 	go func() { done <- b.wait() }()

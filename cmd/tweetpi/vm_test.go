@@ -30,6 +30,7 @@ import (
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
 	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 	"github.com/tweetpi/tweetpi/twitter/twittertest"
 )
 
@@ -719,12 +720,12 @@ func TestVMDaemon(t *testing.T) {
 		}
 		close(notes)
 	}()
-	handler := twitter.HandlerFunc(func(ctx context.Context, c twitter.Command) string {
+	handler := bot.HandlerFunc(func(ctx context.Context, c bot.Command) string {
 		return board.Run(ctx, c.Text, device.Caller{ID: c.AuthorID, Username: c.AuthorUsername}).Reply
 	})
-	bot, err := twitter.NewBot(twitter.BotOptions{
+	bot, err := bot.New(bot.Options{
 		Client: client, Handler: handler, StateDir: cfg.StateDir, Notify: notes,
-		Listen: []string{twitter.InboxMentions, twitter.InboxDMs}, PollInterval: time.Second,
+		Listen: []string{bot.InboxMentions, bot.InboxDMs}, PollInterval: time.Second,
 		Allow: []string{"@alice", "@bob"}, MaxAge: time.Minute, Reply: true,
 	})
 	if err != nil {

@@ -8,5 +8,5 @@
 # default; TMPDIR=/dev/shm shows the cost without the disk's fsync.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-go test -run='^$' -bench=. -benchmem -count=1 ./twitter ./device
+go test -run='^$' -bench=. -benchmem -count=1 ./twitter/bot ./device
 deploy/bench/measure.sh "${1:-60}"

@@ -51,7 +51,7 @@ func benchSetToPin(b *testing.B, opt mqtttest.Options) {
 		}
 		return p, err
 	}
-	board, err := device.Open(testDevices(), pins, device.Options{ThermalPath: filepath.Join(b.TempDir(), "none")})
+	board, err := device.Open(testDevices(), pins, device.Options{ThermalPath: filepath.Join(b.TempDir(), "none"), I2C: sim.I2C, OneWire: sim.OneWire})
 	if err != nil {
 		b.Fatal(err)
 	}

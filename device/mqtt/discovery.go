@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/tweetpi/tweetpi/config"
+	"github.com/tweetpi/tweetpi/device"
 )
 
 // Home Assistant's device-based discovery (home-assistant.io,
@@ -33,9 +35,10 @@ const cpuComponent = "cpu_temperature"
 
 // deviceComponents are the components that show device d in Home
 // Assistant, by component id: one per device, named like it, for the
-// kinds that have one state; a kind with several readings has one each. A
-// kind Home Assistant cannot show yet has none. Add a kind here.
-func deviceComponents(node string, d config.Device) map[string]component {
+// kinds that have one state; a sensor has one per quantity it measures
+// (qs). A kind Home Assistant cannot show yet has none. Add a kind here.
+// expire is how long a sensor's reading holds, in seconds.
+func deviceComponents(node string, d config.Device, qs []device.Quantity, expire int) map[string]component {
 	base := func(platform string) component {
 		return component{
 			"p":           platform,
@@ -73,6 +76,27 @@ func deviceComponents(node string, d config.Device) map[string]component {
 		}
 		return map[string]component{d.Name: c}
 	}
+	if config.IsSensor(d.Kind) {
+		out := map[string]component{}
+		for _, q := range qs {
+			c := base("sensor")
+			c["device_class"] = q.DeviceClass
+			c["unit_of_measurement"] = q.Unit
+			c["state_class"] = "measurement"
+			c["suggested_display_precision"] = q.Decimals
+			c["expire_after"] = expire
+			id := d.Name
+			if len(qs) > 1 {
+				// One state topic, a JSON object: each quantity its own entity.
+				id = d.Name + "_" + q.Key
+				c["name"] = d.Name + " " + q.Key
+				c["unique_id"] = uniqueID(node, id)
+				c["value_template"] = "{{ value_json." + q.Key + " }}"
+			}
+			out[id] = c
+		}
+		return out
+	}
 	return nil
 }
 
@@ -95,7 +119,7 @@ func uniqueID(node, id string) string { return "tweetpi_" + node + "_" + id }
 // discovery builds the discovery payload for the devices; withCPU adds the
 // CPU temperature. clashes are the components left out because another
 // had their id first.
-func (n *Node) discovery(devs []config.Device, withCPU bool) (p discoveryPayload, clashes []string) {
+func (n *Node) discovery(devs []config.Device, sensors []device.Sensor, withCPU bool) (p discoveryPayload, clashes []string) {
 	node := n.cfg.Node
 	p = discoveryPayload{
 		Device:       map[string]any{"ids": []string{"tweetpi_" + node}, "name": node, "sw": n.version()},
@@ -107,8 +131,13 @@ func (n *Node) discovery(devs []config.Device, withCPU bool) (p discoveryPayload
 	if n.opt.Model != "" {
 		p.Device["mdl"] = n.opt.Model
 	}
+	qs := map[string][]device.Quantity{}
+	for _, sn := range sensors {
+		qs[sn.Device] = sn.Quantities
+	}
+	expire := int(3 * n.sensorInterval() / time.Second)
 	for _, d := range devs {
-		cs := deviceComponents(node, d)
+		cs := deviceComponents(node, d, qs[d.Name], expire)
 		for _, id := range slices.Sorted(maps.Keys(cs)) {
 			if _, dup := p.Components[id]; dup {
 				clashes = append(clashes, d.Name+" ("+id+")")

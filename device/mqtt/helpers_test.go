@@ -113,6 +113,8 @@ func testDevices() []config.Device {
 		{Name: "pump", Pin: "GPIO27", Kind: config.KindOutput, MaxOn: 5 * time.Minute, Aliases: []string{"water"}, Allow: []string{"@alice"}},
 		{Name: "fan", Pin: "GPIO18", Kind: config.KindPWM, FrequencyHz: 25000},
 		{Name: "door", Pin: "GPIO22", Kind: config.KindInput, Pull: "up", High: "open", Low: "closed", Debounce: 10 * time.Millisecond, HAClass: "door"},
+		{Name: "tank", Kind: config.KindDS18B20, Address: "28-00000a1b2c3d"},
+		{Name: "room", Kind: config.KindBME280, Bus: "1", Address: "0x76"},
 	}
 }
 
@@ -137,13 +139,14 @@ type rig struct {
 var aliceCaller = device.Caller{ID: "111", Username: "alice"}
 
 type rigOptions struct {
-	broker   mqtttest.Options
-	on       *mqtttest.Broker // a broker already running, instead of a new one
-	cfg      func(*config.MQTT)
-	devices  []config.Device
-	thermal  string // contents of the thermal zone file; "": none
-	noStart  bool
-	stateDir string
+	broker      mqtttest.Options
+	on          *mqtttest.Broker // a broker already running, instead of a new one
+	cfg         func(*config.MQTT)
+	devices     []config.Device
+	thermal     string // contents of the thermal zone file; "": none
+	noStart     bool
+	sensorEvery time.Duration // Options.SensorInterval
+	stateDir    string
 }
 
 // newRig starts a broker and a node (and subscribes a watcher to tweetpi/#
@@ -167,7 +170,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 			t.Fatal(err)
 		}
 	}
-	b, err := device.Open(o.devices, r.sim.Pin, device.Options{ThermalPath: thermal, WatchInputs: true})
+	b, err := device.Open(o.devices, r.sim.Pin, device.Options{ThermalPath: thermal, WatchInputs: true, I2C: r.sim.I2C, OneWire: r.sim.OneWire})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +184,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		o.stateDir = t.TempDir()
 	}
 	r.opt = Options{Board: b, Ledger: r.ledger, Logger: slog.New(slog.NewJSONHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Version: "1.2.3", Model: "Raspberry Pi 4 Model B Rev 1.4", StateDir: o.stateDir}
+		Version: "1.2.3", Model: "Raspberry Pi 4 Model B Rev 1.4", StateDir: o.stateDir, SensorInterval: o.sensorEvery}
 	if o.on == nil && len(o.broker.Users) == 0 { // else the test dials its own
 		r.watch = mqtttest.Dial(t, r.broker, "", "")
 		r.watch.Subscribe("tweetpi/#", "homeassistant/#")

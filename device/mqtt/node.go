@@ -34,6 +34,11 @@ type Board interface {
 	Watch() *device.Feed
 	// CPUTemperature is the CPU's temperature in °C, if the board has one.
 	CPUTemperature() (float64, bool)
+	// Sensors are the sensor devices and what they measure.
+	Sensors() []device.Sensor
+	// SensorFeed reads every sensor every interval until ctx ends or the
+	// board closes.
+	SensorFeed(ctx context.Context, every time.Duration) <-chan device.Reading
 }
 
 // Ledger records the ids of commands before they run, durably: Take
@@ -54,8 +59,10 @@ type Options struct {
 	Model    string // the board's model ("Raspberry Pi 4 Model B Rev 1.4"), for Home Assistant; "" for none
 	StateDir string // where MemoryFile is kept; "": published components are not remembered
 
-	// CPUInterval is how often the CPU temperature is read; 0: every minute.
-	CPUInterval time.Duration
+	// CPUInterval is how often the CPU temperature is read, SensorInterval
+	// how often the sensors are; 0: every minute.
+	CPUInterval    time.Duration
+	SensorInterval time.Duration
 }
 
 // Tuning of the connection.
@@ -96,7 +103,8 @@ type Node struct {
 	connected bool
 	since     time.Time
 	lastErr   string
-	cpu       string // the CPU temperature last published
+	cpu       string            // the CPU temperature last published
+	readings  map[string]string // the sensors' last states, by device, published again at a reconnect
 
 	pending sync.WaitGroup // answers on their way
 
@@ -130,7 +138,7 @@ func New(cfg config.MQTT, opt Options) (*Node, error) {
 		return nil, fmt.Errorf("mqtt.node: %q is not a node name; use a-z, 0-9, _ and -", cfg.Node)
 	}
 	n := &Node{
-		cfg: cfg, opt: opt, log: opt.Logger, broker: u, board: opt.Board,
+		cfg: cfg, opt: opt, log: opt.Logger, broker: u, board: opt.Board, readings: map[string]string{},
 		boardChanged: make(chan struct{}, 1),
 		up:           make(chan struct{}, 1),
 		haOnline:     make(chan struct{}, 1),
@@ -341,16 +349,14 @@ func (n *Node) Run(ctx context.Context) error {
 
 	board := n.currentBoard()
 	feed := board.Watch()
+	readings, stopReadings := n.sensorFeed(ctx, board)
 	defer func() {
 		if feed != nil {
 			feed.Stop()
 		}
+		stopReadings()
 	}()
-	every := n.opt.CPUInterval
-	if every <= 0 {
-		every = defaultCPU
-	}
-	cpu := time.NewTicker(every)
+	cpu := time.NewTicker(n.cpuInterval())
 	defer cpu.Stop()
 	for {
 		var changes, closed <-chan struct{}
@@ -359,6 +365,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			stopReadings()
 			n.stop(cm, feed)
 			return nil
 		case <-n.up:
@@ -370,9 +377,20 @@ func (n *Node) Run(ctx context.Context) error {
 			if feed != nil {
 				feed.Stop()
 			}
+			stopReadings()
 			board = n.currentBoard()
 			feed = board.Watch()
+			n.mu.Lock()
+			n.readings = map[string]string{}
+			n.mu.Unlock()
+			readings, stopReadings = n.sensorFeed(ctx, board)
 			n.announce(ctx, cm, false)
+		case r, ok := <-readings:
+			if !ok {
+				readings = nil // the board closed
+				continue
+			}
+			n.publishReading(ctx, cm, board, r)
 		case <-changes:
 			n.publishStates(ctx, cm, feed.Take())
 		case <-closed:
@@ -402,6 +420,7 @@ func (n *Node) announce(ctx context.Context, cm *autopaho.ConnectionManager, sub
 		n.publishDiscovery(ctx, cm, board)
 	}
 	n.publishStates(ctx, cm, board.States())
+	n.publishReadings(ctx, cm)
 	n.publishCPU(ctx, cm, board, true)
 	if err := n.publish(ctx, cm, AvailabilityTopic(n.cfg.Node), Online, true); err != nil {
 		n.log.Warn("mqtt: cannot publish online", "err", err)
@@ -507,7 +526,7 @@ func (n *Node) publishCPU(ctx context.Context, cm *autopaho.ConnectionManager, b
 // Home Assistant what was published before and is gone now.
 func (n *Node) publishDiscovery(ctx context.Context, cm *autopaho.ConnectionManager, board Board) {
 	_, hasCPU := board.CPUTemperature()
-	p, clashes := n.discovery(board.Devices(), hasCPU)
+	p, clashes := n.discovery(board.Devices(), board.Sensors(), hasCPU)
 	for _, c := range clashes {
 		n.log.Error("mqtt discovery: two components would have the same id; rename the device", "left_out", c)
 	}

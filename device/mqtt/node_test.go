@@ -360,3 +360,34 @@ func decode(t *testing.T, s string) discoveryPayload {
 	}
 	return p
 }
+
+// TestSensorReadings: sensors publish their readings on their state
+// topics, retained: a number for a ds18b20, a JSON object for a bme280's
+// three quantities, as the discovery's value templates read them.
+func TestSensorReadings(t *testing.T) {
+	r := newRig(t, rigOptions{sensorEvery: 100 * time.Millisecond})
+	r.watch.WaitPayload("tweetpi/garden/tank/state", 0, "21.4")
+	m := r.watch.WaitFor("tweetpi/garden/room/state", 0, func(mqtttest.Message) bool { return true })
+	var room map[string]float64
+	if err := json.Unmarshal([]byte(m.Payload), &room); err != nil {
+		t.Fatalf("room state %q: %v", m.Payload, err)
+	}
+	if len(room) != 3 || room["temperature"] < 20 || room["temperature"] > 30 || room["humidity"] != 42 || room["pressure"] < 900 {
+		t.Errorf("room state %q", m.Payload)
+	}
+	if err := r.sim.SetTemperature("28-00000a1b2c3d", 30.5); err != nil {
+		t.Fatal(err)
+	}
+	r.watch.WaitPayload("tweetpi/garden/tank/state", 0, "30.5")
+	late := mqtttest.Dial(t, r.broker, "", "")
+	late.Subscribe("tweetpi/garden/tank/state")
+	if got := late.WaitFor("tweetpi/garden/tank/state", 0, func(mqtttest.Message) bool { return true }); !got.Retained {
+		t.Errorf("tank state %q not retained", got.Payload)
+	}
+	// A sensor takes no commands.
+	r.watch.Subscribe("replies")
+	r.watch.Publish(&paho.Publish{Topic: "tweetpi/garden/tank/set", Payload: []byte("on"), Properties: &paho.PublishProperties{ResponseTopic: "replies"}})
+	if got := r.watch.WaitFor("replies", 0, func(mqtttest.Message) bool { return true }); !strings.Contains(got.Payload, "tank") {
+		t.Errorf("a command on a sensor: %q", got.Payload)
+	}
+}

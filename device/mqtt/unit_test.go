@@ -21,7 +21,7 @@ import (
 func offlineNode(t *testing.T) (*Node, *device.Sim, *logBuffer, *fileLedger) {
 	t.Helper()
 	sim := device.NewSim()
-	b, err := device.Open(testDevices(), sim.Pin, device.Options{ThermalPath: filepath.Join(t.TempDir(), "none")})
+	b, err := device.Open(testDevices(), sim.Pin, device.Options{ThermalPath: filepath.Join(t.TempDir(), "none"), I2C: sim.I2C, OneWire: sim.OneWire})
 	if err != nil {
 		t.Fatal(err)
 	}

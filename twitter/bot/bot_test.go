@@ -1,6 +1,8 @@
-package twitter
+package bot
 
 import (
+	"github.com/tweetpi/tweetpi/twitter"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -26,11 +28,11 @@ import (
 // themselves are tested against twittertest.
 type windowClient struct {
 	mu      sync.Mutex
-	account User
-	posts   []Post // oldest first
-	dms     []DM
+	account twitter.User
+	posts   []twitter.Post // oldest first
+	dms     []twitter.DM
 	limits  map[string]*window
-	rl      map[string]RateLimit
+	rl      map[string]twitter.RateLimit
 	calls   map[string][]time.Time
 	over    map[string]int // 429s caused
 	replies []string
@@ -52,9 +54,9 @@ type window struct {
 
 func newWindowClient() *windowClient {
 	return &windowClient{
-		account: User{ID: "1", Username: "mypi"},
+		account: twitter.User{ID: "1", Username: "mypi"},
 		limits:  map[string]*window{},
-		rl:      map[string]RateLimit{},
+		rl:      map[string]twitter.RateLimit{},
 		calls:   map[string][]time.Time{},
 		over:    map[string]int{},
 		fail:    map[string][]error{},
@@ -86,47 +88,47 @@ func (c *windowClient) hit(ep string) error {
 	reset := w.start.Add(w.every).Truncate(time.Second).Add(time.Second)
 	if w.used >= w.limit {
 		c.over[ep]++
-		return &APIError{Kind: KindRateLimited, Endpoint: ep, Status: 429, Reset: reset}
+		return &twitter.APIError{Kind: twitter.KindRateLimited, Endpoint: ep, Status: 429, Reset: reset}
 	}
 	w.used++
-	c.rl[ep] = RateLimit{Limit: w.limit, Remaining: w.limit - w.used, Reset: reset, Seen: now}
+	c.rl[ep] = twitter.RateLimit{Limit: w.limit, Remaining: w.limit - w.used, Reset: reset, Seen: now}
 	return nil
 }
 
-func (c *windowClient) addPost(author User, text string, age time.Duration) Post {
+func (c *windowClient) addPost(author twitter.User, text string, age time.Duration) twitter.Post {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.nextID++
-	p := Post{ID: strconv.FormatInt(c.nextID, 10), AuthorID: author.ID, AuthorUsername: author.Username, Text: text, CreatedAt: time.Now().Add(-age)}
+	p := twitter.Post{ID: strconv.FormatInt(c.nextID, 10), AuthorID: author.ID, AuthorUsername: author.Username, Text: text, CreatedAt: time.Now().Add(-age)}
 	c.posts = append(c.posts, p)
 	return p
 }
 
-func (c *windowClient) addDM(from User, text string) DM {
+func (c *windowClient) addDM(from twitter.User, text string) twitter.DM {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.nextID++
-	d := DM{ID: strconv.FormatInt(c.nextID, 10), SenderID: from.ID, Text: text, CreatedAt: time.Now()}
+	d := twitter.DM{ID: strconv.FormatInt(c.nextID, 10), SenderID: from.ID, Text: text, CreatedAt: time.Now()}
 	c.dms = append(c.dms, d)
 	return d
 }
 
 func (c *windowClient) Version() string { return "test" }
 
-func (c *windowClient) Me(ctx context.Context) (User, error) {
+func (c *windowClient) Me(ctx context.Context) (twitter.User, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.hit(EndpointMe); err != nil {
-		return User{}, err
+	if err := c.hit(twitter.EndpointMe); err != nil {
+		return twitter.User{}, err
 	}
 	return c.account, nil
 }
 
-func (c *windowClient) UserByUsername(ctx context.Context, name string) (User, error) {
+func (c *windowClient) UserByUsername(ctx context.Context, name string) (twitter.User, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.hit(EndpointUserByName); err != nil {
-		return User{}, err
+	if err := c.hit(twitter.EndpointUserByName); err != nil {
+		return twitter.User{}, err
 	}
 	switch strings.ToLower(strings.TrimPrefix(name, "@")) {
 	case "alice":
@@ -134,18 +136,18 @@ func (c *windowClient) UserByUsername(ctx context.Context, name string) (User, e
 	case "bob":
 		return bob, nil
 	}
-	return User{}, &APIError{Kind: KindNotFound, Endpoint: EndpointUserByName, Status: 404}
+	return twitter.User{}, &twitter.APIError{Kind: twitter.KindNotFound, Endpoint: twitter.EndpointUserByName, Status: 404}
 }
 
-func (c *windowClient) Mentions(ctx context.Context, userID string, p MentionsParams) ([]Post, error) {
+func (c *windowClient) Mentions(ctx context.Context, userID string, p twitter.MentionsParams) ([]twitter.Post, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.hit(EndpointMentions); err != nil {
+	if err := c.hit(twitter.EndpointMentions); err != nil {
 		return nil, err
 	}
-	var out []Post
+	var out []twitter.Post
 	for _, m := range c.posts {
-		if p.SinceID == "" || IDLess(p.SinceID, m.ID) {
+		if p.SinceID == "" || twitter.IDLess(p.SinceID, m.ID) {
 			out = append(out, m)
 		}
 	}
@@ -155,10 +157,10 @@ func (c *windowClient) Mentions(ctx context.Context, userID string, p MentionsPa
 	return out, nil
 }
 
-func (c *windowClient) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
+func (c *windowClient) DirectMessages(ctx context.Context, p twitter.DMParams) ([]twitter.DM, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.hit(EndpointDMEvents); err != nil {
+	if err := c.hit(twitter.EndpointDMEvents); err != nil {
 		return nil, err
 	}
 	dms := c.dms
@@ -171,11 +173,11 @@ func (c *windowClient) DirectMessages(ctx context.Context, p DMParams) ([]DM, er
 func (c *windowClient) Reply(ctx context.Context, inReplyTo, text string) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.hit(EndpointPost); err != nil {
+	if err := c.hit(twitter.EndpointPost); err != nil {
 		return "", err
 	}
 	if c.posted[text] {
-		return "", &APIError{Kind: KindDuplicate, Endpoint: EndpointPost, Status: 403, Title: "Forbidden", Detail: "You are not allowed to create a Tweet with duplicate content."}
+		return "", &twitter.APIError{Kind: twitter.KindDuplicate, Endpoint: twitter.EndpointPost, Status: 403, Title: "Forbidden", Detail: "You are not allowed to create a Tweet with duplicate content."}
 	}
 	if c.posted == nil {
 		c.posted = map[string]bool{}
@@ -194,22 +196,22 @@ func (c *windowClient) SendDM(ctx context.Context, to, text string) (string, err
 		select {
 		case <-time.After(c.sendDelay):
 		case <-ctx.Done():
-			return "", fmt.Errorf("%s: %w", EndpointSendDM, ctx.Err())
+			return "", fmt.Errorf("%s: %w", twitter.EndpointSendDM, ctx.Err())
 		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.hit(EndpointSendDM); err != nil {
+	if err := c.hit(twitter.EndpointSendDM); err != nil {
 		return "", err
 	}
 	c.sentDMs = append(c.sentDMs, to+" "+text)
 	c.nextID++
-	d := DM{ID: strconv.FormatInt(c.nextID, 10), SenderID: c.account.ID, Text: text, CreatedAt: time.Now()}
+	d := twitter.DM{ID: strconv.FormatInt(c.nextID, 10), SenderID: c.account.ID, Text: text, CreatedAt: time.Now()}
 	c.dms = append(c.dms, d)
 	return d.ID, nil
 }
 
-func (c *windowClient) RateLimits() map[string]RateLimit {
+func (c *windowClient) RateLimits() map[string]twitter.RateLimit {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return maps.Clone(c.rl)
@@ -224,9 +226,9 @@ func (c *windowClient) count(ep string) int {
 }
 
 var (
-	alice    = User{ID: "100", Username: "alice"}
-	bob      = User{ID: "200", Username: "bob"}
-	stranger = User{ID: "666", Username: "mallory"}
+	alice    = twitter.User{ID: "100", Username: "alice"}
+	bob      = twitter.User{ID: "200", Username: "bob"}
+	stranger = twitter.User{ID: "666", Username: "mallory"}
 )
 
 // recorder is a Handler that records the commands it ran.
@@ -253,7 +255,7 @@ func (r *recorder) texts() []string {
 }
 
 // startBot starts a bot on c in dir and runs it until the returned stop is called.
-func startBot(t *testing.T, c Client, h Handler, dir string, opt BotOptions) (stop func() error) {
+func startBot(t *testing.T, c twitter.Client, h Handler, dir string, opt Options) (stop func() error) {
 	t.Helper()
 	opt.Client, opt.Handler, opt.StateDir = c, h, dir
 	if opt.Allow == nil {
@@ -263,7 +265,7 @@ func startBot(t *testing.T, c Client, h Handler, dir string, opt BotOptions) (st
 	if opt.ClockFloor.IsZero() {
 		opt.ClockFloor = time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC) // synctest's clock starts in 2000
 	}
-	b, err := NewBot(opt)
+	b, err := New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +284,7 @@ func TestBotRunsAllowedOnceAndIgnoresOthers(t *testing.T) {
 		c.addPost(alice, "@mypi led on", time.Minute) // before the first start: never runs
 		dir := t.TempDir()
 		h := &recorder{}
-		stop := startBot(t, c, h, dir, BotOptions{PollInterval: time.Second, Listen: []string{InboxMentions, InboxDMs}})
+		stop := startBot(t, c, h, dir, Options{PollInterval: time.Second, Listen: []string{InboxMentions, InboxDMs}})
 		time.Sleep(2 * time.Second)
 		c.addPost(alice, "@mypi fan 40%", 0)
 		c.addPost(stranger, "@mypi led off", 0)
@@ -294,7 +296,7 @@ func TestBotRunsAllowedOnceAndIgnoresOthers(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A restart sees the same posts again and runs none of them.
-		stop = startBot(t, c, h, dir, BotOptions{PollInterval: time.Second, Listen: []string{InboxMentions, InboxDMs}})
+		stop = startBot(t, c, h, dir, Options{PollInterval: time.Second, Listen: []string{InboxMentions, InboxDMs}})
 		time.Sleep(3 * time.Second)
 		if err := stop(); err != nil {
 			t.Fatal(err)
@@ -326,7 +328,7 @@ func TestBotStateWriteFailsNothingLost(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := &recorder{}
-		stop := startBot(t, c, h, dir, BotOptions{PollInterval: time.Second})
+		stop := startBot(t, c, h, dir, Options{PollInterval: time.Second})
 		time.Sleep(2 * time.Second)
 		if err := os.Rename(dir, dir+".away"); err != nil { // every write now fails
 			t.Fatal(err)
@@ -367,7 +369,7 @@ func TestBotStopLetsASendFinish(t *testing.T) {
 		c := newWindowClient()
 		c.sendDelay, c.sending = time.Second, make(chan string, 1)
 		dir := t.TempDir()
-		opt := BotOptions{PollInterval: time.Second, Listen: []string{InboxDMs}}
+		opt := Options{PollInterval: time.Second, Listen: []string{InboxDMs}}
 		stop := startBot(t, c, &recorder{}, dir, opt)
 		time.Sleep(2 * time.Second)
 		c.addDM(alice, "pump on")
@@ -399,7 +401,7 @@ func TestBotStopKeepsQueuedReply(t *testing.T) {
 		c := newWindowClient()
 		c.sendDelay, c.sending = time.Minute, make(chan string, 1)
 		dir := t.TempDir()
-		opt := BotOptions{PollInterval: time.Second, Listen: []string{InboxDMs}}
+		opt := Options{PollInterval: time.Second, Listen: []string{InboxDMs}}
 		h := &recorder{}
 		stop := startBot(t, c, h, dir, opt)
 		time.Sleep(2 * time.Second)
@@ -437,7 +439,7 @@ func TestBotTooOld(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newWindowClient()
 		h := &recorder{}
-		stop := startBot(t, c, h, t.TempDir(), BotOptions{PollInterval: time.Second, MaxAge: time.Minute})
+		stop := startBot(t, c, h, t.TempDir(), Options{PollInterval: time.Second, MaxAge: time.Minute})
 		time.Sleep(2 * time.Second)
 		c.addPost(alice, "@mypi led on", 2*time.Minute)
 		time.Sleep(2 * time.Second)
@@ -467,16 +469,16 @@ func TestSchedulerStaysInsideWindows(t *testing.T) {
 		t.Run(tc.tier, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				c := newWindowClient()
-				c.setLimit(EndpointMentions, tc.limit, tc.every)
-				stop := startBot(t, c, &recorder{}, t.TempDir(), BotOptions{PollInterval: time.Second})
+				c.setLimit(twitter.EndpointMentions, tc.limit, tc.every)
+				stop := startBot(t, c, &recorder{}, t.TempDir(), Options{PollInterval: time.Second})
 				const day = 24 * time.Hour
 				time.Sleep(day)
 				stop()
-				if n := c.over[EndpointMentions]; n != 0 {
+				if n := c.over[twitter.EndpointMentions]; n != 0 {
 					t.Errorf("%d requests over the limit", n)
 				}
 				allowed := int(day/tc.every) * tc.limit
-				if polls := c.count(EndpointMentions); float64(polls) < 0.9*float64(allowed) {
+				if polls := c.count(twitter.EndpointMentions); float64(polls) < 0.9*float64(allowed) {
 					t.Errorf("%d polls of %d allowed (%.0f%%), want at least 90%%", polls, allowed, 100*float64(polls)/float64(allowed))
 				}
 			})
@@ -488,14 +490,14 @@ func TestBotWaitsOut429(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newWindowClient()
 		reset := time.Now().Add(10 * time.Minute).Truncate(time.Second)
-		c.fail[EndpointMentions] = []error{
+		c.fail[twitter.EndpointMentions] = []error{
 			nil, // the first start
-			&APIError{Kind: KindRateLimited, Endpoint: EndpointMentions, Status: 429, Reset: reset},
+			&twitter.APIError{Kind: twitter.KindRateLimited, Endpoint: twitter.EndpointMentions, Status: 429, Reset: reset},
 		}
-		stop := startBot(t, c, &recorder{}, t.TempDir(), BotOptions{PollInterval: time.Second})
+		stop := startBot(t, c, &recorder{}, t.TempDir(), Options{PollInterval: time.Second})
 		time.Sleep(15 * time.Minute)
 		stop()
-		calls := c.calls[EndpointMentions]
+		calls := c.calls[twitter.EndpointMentions]
 		if len(calls) < 3 {
 			t.Fatalf("%d calls, want polling to go on after the reset", len(calls))
 		}
@@ -510,16 +512,16 @@ func TestBotBacksOffOnTransient(t *testing.T) {
 		c := newWindowClient()
 		var errs []error
 		for range 8 {
-			errs = append(errs, &APIError{Kind: KindTransient, Endpoint: EndpointMentions, Status: 503})
+			errs = append(errs, &twitter.APIError{Kind: twitter.KindTransient, Endpoint: twitter.EndpointMentions, Status: 503})
 		}
-		c.fail[EndpointMentions] = append([]error{nil}, errs...)
+		c.fail[twitter.EndpointMentions] = append([]error{nil}, errs...)
 		h := &recorder{}
-		stop := startBot(t, c, h, t.TempDir(), BotOptions{PollInterval: time.Second})
+		stop := startBot(t, c, h, t.TempDir(), Options{PollInterval: time.Second})
 		time.Sleep(time.Second)
 		c.addPost(alice, "@mypi led on", 0)
 		time.Sleep(30 * time.Minute)
 		stop()
-		calls := c.calls[EndpointMentions]
+		calls := c.calls[twitter.EndpointMentions]
 		if len(calls) < 10 {
 			t.Fatalf("%d polls, want 1 + 8 failures + recovery", len(calls))
 		}
@@ -539,8 +541,8 @@ func TestBotBacksOffOnTransient(t *testing.T) {
 func TestBotUnauthorizedAtStartIsFatal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newWindowClient()
-		c.fail[EndpointMe] = []error{&APIError{Kind: KindUnauthorized, Endpoint: EndpointMe, Status: 401, Title: "Unauthorized"}}
-		b, err := NewBot(BotOptions{Client: c, Handler: &recorder{}, StateDir: t.TempDir(), ClockFloor: time.Now().Add(-time.Hour)})
+		c.fail[twitter.EndpointMe] = []error{&twitter.APIError{Kind: twitter.KindUnauthorized, Endpoint: twitter.EndpointMe, Status: 401, Title: "Unauthorized"}}
+		b, err := New(Options{Client: c, Handler: &recorder{}, StateDir: t.TempDir(), ClockFloor: time.Now().Add(-time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -561,14 +563,14 @@ func TestBotWaitsForTheClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newWindowClient()
 		set := time.Now().Add(time.Hour) // "NTP sets the clock" an hour from now
-		b, err := NewBot(BotOptions{Client: c, Handler: &recorder{}, StateDir: t.TempDir(), ClockFloor: set})
+		b, err := New(Options{Client: c, Handler: &recorder{}, StateDir: t.TempDir(), ClockFloor: set})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := b.Start(t.Context(), "1"); err != nil {
 			t.Fatal(err)
 		}
-		calls := c.calls[EndpointMe]
+		calls := c.calls[twitter.EndpointMe]
 		if len(calls) != 1 || calls[0].Before(set) {
 			t.Errorf("users/me called at %v, want once, not before %s", calls, set)
 		}
@@ -712,7 +714,7 @@ func TestReplyTextTakenByAnEarlierRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newWindowClient()
 		h := &recorder{}
-		stop := startBot(t, c, h, t.TempDir(), BotOptions{PollInterval: time.Second})
+		stop := startBot(t, c, h, t.TempDir(), Options{PollInterval: time.Second})
 		time.Sleep(1500 * time.Millisecond)
 		p := c.addPost(alice, "@mypi led on", 0)
 		// The earlier run's texts for every second the reply may go out in,
@@ -742,8 +744,8 @@ func TestBotWarnsWhenLimitOutlastsMaxAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var buf syncBuffer
 		c := newWindowClient()
-		c.setLimit(EndpointMentions, 1, 15*time.Minute)
-		stop := startBot(t, c, &recorder{}, t.TempDir(), BotOptions{
+		c.setLimit(twitter.EndpointMentions, 1, 15*time.Minute)
+		stop := startBot(t, c, &recorder{}, t.TempDir(), Options{
 			PollInterval: time.Second, MaxAge: 10 * time.Minute,
 			Logger: slog.New(slog.NewTextHandler(&buf, nil)),
 		})
@@ -778,7 +780,7 @@ func TestBotNotifyDMsAllowedUsers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newWindowClient()
 		notify := make(chan string, 1)
-		stop := startBot(t, c, &recorder{}, t.TempDir(), BotOptions{
+		stop := startBot(t, c, &recorder{}, t.TempDir(), Options{
 			PollInterval: time.Second, Allow: []string{"@alice", bob.ID}, Notify: notify,
 		})
 		time.Sleep(2 * time.Second)

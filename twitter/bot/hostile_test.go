@@ -1,6 +1,8 @@
-package twitter
+package bot
 
 import (
+	"github.com/tweetpi/tweetpi/twitter"
+
 	"context"
 	"slices"
 	"strconv"
@@ -17,15 +19,15 @@ type replayClient struct {
 	*windowClient
 }
 
-func (c replayClient) Mentions(ctx context.Context, userID string, p MentionsParams) ([]Post, error) {
-	posts, err := c.windowClient.Mentions(ctx, userID, MentionsParams{MaxResults: p.MaxResults, MaxPages: p.MaxPages})
+func (c replayClient) Mentions(ctx context.Context, userID string, p twitter.MentionsParams) ([]twitter.Post, error) {
+	posts, err := c.windowClient.Mentions(ctx, userID, twitter.MentionsParams{MaxResults: p.MaxResults, MaxPages: p.MaxPages})
 	if err != nil {
 		return nil, err
 	}
 	return append(posts, posts...), nil
 }
 
-func (c replayClient) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
+func (c replayClient) DirectMessages(ctx context.Context, p twitter.DMParams) ([]twitter.DM, error) {
 	dms, err := c.windowClient.DirectMessages(ctx, p)
 	if err != nil {
 		return nil, err
@@ -41,7 +43,7 @@ func TestHostileAPIReplays(t *testing.T) {
 		c := replayClient{wc}
 		dir := t.TempDir()
 		h := &recorder{}
-		opt := BotOptions{PollInterval: time.Second, Listen: []string{InboxMentions, InboxDMs}}
+		opt := Options{PollInterval: time.Second, Listen: []string{InboxMentions, InboxDMs}}
 		stop := startBot(t, c, h, dir, opt)
 		time.Sleep(2 * time.Second)
 		wc.addPost(alice, "@mypi led on", 0)
@@ -78,7 +80,7 @@ func TestHostileDMFlood(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := &recorder{}
-		stop := startBot(t, replayClient{wc}, h, dir, BotOptions{PollInterval: time.Second, Listen: []string{InboxDMs}})
+		stop := startBot(t, replayClient{wc}, h, dir, Options{PollInterval: time.Second, Listen: []string{InboxDMs}})
 		time.Sleep(2 * time.Second)
 		wc.addDM(alice, "fan 1%")
 		wc.addDM(alice, "fan 2%")
@@ -103,12 +105,12 @@ func TestHostileUsername(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		wc := newWindowClient()
 		h := &recorder{}
-		stop := startBot(t, wc, h, t.TempDir(), BotOptions{PollInterval: time.Second})
+		stop := startBot(t, wc, h, t.TempDir(), Options{PollInterval: time.Second})
 		time.Sleep(2 * time.Second)
 		for _, name := range []string{"alice", "ALICE", "аlice", "alice\u200b"} {
-			wc.addPost(User{ID: "666", Username: name}, "@mypi led on", 0)
+			wc.addPost(twitter.User{ID: "666", Username: name}, "@mypi led on", 0)
 		}
-		wc.addPost(User{ID: alice.ID, Username: "renamed"}, "@mypi led off", 0) // alice after a rename
+		wc.addPost(twitter.User{ID: alice.ID, Username: "renamed"}, "@mypi led off", 0) // alice after a rename
 		time.Sleep(3 * time.Second)
 		stop()
 		if got, want := strings.Join(h.texts(), "|"), "@mypi led off"; got != want {

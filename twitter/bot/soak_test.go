@@ -1,4 +1,4 @@
-package twitter_test
+package bot_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 	"github.com/tweetpi/tweetpi/twitter/twittertest"
 )
 
@@ -87,7 +88,7 @@ func soakDay(t *testing.T, api string, tier twittertest.Tier, day time.Duration,
 	var mu sync.Mutex
 	posted := map[string]time.Time{}
 	var waits []time.Duration
-	h := twitter.HandlerFunc(func(_ context.Context, cmd twitter.Command) string {
+	h := bot.HandlerFunc(func(_ context.Context, cmd bot.Command) string {
 		mu.Lock()
 		defer mu.Unlock()
 		at, ok := posted[cmd.Text]
@@ -98,9 +99,9 @@ func soakDay(t *testing.T, api string, tier twittertest.Tier, day time.Duration,
 		waits = append(waits, time.Since(at))
 		return "done: " + cmd.Text
 	})
-	bot, err := twitter.NewBot(twitter.BotOptions{
+	bt, err := bot.New(bot.Options{
 		Client: c, Handler: h, StateDir: t.TempDir(), Logger: benchLogger(),
-		Listen: []string{twitter.InboxMentions, twitter.InboxDMs}, PollInterval: time.Second,
+		Listen: []string{bot.InboxMentions, bot.InboxDMs}, PollInterval: time.Second,
 		Allow: []string{"@alice"}, Reply: true, MaxAge: 24 * time.Hour,
 		ClockFloor: time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC), // synctest's clock starts in 2000
 	})
@@ -109,11 +110,11 @@ func soakDay(t *testing.T, api string, tier twittertest.Tier, day time.Duration,
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	if err := bot.Start(ctx, keyID(srv.Credentials().AccessToken)); err != nil {
+	if err := bt.Start(ctx, keyID(srv.Credentials().AccessToken)); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- bot.Run(ctx) }()
+	go func() { done <- bt.Run(ctx) }()
 
 	start := time.Now()
 	n := 0

@@ -1,4 +1,4 @@
-package twitter
+package bot
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tweetpi/tweetpi/config"
+	"github.com/tweetpi/tweetpi/twitter"
 )
 
 // StateFile is the name of the state file in the state directory.
@@ -26,6 +27,12 @@ const stateVersion = 1
 // since_id, so these are how a DM is known to be handled; the API lists the
 // most recent events first, so the newest few hundred are all that matter.
 const maxSeenDMs = 500
+
+// MaxTaken bounds each other namespace of taken ids (Ledger.Take): the
+// newest 1000 are remembered. Of X's ids (decimal snowflakes, which grow
+// with time) those dropped still count as taken where the namespace keeps
+// a floor (the mentions); other ids, once dropped, are new again.
+const MaxTaken = 1000
 
 // maxOutbox bounds the replies waiting for a rate limit to reset.
 const maxOutbox = 50
@@ -50,6 +57,10 @@ type State struct {
 	// MentionsStarted is set once the starting point is known; before it,
 	// the newest existing mention becomes the start and nothing older runs.
 	MentionsStarted bool `json:"mentions_started,omitempty"`
+	// MentionsSeen are mentions above MentionsTaken taken out of order (a
+	// source that delivers as posts arrive, ahead of the polls), oldest
+	// first: a poll that finds them later skips them.
+	MentionsSeen []string `json:"mentions_seen,omitempty"`
 
 	// DMs: the ids of the newest events seen (taken or skipped), oldest first.
 	SeenDMs []string `json:"seen_dms,omitempty"`
@@ -60,6 +71,11 @@ type State struct {
 
 	// Handles resolved from the allow list: lower-case handle -> user id.
 	Handles map[string]string `json:"handles,omitempty"`
+
+	// Taken holds the ids taken through Ledger.Take in namespaces other
+	// than the inboxes (the MQTT commands' correlation data...), by
+	// namespace, oldest first, at most MaxTaken each.
+	Taken map[string][]string `json:"taken,omitempty"`
 
 	// Outbox holds replies not yet sent, oldest first.
 	Outbox []Outgoing `json:"outbox,omitempty"`
@@ -152,7 +168,8 @@ func decodeState(data []byte) (*State, error) {
 	if s.Version != stateVersion {
 		return nil, fmt.Errorf("version %d, this tweetpi reads version %d", s.Version, stateVersion)
 	}
-	for _, id := range append([]string{s.AccountID, s.MentionsSince, s.MentionsTaken, s.DMsFloor}, s.SeenDMs...) {
+	ids := append([]string{s.AccountID, s.MentionsSince, s.MentionsTaken, s.DMsFloor}, s.SeenDMs...)
+	for _, id := range append(ids, s.MentionsSeen...) {
 		if !isID(id) && id != "" {
 			return nil, fmt.Errorf("%q is not a post or user id", id)
 		}
@@ -160,6 +177,11 @@ func decodeState(data []byte) (*State, error) {
 	for _, o := range s.Outbox {
 		if o.Inbox != InboxMentions && o.Inbox != InboxDMs {
 			return nil, fmt.Errorf("outbox entry for unknown inbox %q", o.Inbox)
+		}
+	}
+	for ns := range s.Taken {
+		if ns == "" || ns == InboxMentions || ns == InboxDMs {
+			return nil, fmt.Errorf("taken ids under namespace %q, which is not one of Take's", ns)
 		}
 	}
 	return &s, nil
@@ -185,6 +207,7 @@ func (s *State) Save(dir string, now time.Time) error {
 	s.Version = stateVersion
 	s.Saved = now.UTC()
 	s.trimDMs()
+	s.trimTaken()
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
@@ -208,7 +231,7 @@ func removeTempFiles(dir string, log *slog.Logger) {
 
 // seenDM reports whether a DM event id was seen.
 func (s *State) seenDM(id string) bool {
-	return !IDLess(s.DMsFloor, id) || slices.Contains(s.SeenDMs, id)
+	return !twitter.IDLess(s.DMsFloor, id) || slices.Contains(s.SeenDMs, id)
 }
 
 // markDM remembers a DM event id.
@@ -225,9 +248,110 @@ func (s *State) trimDMs() {
 		return
 	}
 	for _, id := range s.SeenDMs[:n-maxSeenDMs] {
-		if IDLess(s.DMsFloor, id) {
+		if twitter.IDLess(s.DMsFloor, id) {
 			s.DMsFloor = id
 		}
 	}
 	s.SeenDMs = slices.Clone(s.SeenDMs[n-maxSeenDMs:])
+}
+
+// seen reports whether id was taken (or skipped) in namespace ns: an inbox
+// (InboxMentions, InboxDMs: X's ids, at or below the inbox's floor, or
+// remembered above it) or another namespace of Ledger.Take.
+func (s *State) seen(ns, id string) bool {
+	switch ns {
+	case InboxDMs:
+		return s.seenDM(id)
+	case InboxMentions:
+		return !twitter.IDLess(s.MentionsTaken, id) || slices.Contains(s.MentionsSeen, id)
+	}
+	return slices.Contains(s.Taken[ns], id)
+}
+
+// mark records id as taken in ns.
+func (s *State) mark(ns, id string) {
+	switch ns {
+	case InboxDMs:
+		s.markDM(id)
+		return
+	case InboxMentions:
+		if !s.seen(ns, id) {
+			s.MentionsSeen = append(s.MentionsSeen, id)
+		}
+		s.trimTaken()
+		return
+	}
+	if s.Taken == nil {
+		s.Taken = map[string][]string{}
+	}
+	if !slices.Contains(s.Taken[ns], id) {
+		s.Taken[ns] = append(s.Taken[ns], id)
+	}
+	s.trimTaken()
+}
+
+// unmark forgets the id mark recorded last in ns, for a take whose write
+// failed: not recorded, so not run, and tried again.
+func (s *State) unmark(ns, id string) {
+	drop := func(ids []string) []string {
+		if n := len(ids); n > 0 && ids[n-1] == id {
+			return ids[:n-1]
+		}
+		return ids
+	}
+	switch ns {
+	case InboxDMs:
+		s.SeenDMs = drop(s.SeenDMs)
+	case InboxMentions:
+		s.MentionsSeen = drop(s.MentionsSeen)
+	default:
+		if ids := drop(s.Taken[ns]); len(ids) > 0 {
+			s.Taken[ns] = ids
+		} else {
+			delete(s.Taken, ns)
+		}
+	}
+}
+
+// raiseMentions moves the mentions' floor up to id: a poll handled every
+// mention up to it, oldest first. The ids remembered above the old floor
+// that the new one covers are dropped.
+func (s *State) raiseMentions(id string) {
+	if !twitter.IDLess(s.MentionsTaken, id) {
+		return
+	}
+	s.MentionsTaken = id
+	if len(s.MentionsSeen) == 0 {
+		return
+	}
+	kept := s.MentionsSeen[:0]
+	for _, x := range s.MentionsSeen {
+		if twitter.IDLess(id, x) {
+			kept = append(kept, x)
+		}
+	}
+	s.MentionsSeen = kept
+	if len(kept) == 0 {
+		s.MentionsSeen = nil
+	}
+}
+
+// trimTaken bounds the mentions remembered above the floor (the floor
+// rises over the ones dropped) and every namespace of Take to MaxTaken.
+func (s *State) trimTaken() {
+	if n := len(s.MentionsSeen); n > MaxTaken {
+		floor := s.MentionsTaken
+		for _, id := range s.MentionsSeen[:n-MaxTaken] {
+			if twitter.IDLess(floor, id) {
+				floor = id
+			}
+		}
+		s.MentionsSeen = slices.Clone(s.MentionsSeen[n-MaxTaken:])
+		s.raiseMentions(floor)
+	}
+	for ns, ids := range s.Taken {
+		if n := len(ids); n > MaxTaken {
+			s.Taken[ns] = slices.Clone(ids[n-MaxTaken:])
+		}
+	}
 }

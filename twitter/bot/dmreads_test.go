@@ -1,4 +1,4 @@
-package twitter_test
+package bot_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 	"github.com/tweetpi/tweetpi/twitter/twittertest"
 )
 
@@ -31,7 +32,7 @@ func dmRun(t *testing.T, api string, tier twittertest.Tier, history int, script 
 	var mu sync.Mutex
 	ran = map[string]time.Duration{}
 	start := time.Now()
-	h := twitter.HandlerFunc(func(_ context.Context, cmd twitter.Command) string {
+	h := bot.HandlerFunc(func(_ context.Context, cmd bot.Command) string {
 		mu.Lock()
 		defer mu.Unlock()
 		if _, twice := ran[cmd.Text]; twice {
@@ -40,9 +41,9 @@ func dmRun(t *testing.T, api string, tier twittertest.Tier, history int, script 
 		ran[cmd.Text] = time.Since(start)
 		return "done: " + cmd.Text
 	})
-	bot, err := twitter.NewBot(twitter.BotOptions{
+	bt, err := bot.New(bot.Options{
 		Client: c, Handler: h, StateDir: t.TempDir(), Logger: benchLogger(),
-		Listen: []string{twitter.InboxDMs}, PollInterval: time.Second,
+		Listen: []string{bot.InboxDMs}, PollInterval: time.Second,
 		Allow: []string{"@alice"}, Reply: true, MaxAge: 24 * time.Hour,
 		ClockFloor: time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC), // synctest's clock starts in 2000
 	})
@@ -50,11 +51,11 @@ func dmRun(t *testing.T, api string, tier twittertest.Tier, history int, script 
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	if err := bot.Start(ctx, keyID(srv.Credentials().AccessToken)); err != nil {
+	if err := bt.Start(ctx, keyID(srv.Credentials().AccessToken)); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- bot.Run(ctx) }()
+	go func() { done <- bt.Run(ctx) }()
 	script(srv, alice)
 	cancel()
 	if err := <-done; err != nil {

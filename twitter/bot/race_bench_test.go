@@ -1,5 +1,5 @@
 //go:build race
 
-package twitter_test
+package bot_test
 
 const raceEnabled = true

@@ -1,4 +1,4 @@
-package twitter_test
+package bot_test
 
 // Benchmarks of the bot's poll cycle against the fake X API over loopback
 // HTTP (no TLS), for both API versions.
@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 	"github.com/tweetpi/tweetpi/twitter/twittertest"
 )
 
@@ -153,13 +154,13 @@ func benchLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard
 // newBenchBot starts a bot on the fake in a fresh state directory, past its
 // first poll (the starting point). The client is as the daemon builds it:
 // a clone of http.DefaultTransport, so connections are kept alive.
-func newBenchBot(tb testing.TB, f *fakeProc, api string, h twitter.Handler, reply bool) *twitter.Bot {
+func newBenchBot(tb testing.TB, f *fakeProc, api string, h bot.Handler, reply bool) *bot.Bot {
 	tb.Helper()
 	c, err := twitter.New(twitter.Options{API: api, BaseURL: f.URL, Credentials: f.Credentials})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	bot, err := twitter.NewBot(twitter.BotOptions{
+	bt, err := bot.New(bot.Options{
 		Client: c, Handler: h, StateDir: tb.TempDir(), Logger: benchLogger(),
 		Allow: []string{"@alice"}, Reply: reply,
 	})
@@ -167,13 +168,13 @@ func newBenchBot(tb testing.TB, f *fakeProc, api string, h twitter.Handler, repl
 		tb.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := bot.Start(ctx, keyID(f.Credentials.AccessToken)); err != nil {
+	if err := bt.Start(ctx, keyID(f.Credentials.AccessToken)); err != nil {
 		tb.Fatal(err)
 	}
-	if err := bot.PollOnce(ctx, twitter.InboxMentions); err != nil {
+	if err := bt.PollOnce(ctx, bot.InboxMentions); err != nil {
 		tb.Fatal(err)
 	}
-	return bot
+	return bt
 }
 
 var apis = []string{"v2", "v1.1"}
@@ -184,12 +185,12 @@ func BenchmarkPollEmpty(b *testing.B) {
 	f := startFake(b)
 	for _, api := range apis {
 		b.Run(api, func(b *testing.B) {
-			bot := newBenchBot(b, f, api, twitter.HandlerFunc(func(context.Context, twitter.Command) string { return "" }), true)
+			bt := newBenchBot(b, f, api, bot.HandlerFunc(func(context.Context, bot.Command) string { return "" }), true)
 			ctx := context.Background()
 			b.ReportAllocs()
 			cpu := cpuTime()
 			for b.Loop() {
-				if err := bot.PollOnce(ctx, twitter.InboxMentions); err != nil {
+				if err := bt.PollOnce(ctx, bot.InboxMentions); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -210,14 +211,14 @@ func BenchmarkPollCommand(b *testing.B) {
 		b.Run(api, func(b *testing.B) {
 			var start, ran time.Time
 			n := 0
-			h := twitter.HandlerFunc(func(context.Context, twitter.Command) string {
+			h := bot.HandlerFunc(func(context.Context, bot.Command) string {
 				ran = time.Now()
 				n++
 				// Unlike texts, as commands a second or more apart get (the
 				// time stamp differs): the bot need not count up to unique.
 				return "led is on #" + strconv.Itoa(n)
 			})
-			bot := newBenchBot(b, f, api, h, true)
+			bt := newBenchBot(b, f, api, h, true)
 			ctx := context.Background()
 			var lat []time.Duration
 			b.ReportAllocs()
@@ -228,7 +229,7 @@ func BenchmarkPollCommand(b *testing.B) {
 				ran = time.Time{}
 				b.StartTimer()
 				start = time.Now()
-				if err := bot.PollOnce(ctx, twitter.InboxMentions); err != nil {
+				if err := bt.PollOnce(ctx, bot.InboxMentions); err != nil {
 					b.Fatal(err)
 				}
 				if ran.IsZero() {
@@ -293,7 +294,7 @@ func BenchmarkBacklog(b *testing.B) {
 				f.do(b, "limit %s 0 24h", twitter.EndpointPost)
 				f.do(b, "post 800 %s %s", tc.who, tc.age)
 				ran := 0
-				h := twitter.HandlerFunc(func(context.Context, twitter.Command) string { ran++; return "led is on" })
+				h := bot.HandlerFunc(func(context.Context, bot.Command) string { ran++; return "led is on" })
 				ctx := context.Background()
 				c, err := twitter.New(twitter.Options{API: api, BaseURL: f.URL, Credentials: f.Credentials})
 				if err != nil {
@@ -305,30 +306,30 @@ func BenchmarkBacklog(b *testing.B) {
 					// A bot that knows the account and its allow list, and
 					// whose starting point is before the backlog.
 					dir := b.TempDir()
-					st := &twitter.State{AccountID: f.Account.ID, AccountUsername: f.Account.Username,
+					st := &bot.State{AccountID: f.Account.ID, AccountUsername: f.Account.Username,
 						KeyID: keyID(f.Credentials.AccessToken), MentionsStarted: true,
 						Handles: map[string]string{"alice": f.Alice.ID}}
 					if err := st.Save(dir, time.Now()); err != nil {
 						b.Fatal(err)
 					}
-					bot, err := twitter.NewBot(twitter.BotOptions{Client: c, Handler: h, StateDir: dir,
+					bt, err := bot.New(bot.Options{Client: c, Handler: h, StateDir: dir,
 						Logger: benchLogger(), Allow: []string{"@alice"}, Reply: tc.reply})
 					if err != nil {
 						b.Fatal(err)
 					}
-					if err := bot.Start(ctx, keyID(f.Credentials.AccessToken)); err != nil {
+					if err := bt.Start(ctx, keyID(f.Credentials.AccessToken)); err != nil {
 						b.Fatal(err)
 					}
 					ran = 0
 					b.StartTimer()
-					if err := bot.PollOnce(ctx, twitter.InboxMentions); err != nil {
+					if err := bt.PollOnce(ctx, bot.InboxMentions); err != nil {
 						b.Fatal(err)
 					}
 					b.StopTimer()
 					if tc.name == "commands" && ran != 800 {
 						b.Fatalf("ran %d commands, want 800", ran)
 					}
-					if got := bot.State().MentionsSince; got == "" {
+					if got := bt.State().MentionsSince; got == "" {
 						b.Fatal("the cursor did not move")
 					}
 					b.StartTimer()
@@ -345,7 +346,7 @@ func BenchmarkStateSave(b *testing.B) {
 	for _, n := range []int{0, 100, 500} {
 		b.Run(fmt.Sprintf("seen_dms=%d", n), func(b *testing.B) {
 			dir := b.TempDir()
-			st := &twitter.State{AccountID: "1500000001", AccountUsername: "mypi", KeyID: "1500000001",
+			st := &bot.State{AccountID: "1500000001", AccountUsername: "mypi", KeyID: "1500000001",
 				MentionsSince: "1866000000000000001", MentionsTaken: "1866000000000000001", MentionsStarted: true,
 				DMsStarted: true, Handles: map[string]string{"alice": "1500000002"}}
 			for i := range n {

@@ -1,4 +1,4 @@
-package twitter_test
+package bot_test
 
 // The fault matrix: the real v2 (and v1.1) client and the bot against
 // twittertest in memory, under testing/synctest so hours pass in
@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 	"github.com/tweetpi/tweetpi/twitter/twittertest"
 )
 
@@ -161,7 +162,7 @@ type rig struct {
 	t      *testing.T
 	srv    *twittertest.Server
 	tamper *tamper
-	bot    *twitter.Bot
+	bot    *bot.Bot
 	log    *lockedBuffer
 	alice  twitter.User
 	done   chan error
@@ -238,9 +239,9 @@ func newRig(t *testing.T, api string, tier twittertest.Tier) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, srv: srv, tamper: tp, log: &lockedBuffer{}, alice: srv.AddUser("alice"), done: make(chan error, 1), dir: t.TempDir()}
-	bot, err := twitter.NewBot(twitter.BotOptions{
+	bt, err := bot.New(bot.Options{
 		Client: c,
-		Handler: twitter.HandlerFunc(func(ctx context.Context, c twitter.Command) string {
+		Handler: bot.HandlerFunc(func(ctx context.Context, c bot.Command) string {
 			r.mu.Lock()
 			r.ran = append(r.ran, c.ID)
 			r.mu.Unlock()
@@ -257,12 +258,12 @@ func newRig(t *testing.T, api string, tier twittertest.Tier) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.bot = bot
+	r.bot = bt
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := bot.Start(ctx, strings.SplitN(srv.Credentials().AccessToken, "-", 2)[0]); err != nil {
+	if err := bt.Start(ctx, strings.SplitN(srv.Credentials().AccessToken, "-", 2)[0]); err != nil {
 		t.Fatal(err)
 	}
-	go func() { r.done <- bot.Run(ctx) }()
+	go func() { r.done <- bt.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-r.done; err != nil {
@@ -271,7 +272,7 @@ func newRig(t *testing.T, api string, tier twittertest.Tier) *rig {
 	})
 	time.Sleep(time.Second)
 	synctest.Wait()
-	if !bot.State().MentionsStarted {
+	if !bt.State().MentionsStarted {
 		t.Fatalf("no starting point after the first poll\n%s", r.log.String())
 	}
 	return r

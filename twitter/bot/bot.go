@@ -1,0 +1,491 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/tweetpi/tweetpi/config"
+	"github.com/tweetpi/tweetpi/twitter"
+)
+
+// Inboxes the bot reads: config's names for them.
+const (
+	InboxMentions = config.InboxMentions
+	InboxDMs      = config.InboxDMs
+)
+
+// Handler turns a command into a reply. The bot calls it once per post, after
+// the post is recorded as taken. cmd wires it to the device package.
+type Handler interface {
+	Handle(ctx context.Context, c Command) (reply string)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, c Command) string
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, c Command) string { return f(ctx, c) }
+
+// Command is a post or a DM event, as a source brings it. The handler sees
+// only those from an allowed person that pass every check.
+type Command struct {
+	Inbox          string // InboxMentions or InboxDMs
+	ID             string // post or DM event id
+	AuthorID       string
+	AuthorUsername string // without @; "" when unknown
+	Text           string
+	CreatedAt      time.Time
+}
+
+// Options configure a Bot.
+type Options struct {
+	Client  twitter.Client
+	Handler Handler
+	// Ledger is the state directory in use; nil: New opens StateDir's, and
+	// the bot closes it when Run returns (or at Close).
+	Ledger   *Ledger
+	StateDir string
+	Logger   *slog.Logger
+
+	Listen       []string      // InboxMentions, InboxDMs; default mentions
+	PollInterval time.Duration // the fastest each inbox is polled; default 60s
+	Allow        []string      // "@handle" or numeric ids
+	MaxAge       time.Duration // older commands are answered "too old"; default 10m
+	Reply        bool          // answer commands
+
+	// Push are the sources that deliver by themselves (the Activity API
+	// stream). While one is up for an inbox, that inbox is polled once at
+	// once and then every ReconcileInterval (default 5m) instead of every
+	// PollInterval.
+	Push              []PushSource
+	ReconcileInterval time.Duration
+
+	// Notify carries texts (input changes) to DM to every allowed user.
+	Notify <-chan string
+	// Progress, when set, is called each time the loop goes round: the
+	// systemd watchdog is fed from it.
+	Progress func()
+	// ClockFloor: the local clock must be past it before anything is sent
+	// (a Pi without a real-time clock boots in 1970). Default 2025-01-01.
+	ClockFloor time.Time
+	// MaxSkew is how far the local clock may be from the API's Date header
+	// before commands stop running; default 5m (OAuth itself refuses more).
+	MaxSkew time.Duration
+	// MaxBackoff caps the wait after transient failures; default 5m.
+	MaxBackoff time.Duration
+}
+
+// Fatal is returned by New, Start and Run for failures a restart cannot
+// fix: wrong keys, a corrupt state file. cmd exits 78 on it.
+type Fatal struct{ Err error }
+
+func (f *Fatal) Error() string { return f.Err.Error() }
+func (f *Fatal) Unwrap() error { return f.Err }
+
+// Bot runs the sources, the checks, the commands and the replies. It is
+// not safe for concurrent use, but for Reload.
+type Bot struct {
+	opt       Options
+	log       *slog.Logger
+	led       *Ledger
+	ownLedger bool   // opened by New: closed when Run returns
+	st        *State // led.st: written under led.mu, read freely by the loop
+
+	sources []Source
+	reload  chan reloadReq
+	pushes  chan Push
+	up      map[string]bool // inboxes a push source delivers now
+
+	allowIDs  map[string]bool   // allowed user ids
+	allowName map[string]bool   // allowed handles not (yet) resolved, lower-case
+	names     map[string]string // id -> handle, for DMs
+
+	account twitter.User
+	started time.Time
+	everOK  bool // an API call succeeded since start
+
+	pace     map[string]*pacer
+	skew     time.Duration // server minus local clock, from the Date header
+	clockBad bool
+	recent   []string // the latest reply texts, to keep each one unique
+	// unsaved is how many replies at the end of the outbox were queued
+	// since the state was last written: sending one of them changes
+	// nothing in the file, so it needs no write (and no fsync).
+	unsaved int
+	// dirty: posts were taken without a write (nothing ran for them); the
+	// poll's last write records them, before their queued answers go out.
+	dirty bool
+	// writes is led.writes as of the bot's latest look: a write since (by
+	// another user of the ledger) took unsaved and dirty along.
+	writes uint64
+}
+
+type reloadReq struct {
+	allow   []string
+	handler Handler
+}
+
+// New checks the options and the state directory (or takes opt.Ledger)
+// and loads the state.
+func New(opt Options) (*Bot, error) {
+	if opt.Client == nil || opt.Handler == nil {
+		return nil, errors.New("bot needs a client and a handler")
+	}
+	if len(opt.Listen) == 0 {
+		opt.Listen = []string{InboxMentions}
+	}
+	if opt.PollInterval <= 0 {
+		opt.PollInterval = 60 * time.Second
+	}
+	if opt.ReconcileInterval <= 0 {
+		opt.ReconcileInterval = 5 * time.Minute
+	}
+	if opt.MaxAge <= 0 {
+		opt.MaxAge = 10 * time.Minute
+	}
+	if opt.ClockFloor.IsZero() {
+		opt.ClockFloor = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if opt.MaxSkew <= 0 {
+		opt.MaxSkew = 5 * time.Minute
+	}
+	if opt.MaxBackoff <= 0 {
+		opt.MaxBackoff = 5 * time.Minute
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	b := &Bot{
+		opt:    opt,
+		log:    opt.Logger,
+		led:    opt.Ledger,
+		reload: make(chan reloadReq, 1),
+		pushes: make(chan Push, 16),
+		up:     map[string]bool{},
+		pace:   map[string]*pacer{},
+	}
+	if b.led == nil {
+		led, err := OpenLedger(opt.StateDir, opt.Logger)
+		if err != nil {
+			return nil, &Fatal{err}
+		}
+		b.led, b.ownLedger = led, true
+	}
+	b.st = b.led.st
+	b.writes = b.led.writes.Load()
+	for _, in := range opt.Listen {
+		switch in {
+		case InboxMentions:
+			b.sources = append(b.sources, &mentionPoll{b})
+		case InboxDMs:
+			b.sources = append(b.sources, &dmPoll{b})
+		default:
+			b.Close()
+			return nil, fmt.Errorf("bot: no inbox %q; listen to %s or %s", in, InboxMentions, InboxDMs)
+		}
+	}
+	return b, nil
+}
+
+// Close lets another bot use the state directory when the bot opened it.
+// Run closes it when it returns; call it after a Start that failed.
+func (b *Bot) Close() error {
+	if !b.ownLedger {
+		return nil
+	}
+	return b.led.Close()
+}
+
+// State returns the bot's state (for tests and `verify`).
+func (b *Bot) State() *State { return b.st }
+
+// Ledger is the state directory the bot records in.
+func (b *Bot) Ledger() *Ledger { return b.led }
+
+// Account is the account the keys belong to, known after Start.
+func (b *Bot) Account() twitter.User { return b.account }
+
+// Reload swaps the allow list and the handler; the loop applies it between
+// polls. It is safe to call from another goroutine.
+func (b *Bot) Reload(allow []string, h Handler) {
+	select {
+	case <-b.reload:
+	default:
+	}
+	b.reload <- reloadReq{allow, h}
+}
+
+// Start waits for a sane clock, learns the account (from the state when the
+// keys are the same: twitter.KeyID of the access token) and resolves the
+// allow list. Wrong keys are *Fatal.
+func (b *Bot) Start(ctx context.Context, keyID string) error {
+	b.started = time.Now()
+	if err := b.waitClock(ctx); err != nil {
+		return err
+	}
+	if b.st.AccountID != "" && b.st.KeyID == keyID && keyID != "" {
+		b.account = twitter.User{ID: b.st.AccountID, Username: b.st.AccountUsername}
+		b.log.Info("account from state", "account_id", b.account.ID, "username", b.account.Username)
+	} else {
+		for {
+			u, err := b.opt.Client.Me(ctx)
+			if err == nil {
+				b.account = u
+				b.everOK = true
+				break
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			b.noteClock()
+			if b.clockBad {
+				b.log.Error("the clock is far from the API's; waiting for it to be set (is NTP running?)", "skew", b.skew.Round(time.Second).String())
+			} else if k := twitter.KindOf(err); k == twitter.KindUnauthorized || k == twitter.KindForbidden {
+				return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
+			} else {
+				b.log.Warn("who am I: will retry", "err", err)
+			}
+			if err := sleep(ctx, b.backoff(b.pacer("start"), err)); err != nil {
+				return err
+			}
+		}
+		b.led.mu.Lock()
+		if b.st.AccountID != "" && b.st.AccountID != b.account.ID {
+			// Other keys, another account: its cursors mean nothing here.
+			b.log.Warn("the keys belong to another account than the state file; starting fresh from its newest posts",
+				"old_account_id", b.st.AccountID, "account_id", b.account.ID)
+			// The ids other namespaces took are not the account's: they stay.
+			*b.st = State{Version: stateVersion, Taken: b.st.Taken}
+		}
+		b.st.AccountID, b.st.AccountUsername, b.st.KeyID = b.account.ID, b.account.Username, keyID
+		err := b.saveLocked()
+		b.led.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		b.log.Info("account", "account_id", b.account.ID, "username", b.account.Username)
+	}
+	return b.setAllow(ctx, b.opt.Allow)
+}
+
+// setAllow resolves the allow list: ids as they are, @handles through the
+// state's cache or the API. A handle that cannot be resolved now is still
+// matched by the username the API sends with each post.
+func (b *Bot) setAllow(ctx context.Context, allow []string) error {
+	ids, names, byID := map[string]bool{}, map[string]bool{}, map[string]string{}
+	resolved := map[string]string{}
+	for _, a := range allow {
+		if isID(a) {
+			ids[a] = true
+			continue
+		}
+		h := strings.ToLower(strings.TrimPrefix(a, "@"))
+		if id, ok := b.st.Handles[h]; ok {
+			ids[id], byID[id] = true, h
+			continue
+		}
+		u, err := b.opt.Client.UserByUsername(ctx, h)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			b.log.Warn("allow: cannot resolve handle now; matching it by username until it resolves", "handle", "@"+h, "err", err)
+			names[h] = true
+			continue
+		}
+		ids[u.ID], byID[u.ID] = true, h
+		resolved[h] = u.ID
+	}
+	b.allowIDs, b.allowName, b.names = ids, names, byID
+	if len(resolved) == 0 {
+		return nil
+	}
+	b.led.mu.Lock()
+	defer b.led.mu.Unlock()
+	if b.st.Handles == nil {
+		b.st.Handles = map[string]string{}
+	}
+	for h, id := range resolved {
+		b.st.Handles[h] = id
+	}
+	return b.saveLocked()
+}
+
+func (b *Bot) allowed(id, username string) bool {
+	return b.allowIDs[id] || (username != "" && b.allowName[strings.ToLower(username)])
+}
+
+// waitClock waits until the local clock is past the floor.
+func (b *Bot) waitClock(ctx context.Context) error {
+	for warned := false; time.Now().Before(b.opt.ClockFloor); warned = true {
+		if !warned {
+			b.log.Warn("the clock is not set yet; waiting before using the network", "now", time.Now().UTC().Format(time.RFC3339))
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noteClock compares the local clock with the API's Date header.
+func (b *Bot) noteClock() {
+	d := b.opt.Client.ServerDate()
+	if d.IsZero() {
+		return
+	}
+	b.skew = time.Until(d)
+	bad := b.skew > b.opt.MaxSkew || b.skew < -b.opt.MaxSkew
+	if bad != b.clockBad {
+		if bad {
+			b.log.Error("the clock is far from the API's: nothing runs or is sent until it is set", "skew", b.skew.Round(time.Second).String())
+		} else {
+			b.log.Info("the clock agrees with the API's again", "skew", b.skew.Round(time.Second).String())
+		}
+	}
+	b.clockBad = bad
+}
+
+// Run runs the sources until ctx is cancelled (it then returns nil) or a
+// fatal error: the polls when they are due, what the push sources
+// deliver, the reloads, the notifications and the outbox, one at a time.
+func (b *Bot) Run(ctx context.Context) error {
+	if b.account.ID == "" {
+		return errors.New("bot: Run before Start")
+	}
+	pctx, stopPush := context.WithCancel(ctx)
+	pushDone := b.startPush(pctx)
+	defer func() {
+		stopPush()
+		pushDone()
+		// Replies queued since the last write would be lost with the
+		// process: keep them for the next start.
+		b.catchUp()
+		if b.unsaved > 0 || b.dirty {
+			if err := b.save(); err != nil {
+				b.log.Error("save state at stop", "err", err)
+			}
+		}
+		b.Close()
+	}()
+	for _, s := range b.sources {
+		b.pacer(s.Inbox()).next = time.Now()
+	}
+	const tick = 10 * time.Second // wake at least this often, for the watchdog
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		if b.opt.Progress != nil {
+			b.opt.Progress()
+		}
+		now := time.Now()
+		wake := now.Add(tick)
+		for _, s := range b.sources {
+			if p := b.pacer(s.Inbox()); p.next.Before(wake) {
+				wake = p.next
+			}
+		}
+		if len(b.st.Outbox) > 0 {
+			if t := b.outboxNext(); t.Before(wake) {
+				wake = t
+			}
+		}
+		timer.Reset(max(0, wake.Sub(now)))
+		select {
+		case <-ctx.Done():
+			return nil
+		case r := <-b.reload:
+			b.opt.Allow, b.opt.Handler = r.allow, r.handler
+			if err := b.setAllow(ctx, r.allow); err != nil && ctx.Err() == nil {
+				b.log.Error("reload: allow list", "err", err)
+			}
+			b.log.Info("reloaded", "allow", len(r.allow))
+			continue
+		case text, ok := <-b.opt.Notify:
+			if !ok {
+				b.opt.Notify = nil
+				continue
+			}
+			b.notify(text)
+		case p := <-b.pushes:
+			if err := b.pushed(ctx, p); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				var f *Fatal
+				if errors.As(err, &f) {
+					return err
+				}
+			}
+		case <-timer.C:
+		}
+		for _, s := range b.sources {
+			p := b.pacer(s.Inbox())
+			if time.Now().Before(p.next) {
+				continue
+			}
+			err := b.poll(ctx, s)
+			if ctx.Err() != nil {
+				return nil
+			}
+			var f *Fatal
+			if errors.As(err, &f) {
+				return err
+			}
+			b.schedule(s, p, err)
+		}
+		if len(b.st.Outbox) > 0 && !time.Now().Before(b.outboxNext()) {
+			if err := b.flush(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				var f *Fatal
+				if errors.As(err, &f) {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// catchUp forgets unsaved and dirty when the ledger was written since the
+// bot's last look: that write took them along. Before a change that sets
+// them, call it with b.led.mu held, so no write falls between the two.
+func (b *Bot) catchUp() {
+	if w := b.led.writes.Load(); w != b.writes {
+		b.writes, b.unsaved, b.dirty = w, 0, false
+	}
+}
+
+// save writes the state file.
+func (b *Bot) save() error {
+	b.led.mu.Lock()
+	defer b.led.mu.Unlock()
+	return b.saveLocked()
+}
+
+// saveLocked writes the state file; b.led.mu is held.
+func (b *Bot) saveLocked() error {
+	if err := b.led.save(); err != nil {
+		return err
+	}
+	b.unsaved, b.dirty = 0, false
+	b.writes = b.led.writes.Load()
+	return nil
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,118 @@
+package bot
+
+import (
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/tweetpi/tweetpi/twitter"
+)
+
+// pacer holds when an endpoint may next be called.
+type pacer struct {
+	next      time.Time
+	last      time.Time
+	failures  int
+	warnedAge bool // told that the limit's gap exceeds max_age
+}
+
+func (b *Bot) pacer(name string) *pacer {
+	p, ok := b.pace[name]
+	if !ok {
+		p = &pacer{}
+		b.pace[name] = p
+	}
+	return p
+}
+
+// schedule sets when a source is polled next, after a poll that ended in err.
+func (b *Bot) schedule(s Source, p *pacer, err error) {
+	now := time.Now()
+	p.last = now
+	if err != nil {
+		// A failed answer may still have spent the window (a 200 with a
+		// body cut short, too long or not JSON): no retry before the
+		// window's pace allows, however short the backoff.
+		p.next = later(now.Add(b.backoff(p, err)), b.paced(s.Endpoint(), now, 0))
+		return
+	}
+	p.failures = 0
+	p.next = b.paced(s.Endpoint(), now, b.interval(s))
+	if gap := p.next.Sub(now); gap > b.opt.MaxAge && !p.warnedAge {
+		// The Free tier reads mentions once per 15 minutes: a command that
+		// waits that long for a poll would be answered "too old".
+		p.warnedAge = true
+		b.log.Warn("the rate limit spaces polls wider than max_age: commands may be answered too old; raise max_age above the gap",
+			"inbox", s.Inbox(), "gap", gap.Round(time.Second).String(), "max_age", b.opt.MaxAge.String())
+	}
+}
+
+// spent reports whether endpoint has no request left in its rate-limit
+// window, by the latest answer's headers.
+func (b *Bot) spent(endpoint string, now time.Time) bool {
+	rl, ok := b.opt.Client.RateLimits()[endpoint]
+	return ok && rl.Limit > 0 && rl.Remaining <= 0 && rl.Reset.Add(-b.skew).After(now)
+}
+
+// paced returns when an endpoint may be called next: no sooner than min
+// after now, and spread so the remaining requests of the window last until
+// it resets, so the bot never causes a 429.
+func (b *Bot) paced(endpoint string, now time.Time, min time.Duration) time.Time {
+	next := now.Add(min)
+	rl, ok := b.opt.Client.RateLimits()[endpoint]
+	if !ok || rl.Limit == 0 || rl.Reset.IsZero() {
+		return next
+	}
+	// The reset is in the server's clock; a little margin covers the
+	// Date header's one-second resolution.
+	const margin = 2 * time.Second
+	reset := rl.Reset.Add(-b.skew).Add(margin)
+	if !reset.After(now) {
+		return next
+	}
+	// Spread the remaining requests evenly, the last one a slot before the
+	// reset, so every request of the window is used and none is over.
+	var t time.Time
+	if rl.Remaining <= 0 {
+		t = reset
+	} else {
+		t = now.Add(reset.Sub(now) / time.Duration(rl.Remaining+1))
+	}
+	if t.After(next) {
+		return t
+	}
+	return next
+}
+
+// backoff returns how long to wait after a failed call and counts the failure.
+func (b *Bot) backoff(p *pacer, err error) time.Duration {
+	p.failures++
+	var ae *twitter.APIError
+	errors.As(err, &ae)
+	switch twitter.KindOf(err) {
+	case twitter.KindRateLimited:
+		if ae != nil && !ae.Reset.IsZero() {
+			if d := time.Until(ae.Reset.Add(-b.skew)) + 2*time.Second; d > 0 {
+				return d
+			}
+			// A reset already past, and still a 429: the clocks disagree
+			// or the server does; back off as for any failure rather than
+			// ask again every two seconds.
+			break
+		}
+		return 15 * time.Minute
+	case twitter.KindUnauthorized, twitter.KindForbidden:
+		return max(5*time.Minute, b.opt.PollInterval)
+	}
+	d := time.Second << min(p.failures, 16)
+	d = min(d, b.opt.MaxBackoff)
+	// Full jitter in [d/2, d): many Pis restarting together spread out.
+	return d/2 + rand.N(d/2+1)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,285 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tweetpi/tweetpi/twitter"
+)
+
+// Source is a way posts and DM events reach the bot that the loop polls:
+// today the mention poll and the DM poll. The loop calls Poll when the
+// source is due (no sooner than PollInterval after its last poll, or
+// ReconcileInterval while a PushSource delivers its inbox, and spaced so
+// its endpoint's rate limit is never exceeded); Poll hands each item it
+// finds, oldest first, to the bot's checks (Bot.take), which every item of
+// every source goes through.
+type Source interface {
+	// Inbox is the inbox it reads: InboxMentions or InboxDMs.
+	Inbox() string
+	// Endpoint is the rate-limited endpoint a poll spends (twitter.Endpoint*).
+	Endpoint() string
+	// Poll reads what is new and takes it; an error is the poll's failure,
+	// which the loop backs off from.
+	Poll(ctx context.Context) error
+}
+
+// PushSource is a source that delivers by itself, as things arrive (the X
+// Activity API stream): the bot runs it beside the loop, from Run's start
+// to its end. It sends each post or DM event, and each change of its state
+// (up or down, for the inboxes it delivers), on out, selecting on
+// ctx.Done() so that it never blocks past the end of ctx, and returns when
+// ctx ends.
+type PushSource interface {
+	Run(ctx context.Context, out chan<- Push) error
+}
+
+// Push is what a PushSource sends: a post or a DM event (Item.ID set), or
+// a change of its state for Inboxes. While it is up for an inbox, the
+// inbox is polled once at once (what came while it was down) and then
+// every ReconcileInterval; while it is down, every PollInterval.
+type Push struct {
+	Item    Command
+	Up      bool
+	Inboxes []string
+}
+
+// startPush runs the push sources until ctx ends; the returned func waits
+// for them.
+func (b *Bot) startPush(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	for _, s := range b.opt.Push {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Run(ctx, b.pushes); err != nil && ctx.Err() == nil {
+				b.log.Error("push source stopped", "err", err)
+			}
+		}()
+	}
+	return wg.Wait
+}
+
+// pushed handles what a push source sent.
+func (b *Bot) pushed(ctx context.Context, p Push) error {
+	if p.Item.ID != "" {
+		err := b.take(ctx, p.Item)
+		if err == nil && b.dirty {
+			err = b.save()
+		}
+		if err != nil && ctx.Err() == nil {
+			b.log.Warn("pushed item not taken; a poll finds it again", "inbox", p.Item.Inbox, "post_id", p.Item.ID, "err", err)
+		}
+		return err
+	}
+	now := time.Now()
+	for _, in := range p.Inboxes {
+		if b.up[in] == p.Up {
+			continue
+		}
+		b.up[in] = p.Up
+		for _, s := range b.sources {
+			if s.Inbox() != in {
+				continue
+			}
+			pc := b.pacer(in)
+			if p.Up {
+				// What arrived while it was down: once, at once (as far
+				// as the rate limit allows).
+				pc.next = later(now, b.paced(s.Endpoint(), now, 0))
+			} else if t := pc.last.Add(b.opt.PollInterval); t.Before(pc.next) {
+				pc.next = later(t, b.paced(s.Endpoint(), now, 0))
+			}
+		}
+	}
+	return nil
+}
+
+// interval is how often a source is polled when all goes well.
+func (b *Bot) interval(s Source) time.Duration {
+	if b.up[s.Inbox()] {
+		return b.opt.ReconcileInterval
+	}
+	return b.opt.PollInterval
+}
+
+// poll runs one poll of s.
+func (b *Bot) poll(ctx context.Context, s Source) error {
+	err := s.Poll(ctx)
+	b.noteClock()
+	if err == nil {
+		b.catchUp()
+		if b.dirty {
+			// What was taken without a write of its own (posts that ran
+			// nothing, sent DMs marked seen): one write for the whole
+			// poll, before their queued answers go out.
+			err = b.save()
+		}
+	}
+	if err == nil {
+		b.everOK = true
+		return nil
+	}
+	var f *Fatal
+	if errors.As(err, &f) || ctx.Err() != nil {
+		return err
+	}
+	inbox := s.Inbox()
+	switch twitter.KindOf(err) {
+	case twitter.KindUnauthorized:
+		if !b.everOK && !b.clockBad {
+			return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
+		}
+		b.log.Error("the API refused the keys; outputs stay as they are, retrying slowly", "inbox", inbox, "err", err, "fix", twitter.Fix(err))
+	case twitter.KindForbidden:
+		b.log.Error("the API refused the request", "inbox", inbox, "err", err, "fix", twitter.Fix(err))
+	case twitter.KindRateLimited:
+		b.log.Warn("rate limited; waiting for the reset", "inbox", inbox, "err", err)
+	default:
+		b.log.Warn("poll failed; backing off", "inbox", inbox, "err", err)
+	}
+	return err
+}
+
+// mentionPoll is the mentions inbox, polled with a since_id cursor.
+type mentionPoll struct{ b *Bot }
+
+func (s *mentionPoll) Inbox() string    { return InboxMentions }
+func (s *mentionPoll) Endpoint() string { return twitter.EndpointMentions }
+
+func (s *mentionPoll) Poll(ctx context.Context) error {
+	b := s.b
+	if !b.st.MentionsStarted {
+		// No state: the newest existing mention is the starting point.
+		posts, err := b.opt.Client.Mentions(ctx, b.account.ID, twitter.MentionsParams{MaxResults: 5, MaxPages: 1})
+		if err != nil {
+			return fmt.Errorf("mentions (first start): %w", err)
+		}
+		b.led.mu.Lock()
+		defer b.led.mu.Unlock()
+		if n := len(posts); n > 0 {
+			b.st.MentionsSince = posts[n-1].ID
+			b.st.raiseMentions(posts[n-1].ID)
+		}
+		b.st.MentionsStarted = true
+		b.log.Info("mentions: starting after the newest existing post; nothing older runs", "since_id", b.st.MentionsSince)
+		return b.saveLocked()
+	}
+	posts, err := b.opt.Client.Mentions(ctx, b.account.ID, twitter.MentionsParams{SinceID: b.st.MentionsSince, MaxResults: 100})
+	if err != nil {
+		return err
+	}
+	b.noteClock() // this answer's Date decides whether its commands run
+	for _, p := range posts {
+		c := Command{Inbox: InboxMentions, ID: p.ID, AuthorID: p.AuthorID, AuthorUsername: p.AuthorUsername, Text: p.Text, CreatedAt: p.CreatedAt}
+		if err := b.take(ctx, c); err != nil {
+			return err
+		}
+		// Every mention up to this one is handled: the floor moves up.
+		b.led.mu.Lock()
+		b.st.raiseMentions(p.ID)
+		b.led.mu.Unlock()
+	}
+	if n := len(posts); n > 0 && twitter.IDLess(b.st.MentionsSince, posts[n-1].ID) {
+		b.led.mu.Lock()
+		defer b.led.mu.Unlock()
+		b.st.MentionsSince = posts[n-1].ID
+		b.st.raiseMentions(b.st.MentionsSince)
+		return b.saveLocked()
+	}
+	return nil
+}
+
+// dmPage is the page size of a DM read after a probe found something new:
+// pages end at the first event seen before, so a few new messages cost a
+// page of this many reads, not of a hundred.
+const dmPage = 20
+
+// dmPoll is the DM inbox: dm_events has no since_id, so it reads the
+// newest events and the ledger tells which are new.
+type dmPoll struct{ b *Bot }
+
+func (s *dmPoll) Inbox() string    { return InboxDMs }
+func (s *dmPoll) Endpoint() string { return twitter.EndpointDMEvents }
+
+// probe reports whether a DM poll looks at the newest event alone first.
+// It costs a second request when something is new, so not where requests
+// are scarce (X's Free tier reads DMs once per 15 minutes): there one
+// request reads a whole page, as fast as the limit allows.
+func (s *dmPoll) probe() bool {
+	rl, ok := s.b.opt.Client.RateLimits()[twitter.EndpointDMEvents]
+	return !ok || rl.Limit == 0 || rl.Limit >= 10
+}
+
+// newest is the id of the account's newest DM event, "" when it has none:
+// one event read.
+func (s *dmPoll) newest(ctx context.Context) (string, error) {
+	top, err := s.b.opt.Client.DirectMessages(ctx, twitter.DMParams{MaxResults: 1, MaxPages: 1})
+	if err != nil {
+		return "", err
+	}
+	s.b.noteClock()
+	if len(top) == 0 {
+		return "", nil
+	}
+	return top[len(top)-1].ID, nil // oldest first: the last is the newest
+}
+
+func (s *dmPoll) Poll(ctx context.Context) error {
+	b := s.b
+	if !b.st.DMsStarted {
+		// No state: the newest existing event is the starting point; every
+		// id at or below it counts as seen (event ids grow with time).
+		newest, err := s.newest(ctx)
+		if err != nil {
+			return fmt.Errorf("direct messages (first start): %w", err)
+		}
+		b.led.mu.Lock()
+		defer b.led.mu.Unlock()
+		if twitter.IDLess(b.st.DMsFloor, newest) {
+			b.st.DMsFloor = newest
+		}
+		b.st.DMsStarted = true
+		b.log.Info("dms: starting after the newest existing message; nothing older runs", "floor", b.st.DMsFloor)
+		return b.saveLocked()
+	}
+	p := twitter.DMParams{MaxResults: 100, Seen: s.seen}
+	if s.probe() {
+		// dm_events has no since_id, and X bills every DM event an answer
+		// returns: look at the newest event alone, and read on only when
+		// it is new. An idle poll reads one event, not a page of old ones.
+		newest, err := s.newest(ctx)
+		if err != nil {
+			return err
+		}
+		if newest == "" || s.seen(newest) {
+			return nil
+		}
+		if b.spent(twitter.EndpointDMEvents, time.Now()) {
+			// The probe took the window's last request: the next poll,
+			// after the reset, finds the same new event and reads on.
+			b.log.Debug("dms: new messages wait for the rate-limit reset")
+			return nil
+		}
+		p.MaxResults = dmPage
+	}
+	dms, err := b.opt.Client.DirectMessages(ctx, p)
+	if err != nil {
+		return err
+	}
+	b.noteClock() // this answer's Date decides whether its commands run
+	for _, d := range dms {
+		c := Command{Inbox: InboxDMs, ID: d.ID, AuthorID: d.SenderID, AuthorUsername: b.names[d.SenderID], Text: d.Text, CreatedAt: d.CreatedAt}
+		if err := b.take(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seen reports whether a DM event was taken or skipped before. The loop
+// goroutine alone writes the inboxes' ids, so it reads them unlocked.
+func (s *dmPoll) seen(id string) bool { return s.b.st.seenDM(id) }
