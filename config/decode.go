@@ -29,6 +29,9 @@ type decoder struct {
 	inline map[string]int   // inline secrets: key name -> line
 
 	mqttFile mqttFile // the mqtt section's inline password and password_file
+
+	data  []byte   // the file, to scrub what it wrote as secrets from messages
+	board []string // the board's pin names (Options.Pins), or nil
 }
 
 // place is where a value was written.
@@ -209,7 +212,7 @@ func (d *decoder) mapping(n *yaml.Node, key string, known []string, here, exampl
 			continue
 		}
 		if !slices.Contains(known, k) {
-			d.add(kn.Line, full, "", unknownKey(k, known, here))
+			d.unknown(kn.Line, key, k, known, here)
 			continue
 		}
 		out[k] = entry{k: kn, v: vn, line: kn.Line}
@@ -238,6 +241,9 @@ func unknownKey(k string, known []string, here string) string {
 // scalar returns n's text. A null (an empty value, ~) is unset: ok is false
 // and nothing is reported. secret keeps the value out of messages.
 func (d *decoder) scalar(n *yaml.Node, key, example string, secret bool) (string, bool) {
+	if !d.plain(n, key) {
+		return "", false
+	}
 	if isNull(n) {
 		return "", false
 	}
@@ -255,6 +261,24 @@ func (d *decoder) scalar(n *yaml.Node, key, example string, secret bool) (string
 	}
 	d.pos[key] = p
 	return n.Value, true
+}
+
+// plain reports a value that is only an anchor (&name) or carries a tag
+// (!name) other than !!str: the file has no use for either, and each is
+// what a value starting with & or ! becomes unquoted. The name is not
+// shown (it may be a key).
+func (d *decoder) plain(n *yaml.Node, key string) bool {
+	switch {
+	case n == nil:
+		return true
+	case n.Anchor != "" && isNull(n):
+		d.add(n.Line, key, "", "has only an anchor (&...) and no value; a value that starts with & must be in quotes")
+		return false
+	case n.Style&yaml.TaggedStyle != 0 && n.Tag != "!!str":
+		d.add(n.Line, key, "", "has a YAML tag (!...); remove it, or put a value that starts with ! in quotes")
+		return false
+	}
+	return true
 }
 
 // str is scalar for keys whose value may be shown.
@@ -281,7 +305,7 @@ func (d *decoder) list(n *yaml.Node, key, example string) ([]string, bool) {
 	switch n.Kind {
 	case yaml.SequenceNode:
 	case yaml.ScalarNode:
-		d.addf(n.Line, key, n.Value, "%s is not a list; write it in brackets, like [%s]", quote(n.Value), n.Value)
+		d.addf(n.Line, key, n.Value, "%s is not a list; write it in brackets, like %s", quote(n.Value), flowList(n.Value))
 		return nil, false
 	default:
 		d.addf(n.Line, key, "", "must be a list like %s, not %s", example, what(n))

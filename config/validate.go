@@ -191,6 +191,9 @@ func (d *decoder) checkAllow(key string, allow []string) {
 		}
 		fix := `write @handles like "@alice" (in quotes: a bare @ is not YAML) or numeric user ids like "12345"`
 		switch {
+		case strings.Contains(s, "YOUR_"):
+			d.addf(line, key, raw, "%s is the example's placeholder; write your own @handle (in quotes) or numeric user id in its place", quote(raw))
+			continue
 		case strings.HasPrefix(s, "@") && len(s) > 16:
 			fix = "handles are at most 15 letters, digits or _ after the @"
 		case strings.HasPrefix(s, "@"):
@@ -236,6 +239,9 @@ func (c *Config) checkDevices(d *decoder) {
 		case strings.TrimSpace(dev.Pin) == "" && !d.bad[key+".pin"]:
 			d.addf(dev.Line, key, "", "has no pin; add pin: with a name periph knows, like GPIO17")
 		case dev.Pin != "":
+			if !d.bad[key+".pin"] {
+				d.checkPin(key+".pin", dev.Pin, d.board)
+			}
 			p := strings.ToUpper(dev.Pin)
 			if u, ok := pins[p]; ok {
 				line, raw := d.at(key+".pin", dev.Pin)

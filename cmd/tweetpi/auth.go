@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -50,15 +51,19 @@ func cmdAuth(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	flow, err := twitter.NewPINFlow(twitter.Options{
 		BaseURL:     t.APIURL,
 		Credentials: twitter.Credentials{ConsumerKey: t.ConsumerKey.Reveal(), ConsumerSecret: t.ConsumerSecret.Reveal()},
-		UserAgent:   "tweetpi/" + version,
+		UserAgent:   "tweetpi/" + appVersion(),
 	})
 	if err != nil {
 		return configErr(err)
 	}
+	host := hostOf(cmp.Or(t.APIURL, twitter.DefaultBaseURL))
 	authURL, err := flow.Start(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if p := netProblem(host, err); p != nil {
+			return p
 		}
 		if twitter.KindOf(err) == twitter.KindUnauthorized {
 			return configErr(errors.New("the API refused the consumer key and secret: check them against the app's \"Keys and tokens\" page in the developer portal, " +
@@ -79,6 +84,9 @@ func cmdAuth(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if p := netProblem(host, err); p != nil {
+			return p
 		}
 		if twitter.KindOf(err) == twitter.KindUnauthorized {
 			return errors.New("the API refused the PIN (wrong, or more than a few minutes old): run tweetpi auth again and type the PIN the page shows")

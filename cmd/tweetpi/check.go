@@ -23,7 +23,7 @@ func cmdCheck(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	}
 	cfg, err := cf.loadChecked(e)
 	if err != nil {
-		return &exitError{exitFail, err}
+		return &exitError{code: exitFail, err: err}
 	}
 	fmt.Fprintln(e.stdout, checkSummary(cfg))
 	for _, w := range checkWarnings(cfg) {
@@ -61,6 +61,9 @@ func checkSummary(c *config.Config) string {
 	if c.Twitter.APIURL != "" {
 		fmt.Fprintf(&b, " at %s", c.Twitter.APIURL)
 	}
+	if len(c.Twitter.Allow) == 0 {
+		b.WriteString("; nobody can command it yet (twitter.allow is empty)")
+	}
 	b.WriteString("; keys: ")
 	missing := c.Twitter.MissingKeys()
 	if len(missing) == 0 {
@@ -94,14 +97,24 @@ func checkSummary(c *config.Config) string {
 	return b.String()
 }
 
+// allowed says, for the daemon's start line, who may command the device.
+func allowed(c *config.Config) string {
+	if len(c.Twitter.Allow) == 0 {
+		return "nobody can command it yet: twitter.allow is empty; add your @handle or user id and reload"
+	}
+	return fmt.Sprintf("%d handles or ids", len(c.Twitter.Allow))
+}
+
 // checkWarnings are things that load but are likely not what was meant.
 func checkWarnings(c *config.Config) []string {
-	var out []string
+	out := c.Warnings()
 	if len(c.Devices) == 0 {
 		out = append(out, "no devices: add some under devices: (see config.example.yaml)")
+	} else if c.GPIO.Backend == config.BackendPeriph && len(boardPins()) == 0 {
+		out = append(out, "the pin names are checked for their form only: periph sees no GPIO pins on this machine (run tweetpi check on the board to check them against its pins)")
 	}
 	if len(c.Twitter.Allow) == 0 {
-		out = append(out, `twitter.allow is empty, so nobody can command the device; add handles like "@alice" or user ids`)
+		out = append(out, `twitter.allow is empty, so nobody can command the device; add your own @handle or numeric user id to it, in quotes, like allow: ["@handle"]`)
 	}
 	return out
 }

@@ -201,7 +201,7 @@ func (d *daemon) run(ctx context.Context) error {
 	err := d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
 	if err == nil {
 		d.log.Info("polling", "account", "@"+d.bot.Account().Username, "inboxes", strings.Join(d.cfg.Twitter.Listen, ","),
-			"api", d.client.Version(), "poll_interval", d.cfg.Twitter.PollInterval.String())
+			"api", d.client.Version(), "poll_interval", d.cfg.Twitter.PollInterval.String(), "allow", allowed(d.cfg))
 		err = d.bot.Run(ctx)
 	}
 	sdNotify(d.log, sd.SdNotifyStopping)

@@ -225,7 +225,7 @@ func TestBadCommands(t *testing.T) {
 		{"tweetpi/garden/led/set", "led on", `no verb "led"`},
 		{"tweetpi/garden/water/set", "on", "not run: use the device's name in the topic: tweetpi/garden/pump/set"},
 		{"tweetpi/garden/lde/set", "on", "did you mean led?"},
-		{"tweetpi/garden/door/set", "on", "door is an input: no on"},
+		{"tweetpi/garden/door/set", "on", "door is an input"},
 		{"tweetpi/garden/led/set", strings.Repeat("x", MaxCommand+1), "not run: a command is at most 200 characters"},
 	} {
 		n := r.watch.Count("replies")
