@@ -8,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/tweetpi/tweetpi/device"
@@ -60,7 +59,7 @@ func (n *Node) command(dev string, p *paho.Publish, at time.Time) {
 		// runs, and it is cleared so that it stops coming back.
 		log.Warn("command", "text", clip(text), "result", "retained",
 			"reply", "not run: a retained message on a set topic is never run; publish commands without the retain flag")
-		n.later(func(ctx context.Context, cm *autopaho.ConnectionManager) {
+		n.later(func(ctx context.Context, cm *conn) {
 			if err := n.publishPacket(ctx, cm, &paho.Publish{QoS: 1, Topic: p.Topic, Retain: true}); err != nil {
 				log.Warn("mqtt: cannot clear the retained command", "err", err)
 			}
@@ -146,7 +145,7 @@ func (n *Node) respond(log interface {
 		return
 	}
 	expiry := uint32(replyExpiry)
-	n.later(func(ctx context.Context, cm *autopaho.ConnectionManager) {
+	n.later(func(ctx context.Context, cm *conn) {
 		err := n.publishPacket(ctx, cm, &paho.Publish{
 			QoS: 1, Topic: topic, Payload: []byte(reply),
 			Properties: &paho.PublishProperties{CorrelationData: corr, MessageExpiry: &expiry},
@@ -160,7 +159,7 @@ func (n *Node) respond(log interface {
 // later runs a publish in the background: the client's goroutine must not
 // wait for the broker's acknowledgement, which it reads itself. A stop
 // waits for these.
-func (n *Node) later(f func(ctx context.Context, cm *autopaho.ConnectionManager)) {
+func (n *Node) later(f func(ctx context.Context, cm *conn)) {
 	n.mu.Lock()
 	cm := n.cm
 	n.mu.Unlock()

@@ -1,8 +1,9 @@
 // Package mqtt puts a tweetpi's devices on an MQTT broker (MQTT 5, through
-// paho's autopaho): Home Assistant's device-based discovery, a retained
-// state topic for each device, set topics that take one command in the
-// post language, availability with a will, and MQTT 5 request/response
-// (response topic and correlation data).
+// paho.golang, with a connection manager modelled on autopaho's): Home
+// Assistant's device-based discovery, a retained state topic for each
+// device, set topics that take one command in the post language,
+// availability with a will, and MQTT 5 request/response (response topic
+// and correlation data).
 //
 // Topics, with NODE the node's name and DEV a device's:
 //

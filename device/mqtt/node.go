@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/tweetpi/tweetpi/config"
@@ -77,12 +76,6 @@ const (
 	defaultCPU     = time.Minute
 )
 
-// backoff is the wait before each reconnection attempt: none for the
-// first, then random, growing to at most a minute.
-func backoff() autopaho.Backoff {
-	return autopaho.NewExponentialBackoff(500*time.Millisecond, time.Minute, 2*time.Second, 2)
-}
-
 // Node is this tweetpi on the broker. Its methods are safe for concurrent
 // use.
 type Node struct {
@@ -99,7 +92,7 @@ type Node struct {
 	mu        sync.Mutex
 	board     Board
 	ctx       context.Context // Run's; commands run under it
-	cm        *autopaho.ConnectionManager
+	cm        *conn
 	connected bool
 	since     time.Time
 	lastErr   string
@@ -232,57 +225,61 @@ func signal(c chan struct{}) {
 	}
 }
 
-// clientConfig is autopaho's configuration: the will, the session, the
-// backoff, and the callbacks that hand events to Run's loop.
-func (n *Node) clientConfig() autopaho.ClientConfig {
+// connConfig is the connection's configuration: the will, the session,
+// the backoff, and the callbacks that hand events to Run's loop.
+func (n *Node) connConfig() connConfig {
 	recvMax := uint16(receiveMaximum)
-	cfg := autopaho.ClientConfig{
-		ServerUrls:                    []*url.URL{n.broker},
-		TlsCfg:                        n.tls,
-		KeepAlive:                     keepAlive,
-		CleanStartOnInitialConnection: true, // a new process runs nothing queued for an old one
-		SessionExpiryInterval:         sessionExpiry,
-		ReconnectBackoff:              backoff(),
-		ConnectTimeout:                connectTimeout,
-		ConnectUsername:               n.cfg.Username,
-		WillMessage: &paho.WillMessage{
-			Topic: AvailabilityTopic(n.cfg.Node), Payload: []byte(Offline), QoS: 1, Retain: true,
-		},
-		WillProperties: &paho.WillProperties{},
-		ConnectPacketBuilder: func(c *paho.Connect, _ *url.URL) (*paho.Connect, error) {
-			if c.Properties == nil {
-				c.Properties = &paho.ConnectProperties{}
+	expiry := uint32(sessionExpiry)
+	return connConfig{
+		url: n.broker,
+		tls: n.tls,
+		connect: func(first bool) *paho.Connect {
+			cp := &paho.Connect{
+				ClientID:   "tweetpi-" + n.cfg.Node,
+				KeepAlive:  keepAlive,
+				CleanStart: first, // a new process runs nothing queued for an old one
+				Properties: &paho.ConnectProperties{SessionExpiryInterval: &expiry, ReceiveMaximum: &recvMax},
+				WillMessage: &paho.WillMessage{
+					Topic: AvailabilityTopic(n.cfg.Node), Payload: []byte(Offline), QoS: 1, Retain: true,
+				},
+				WillProperties: &paho.WillProperties{},
 			}
-			c.Properties.ReceiveMaximum = &recvMax
-			return c, nil
+			if n.cfg.Username != "" {
+				cp.Username, cp.UsernameFlag = n.cfg.Username, true
+			}
+			if n.cfg.Password != "" {
+				cp.Password, cp.PasswordFlag = []byte(n.cfg.Password.Reveal()), true
+			}
+			return cp
 		},
 		// A clean stop ends the session: nothing is queued for a stopped node.
-		DisconnectPacketBuilder: func() *paho.Disconnect {
+		disconnect: func() *paho.Disconnect {
 			zero := uint32(0)
 			return &paho.Disconnect{ReasonCode: 0, Properties: &paho.DisconnectProperties{SessionExpiryInterval: &zero}}
 		},
-		OnConnectionUp: func(cm *autopaho.ConnectionManager, ack *paho.Connack) {
+		up: func() {
 			n.mu.Lock()
-			n.cm, n.connected, n.since, n.lastErr = cm, true, time.Now(), ""
+			n.connected, n.since, n.lastErr = true, time.Now(), ""
 			n.mu.Unlock()
 			signal(n.up)
 		},
-		OnConnectionDown: func() bool {
+		down: func() {
 			n.mu.Lock()
 			n.connected, n.since = false, time.Now()
 			last := n.lastErr
 			n.mu.Unlock()
 			n.log.Warn("mqtt connection lost; reconnecting", "err", last)
-			return true
 		},
-		OnConnectError: func(err error) {
+		connectError: func(err error) {
 			msg := connectProblem(err)
 			n.mu.Lock()
 			n.lastErr = msg
 			n.mu.Unlock()
 			n.log.Warn("mqtt cannot connect; trying again", "err", msg)
 		},
-		ClientConfig: paho.ClientConfig{
+		backoff:        backoff,
+		connectTimeout: connectTimeout,
+		client: paho.ClientConfig{
 			ClientID: "tweetpi-" + n.cfg.Node,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 				n.received(pr.Packet, time.Now())
@@ -304,24 +301,20 @@ func (n *Node) clientConfig() autopaho.ClientConfig {
 			},
 		},
 	}
-	if n.cfg.Password != "" {
-		cfg.ConnectPassword = []byte(n.cfg.Password.Reveal())
-	}
-	return cfg
 }
 
 // connectProblem says what a failed connection attempt means and, for the
 // broker's refusals, how to fix it.
 func connectProblem(err error) string {
-	var ce *autopaho.ConnackError
+	var ce *refusedError
 	if errors.As(err, &ce) {
-		switch ce.ReasonCode {
+		switch ce.code {
 		case 0x86, 0x87, 0x04, 0x05: // bad user name or password, not authorized (MQTT 5, 3.1.1); mosquitto answers a bad password with not authorized
 			return "the broker refused the user name or password; check mqtt.username and the password (TWEETPI_MQTT_PASSWORD, password_file or password) against the broker's password file"
 		case 0x85:
 			return "the broker refused the client id tweetpi-NODE; check mqtt.node"
 		}
-		return fmt.Sprintf("the broker refused the connection (reason %#x %s)", ce.ReasonCode, ce.Reason)
+		return ce.Error()
 	}
 	return err.Error()
 }
@@ -338,10 +331,7 @@ func (n *Node) Run(ctx context.Context) error {
 	// out after it ends.
 	connCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	cm, err := autopaho.NewConnection(connCtx, n.clientConfig())
-	if err != nil {
-		return fmt.Errorf("mqtt: %w", err)
-	}
+	cm := dialConn(connCtx, n.connConfig())
 	n.mu.Lock()
 	n.cm = cm
 	n.mu.Unlock()
@@ -405,7 +395,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 // announce (re)makes what a connection needs: with subscribe, the
 // subscriptions; then the discovery payload, every state and online.
-func (n *Node) announce(ctx context.Context, cm *autopaho.ConnectionManager, subscribe bool) {
+func (n *Node) announce(ctx context.Context, cm *conn, subscribe bool) {
 	if !n.isConnected() {
 		return
 	}
@@ -439,7 +429,7 @@ func (n *Node) isConnected() bool {
 
 // subscribe subscribes to the set topics (commands on) and Home
 // Assistant's status (discovery on).
-func (n *Node) subscribe(ctx context.Context, cm *autopaho.ConnectionManager) error {
+func (n *Node) subscribe(ctx context.Context, cm *conn) error {
 	var subs []paho.SubscribeOptions
 	if n.cfg.Commands {
 		// NoLocal: the node's own clearing of a retained command does not
@@ -469,13 +459,13 @@ func (n *Node) subscribe(ctx context.Context, cm *autopaho.ConnectionManager) er
 }
 
 // publish sends a QoS 1 message and waits for the broker to take it.
-func (n *Node) publish(ctx context.Context, cm *autopaho.ConnectionManager, topic, payload string, retain bool) error {
+func (n *Node) publish(ctx context.Context, cm *conn, topic, payload string, retain bool) error {
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()
 	return n.publishPacket(pctx, cm, &paho.Publish{QoS: 1, Topic: topic, Payload: []byte(payload), Retain: retain})
 }
 
-func (n *Node) publishPacket(ctx context.Context, cm *autopaho.ConnectionManager, p *paho.Publish) error {
+func (n *Node) publishPacket(ctx context.Context, cm *conn, p *paho.Publish) error {
 	r, err := cm.Publish(ctx, p)
 	if err != nil {
 		return err
@@ -490,10 +480,10 @@ func (n *Node) publishPacket(ctx context.Context, cm *autopaho.ConnectionManager
 }
 
 // publishStates publishes states on their retained state topics.
-func (n *Node) publishStates(ctx context.Context, cm *autopaho.ConnectionManager, states []device.State) {
+func (n *Node) publishStates(ctx context.Context, cm *conn, states []device.State) {
 	for _, s := range states {
 		err := n.publish(ctx, cm, StateTopic(n.cfg.Node, s.Device), s.Value(), true)
-		if errors.Is(err, autopaho.ConnectionDownError) {
+		if errors.Is(err, errDown) {
 			return // every state goes out again once the connection is back
 		}
 		if err != nil {
@@ -503,7 +493,7 @@ func (n *Node) publishStates(ctx context.Context, cm *autopaho.ConnectionManager
 }
 
 // publishCPU publishes the CPU temperature, with force even unchanged.
-func (n *Node) publishCPU(ctx context.Context, cm *autopaho.ConnectionManager, board Board, force bool) {
+func (n *Node) publishCPU(ctx context.Context, cm *conn, board Board, force bool) {
 	c, ok := board.CPUTemperature()
 	if !ok {
 		return
@@ -524,7 +514,7 @@ func (n *Node) publishCPU(ctx context.Context, cm *autopaho.ConnectionManager, b
 
 // publishDiscovery publishes the discovery payload, first removing from
 // Home Assistant what was published before and is gone now.
-func (n *Node) publishDiscovery(ctx context.Context, cm *autopaho.ConnectionManager, board Board) {
+func (n *Node) publishDiscovery(ctx context.Context, cm *conn, board Board) {
 	_, hasCPU := board.CPUTemperature()
 	p, clashes := n.discovery(board.Devices(), board.Sensors(), hasCPU)
 	for _, c := range clashes {
@@ -573,7 +563,7 @@ func (n *Node) publishDiscovery(ctx context.Context, cm *autopaho.ConnectionMana
 
 // stop publishes the last states once the board has closed (or stopWait
 // passed), then offline, and disconnects.
-func (n *Node) stop(cm *autopaho.ConnectionManager, feed *device.Feed) {
+func (n *Node) stop(cm *conn, feed *device.Feed) {
 	ctx, cancel := context.WithTimeout(context.Background(), stopWait+2*publishTimeout)
 	defer cancel()
 	if feed != nil {

@@ -286,7 +286,7 @@ func TestConnectionLostWill(t *testing.T) {
 	r.node.mu.Lock()
 	cm := r.node.cm
 	r.node.mu.Unlock()
-	cm.TerminateConnectionForTest()
+	cm.terminate()
 	r.watch.WaitPayload("tweetpi/garden/availability", 1, Offline)
 	r.watch.WaitFor("tweetpi/garden/availability", 2, func(m mqtttest.Message) bool { return m.Payload == Online })
 	r.watch.Send("tweetpi/garden/led/set", "on")

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho"
-
 	"github.com/tweetpi/tweetpi/device"
 )
 
@@ -67,7 +65,7 @@ func readingState(r device.Reading) (string, bool) {
 }
 
 // publishReading publishes one sensor's reading on its state topic.
-func (n *Node) publishReading(ctx context.Context, cm *autopaho.ConnectionManager, board Board, r device.Reading) {
+func (n *Node) publishReading(ctx context.Context, cm *conn, board Board, r device.Reading) {
 	v, ok := readingState(r)
 	if !ok {
 		return // the board logged the failure
@@ -76,13 +74,13 @@ func (n *Node) publishReading(ctx context.Context, cm *autopaho.ConnectionManage
 	n.readings[r.Device] = v
 	n.mu.Unlock()
 	err := n.publish(ctx, cm, StateTopic(n.cfg.Node, r.Device), v, true)
-	if err != nil && !errors.Is(err, autopaho.ConnectionDownError) {
+	if err != nil && !errors.Is(err, errDown) {
 		n.log.Warn("mqtt: reading not published", "device", r.Device, "state", v, "err", err)
 	}
 }
 
 // publishReadings publishes the last readings again (at a reconnect).
-func (n *Node) publishReadings(ctx context.Context, cm *autopaho.ConnectionManager) {
+func (n *Node) publishReadings(ctx context.Context, cm *conn) {
 	n.mu.Lock()
 	last := maps.Clone(n.readings)
 	n.mu.Unlock()

@@ -9,7 +9,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 	"periph.io/x/conn/v3/gpio"
 
@@ -164,11 +163,26 @@ func TestTopics(t *testing.T) {
 }
 
 func TestConnectProblem(t *testing.T) {
-	auth := &autopaho.ConnackError{ReasonCode: 0x87, Err: errors.New("x")}
+	auth := &refusedError{code: 0x87}
 	if got := connectProblem(auth); !strings.Contains(got, "check mqtt.username and the password") {
 		t.Errorf("%q", got)
 	}
 	if got := connectProblem(errors.New("dial tcp: connection refused")); got != "dial tcp: connection refused" {
 		t.Errorf("%q", got)
+	}
+}
+
+// TestBackoff: the reconnection waits: none at once after a drop, then
+// random between half and all of a doubling step, never above a minute.
+func TestBackoff(t *testing.T) {
+	if d := backoff(0); d != 0 {
+		t.Errorf("backoff(0) = %s, want 0", d)
+	}
+	for n, step := range map[int]time.Duration{1: 500 * time.Millisecond, 2: time.Second, 3: 2 * time.Second, 8: time.Minute, 40: time.Minute} {
+		for range 50 {
+			if d := backoff(n); d < step/2 || d > step {
+				t.Errorf("backoff(%d) = %s, want %s to %s", n, d, step/2, step)
+			}
+		}
 	}
 }
