@@ -411,3 +411,24 @@ func (m MQTT) String() string {
 	}
 	return s
 }
+
+// mqttWarnings are the mqtt section's warnings.
+func (c *Config) mqttWarnings() []string {
+	if c.MQTT == nil {
+		return nil
+	}
+	if w := c.MQTT.Warning(); w != "" {
+		return []string{w}
+	}
+	return nil
+}
+
+// Warning is what the section does that is likely not meant, or "":
+// commands taken from a broker without a user (most likely one that lets
+// anyone in) can be sent by anyone who reaches it.
+func (m MQTT) Warning() string {
+	if !m.Commands || m.Username != "" {
+		return ""
+	}
+	return "mqtt: commands are on and there is no username: whoever can reach the broker may drive the pins; give this node its own user and an ACL (deploy/mosquitto), or set commands: false"
+}

@@ -190,3 +190,24 @@ func TestMQTTString(t *testing.T) {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
+
+func TestMQTTWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		warn bool
+	}{
+		{"mqtt:\n  broker: mqtt://b\n  node: n\n", true},
+		{"mqtt:\n  broker: mqtt://b\n  node: n\n  commands: false\n", false},
+		{"mqtt:\n  broker: mqtt://b\n  node: n\n  username: n\n", false},
+		{"", false},
+	} {
+		c, err := Parse("config.yaml", []byte(tc.yaml), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Contains(strings.Join(c.Warnings(), "\n"), "there is no username")
+		if got != tc.warn {
+			t.Errorf("%q: warning %t, want %t", tc.yaml, got, tc.warn)
+		}
+	}
+}

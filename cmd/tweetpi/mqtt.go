@@ -28,6 +28,9 @@ func (d *daemon) newMQTT() error {
 		return err
 	}
 	d.node = n
+	if w := d.cfg.MQTT.Warning(); w != "" {
+		d.log.Warn(w)
+	}
 	return nil
 }
 
