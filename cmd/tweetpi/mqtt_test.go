@@ -15,7 +15,9 @@ import (
 	"github.com/tweetpi/tweetpi/config"
 	devmqtt "github.com/tweetpi/tweetpi/device/mqtt"
 	"github.com/tweetpi/tweetpi/device/mqtt/mqtttest"
+	"github.com/tweetpi/tweetpi/twitter"
 	"github.com/tweetpi/tweetpi/twitter/bot"
+	"github.com/tweetpi/tweetpi/twitter/twittertest"
 )
 
 const mqttPassword = "s3cr3t-MQTT-garden-9f2"
@@ -225,4 +227,31 @@ func TestMQTTLedger(t *testing.T) {
 	if err != nil || !strings.Contains(string(data), "req-1") {
 		t.Errorf("state file %s, %v: want the id in it", data, err)
 	}
+}
+
+// TestMQTTWhileXIsDown: the X API failing (at start, and later) never
+// stops MQTT: Home Assistant's commands run and the states follow, and the
+// posts run once X is back.
+func TestMQTTWhileXIsDown(t *testing.T) {
+	t.Parallel()
+	_, f, files, ha := mqttDaemon(t, true)
+	f.Fail(twitter.EndpointMe, twittertest.Fault{Status: 503, Count: -1})
+	p := startDaemon(t, files.Path, files.Env)
+	online(ha)
+	ha.Send("tweetpi/garden/led/set", "on")
+	p.waitLog("pin set", "device", "led", "state", "on", "by", "command")
+	ha.WaitPayload("tweetpi/garden/led/state", 0, "on")
+	if n := p.countLog("polling"); n != 0 {
+		t.Fatalf("polling with users/me failing")
+	}
+	f.ClearFaults()
+	p.waitFresh(bot.InboxMentions)
+	f.Fail(twitter.EndpointMentions, twittertest.Fault{Status: 503, Count: -1})
+	ha.Send("tweetpi/garden/led/set", "off")
+	ha.WaitPayload("tweetpi/garden/led/state", 0, "off")
+	f.ClearFaults()
+	post := f.Post(f.Alice, "@mypi fan 30%", 0)
+	p.waitLog("command", "post_id", post.ID, "result", "done")
+	ha.WaitPayload("tweetpi/garden/fan/state", 0, "30")
+	p.term()
 }
