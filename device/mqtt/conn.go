@@ -66,19 +66,25 @@ func (e *refusedError) Error() string {
 	return fmt.Sprintf("the broker refused the connection (reason %#x %s)", e.code, e.reason)
 }
 
-// dialConn starts connecting in the background until ctx ends or
-// Disconnect is called.
-func dialConn(ctx context.Context, cfg connConfig) *conn {
-	ctx, cancel := context.WithCancel(ctx)
-	c := &conn{cfg: cfg, cancel: cancel, done: make(chan struct{})}
-	if c.cfg.client.Session == nil {
-		c.cfg.client.Session = state.NewInMemory()
+// newConn makes a conn; start connects.
+func newConn(cfg connConfig) *conn {
+	if cfg.client.Session == nil {
+		cfg.client.Session = state.NewInMemory()
 	}
+	return &conn{cfg: cfg, cancel: func() {}, done: make(chan struct{})}
+}
+
+// start connects in the background until ctx ends or Disconnect is
+// called.
+func (c *conn) start(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	c.mu.Lock()
+	c.cancel = cancel
+	c.mu.Unlock()
 	go func() {
 		defer close(c.done)
 		c.run(ctx)
 	}()
-	return c
 }
 
 func (c *conn) run(ctx context.Context) {
@@ -183,7 +189,10 @@ func (c *conn) Subscribe(ctx context.Context, s *paho.Subscribe) (*paho.Suback, 
 // Disconnect ends the connection (with the disconnect packet) and stops
 // connecting; it waits until that is done or ctx ends.
 func (c *conn) Disconnect(ctx context.Context) error {
-	c.cancel()
+	c.mu.Lock()
+	cancel := c.cancel
+	c.mu.Unlock()
+	cancel()
 	select {
 	case <-c.done:
 		return nil

@@ -331,10 +331,11 @@ func (n *Node) Run(ctx context.Context) error {
 	// out after it ends.
 	connCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	cm := dialConn(connCtx, n.connConfig())
+	cm := newConn(n.connConfig())
 	n.mu.Lock()
-	n.cm = cm
+	n.cm = cm // before anything can arrive: answers go out through it
 	n.mu.Unlock()
+	cm.start(connCtx)
 	n.log.Info("mqtt connecting", "commands", n.cfg.Commands, "discovery", n.cfg.Discovery)
 
 	board := n.currentBoard()
