@@ -30,8 +30,7 @@ func TestCommandWords(t *testing.T) {
 		case VerbBlink:
 			text = "led blink 2"
 		case config.WordAll:
-			// Reserved for commands on every device at once ("all off").
-			continue
+			text = "all off" // every device at once
 		}
 		if _, err := Parse(text, specs); err != nil {
 			t.Errorf("reserved word %q: Parse(%q): %v", w, text, err)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -120,22 +119,26 @@ func (v *V11) Mentions(ctx context.Context, userID string, p MentionsParams) ([]
 	if p.SinceID != "" {
 		id, err := strconv.ParseInt(p.SinceID, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("mentions since %q: not a post id", p.SinceID)
+			return nil, fmt.Errorf("%s: since_id %q is not a post id", EndpointMentions, p.SinceID)
 		}
 		q.SinceID = id
 	}
-	seen := map[string]bool{}
-	var posts []Post
-	for page := 0; p.MaxPages == 0 || page < p.MaxPages; page++ {
+	// max_id paging: the next page is the posts below the oldest so far.
+	return pages(p.MaxPages, postID, func(token string) ([]Post, string, error) {
+		q.MaxID = 0
+		if token != "" {
+			q.MaxID, _ = strconv.ParseInt(token, 10, 64)
+		}
 		var tweets []gotwitter.Tweet
 		err := v.do(ctx, EndpointMentions, func(api *gotwitter.Client) (err error) {
 			tweets, _, err = api.Timelines.MentionTimeline(q)
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("mentions since %q: %w", p.SinceID, err)
+			return nil, "", err
 		}
 		var oldest int64
+		posts := make([]Post, 0, len(tweets))
 		for _, t := range tweets {
 			if t.ID != 0 && (oldest == 0 || t.ID < oldest) {
 				oldest = t.ID
@@ -144,10 +147,6 @@ func (v *V11) Mentions(ctx context.Context, userID string, p MentionsParams) ([]
 			if id == "" && t.ID != 0 {
 				id = strconv.FormatInt(t.ID, 10)
 			}
-			if id == "" || seen[id] {
-				continue
-			}
-			seen[id] = true
 			text := t.FullText
 			if text == "" {
 				text = t.Text
@@ -160,12 +159,10 @@ func (v *V11) Mentions(ctx context.Context, userID string, p MentionsParams) ([]
 			posts = append(posts, post)
 		}
 		if len(tweets) < q.Count || oldest <= 1 || oldest-1 <= q.SinceID {
-			break
+			return posts, "", nil
 		}
-		q.MaxID = oldest - 1
-	}
-	sort.Slice(posts, func(i, j int) bool { return IDLess(posts[i].ID, posts[j].ID) })
-	return posts, nil
+		return posts, strconv.FormatInt(oldest-1, 10), nil
+	})
 }
 
 // entities are the only HTML entities X puts in v1.1 text.
@@ -177,32 +174,25 @@ func decodeEntities(s string) string { return entities.Replace(s) }
 // (direct_messages/events/list, cursor paging), oldest first.
 func (v *V11) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 	q := &gotwitter.DirectMessageEventsListParams{Count: clamp(p.MaxResults, 1, 50, 50)}
-	seen := map[string]bool{}
-	var dms []DM
-	for page := 0; p.MaxPages == 0 || page < p.MaxPages; page++ {
+	return pages(p.MaxPages, dmID, func(token string) ([]DM, string, error) {
+		q.Cursor = token
 		var evs *gotwitter.DirectMessageEvents
 		err := v.do(ctx, EndpointDMEvents, func(api *gotwitter.Client) (err error) {
 			evs, _, err = api.DirectMessages.EventsList(q)
 			return err
 		})
-		if err != nil {
-			return nil, fmt.Errorf("direct messages: %w", err)
+		if err != nil || evs == nil {
+			return nil, "", err
 		}
-		if evs == nil {
-			break
-		}
-		stop, before := false, len(dms)
+		next := evs.NextCursor
+		dms := make([]DM, 0, len(evs.Events))
 		for _, e := range evs.Events {
 			if e.ID == "" || e.Type != "message_create" || e.Message == nil {
 				continue
 			}
 			if p.Seen != nil && p.Seen(e.ID) {
-				stop = true
+				next = "" // older pages were read before
 			}
-			if seen[e.ID] {
-				continue
-			}
-			seen[e.ID] = true
 			dm := DM{ID: e.ID, SenderID: e.Message.SenderID}
 			if e.Message.Data != nil {
 				dm.Text = decodeEntities(e.Message.Data.Text)
@@ -215,13 +205,8 @@ func (v *V11) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 			}
 			dms = append(dms, dm)
 		}
-		if stop || evs.NextCursor == "" || len(dms) == before || evs.NextCursor == q.Cursor {
-			break
-		}
-		q.Cursor = evs.NextCursor
-	}
-	sort.Slice(dms, func(i, j int) bool { return IDLess(dms[i].ID, dms[j].ID) })
-	return dms, nil
+		return dms, next, nil
+	})
 }
 
 // conversationID is v2's id of a one-to-one conversation: both user ids,
@@ -241,7 +226,7 @@ func conversationID(a, b string) string {
 func (v *V11) Reply(ctx context.Context, inReplyTo, text string) (string, error) {
 	id, err := strconv.ParseInt(inReplyTo, 10, 64)
 	if err != nil {
-		return "", fmt.Errorf("reply to %q: not a post id", inReplyTo)
+		return "", fmt.Errorf("%s: in_reply_to %q is not a post id", EndpointPost, inReplyTo)
 	}
 	var t *gotwitter.Tweet
 	err = v.do(ctx, EndpointPost, func(api *gotwitter.Client) (err error) {
@@ -252,10 +237,10 @@ func (v *V11) Reply(ctx context.Context, inReplyTo, text string) (string, error)
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("reply to %s: %w", inReplyTo, err)
+		return "", err
 	}
 	if t == nil || t.IDStr == "" {
-		return "", fmt.Errorf("reply to %s: %w", inReplyTo, &APIError{Kind: KindTransient, Endpoint: EndpointPost, Title: "malformed answer", Detail: "post without id"})
+		return "", &APIError{Kind: KindTransient, Endpoint: EndpointPost, Title: "malformed answer", Detail: "post without id"}
 	}
 	return t.IDStr, nil
 }
@@ -276,10 +261,10 @@ func (v *V11) SendDM(ctx context.Context, toUserID, text string) (string, error)
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("dm to %s: %w", toUserID, err)
+		return "", err
 	}
 	if e == nil || e.ID == "" {
-		return "", fmt.Errorf("dm to %s: %w", toUserID, &APIError{Kind: KindTransient, Endpoint: EndpointSendDM, Title: "malformed answer", Detail: "event without id"})
+		return "", &APIError{Kind: KindTransient, Endpoint: EndpointSendDM, Title: "malformed answer", Detail: "event without id"}
 	}
 	return e.ID, nil
 }

@@ -98,7 +98,7 @@ func (l *Ledger) Take(ns, id string) (fresh bool, err error) {
 // save writes the state file. l.mu is held.
 func (l *Ledger) save() error {
 	if err := l.st.Save(l.dir, time.Now()); err != nil {
-		return fmt.Errorf("save state: %w", err)
+		return err // it names the file
 	}
 	l.writes.Add(1)
 	return nil

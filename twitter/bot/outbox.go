@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -46,6 +47,15 @@ func (b *Bot) enqueue(o Outgoing) {
 	}
 	b.st.Outbox = append(b.st.Outbox, o)
 	b.unsaved++
+}
+
+// target is whom a reply answers, for the log: the post, or the DM's
+// addressee.
+func (o Outgoing) target() slog.Attr {
+	if o.Inbox == InboxDMs {
+		return slog.String("to", o.To)
+	}
+	return slog.String("in_reply_to", o.InReplyTo)
 }
 
 func sendEndpoint(o Outgoing) string {
@@ -154,12 +164,12 @@ func (b *Bot) flush(ctx context.Context) error {
 			b.log.Info("sent", "inbox", o.Inbox, "in_reply_to", o.InReplyTo, "to", o.To, "text", o.Text, "duplicate", k == twitter.KindDuplicate && err != nil)
 		case k == twitter.KindRateLimited || k == twitter.KindTransient || k == twitter.KindUnauthorized:
 			p.next = time.Now().Add(b.backoff(p, err))
-			b.log.Warn("reply waits", "inbox", o.Inbox, "err", err, "queued", len(b.st.Outbox), "retry_at", p.next.UTC().Format(time.RFC3339))
+			b.log.Warn("reply waits", "inbox", o.Inbox, o.target(), "err", err, "queued", len(b.st.Outbox), "retry_at", p.next.UTC().Format(time.RFC3339))
 			return err
 		default:
 			// Not allowed (a DM to someone who does not accept them, a
 			// deleted post): waiting will not help; drop it.
-			b.log.Error("reply dropped", "inbox", o.Inbox, "err", err, "text", o.Text, "fix", twitter.Fix(err))
+			b.log.Error("reply dropped", "inbox", o.Inbox, o.target(), "err", err, "text", o.Text, "fix", twitter.Fix(err))
 		}
 		b.led.mu.Lock()
 		b.catchUp()
