@@ -25,11 +25,13 @@ type published struct {
 }
 
 // loadPublished reads what was published last; nothing when dir is "" or
-// the file does not exist.
+// the file does not exist. The node is the file's one writer: what an
+// interrupted write left goes first.
 func loadPublished(dir string) (published, error) {
 	if dir == "" {
 		return published{}, nil
 	}
+	_, _ = config.RemoveTemp(filepath.Join(dir, MemoryFile))
 	data, err := os.ReadFile(filepath.Join(dir, MemoryFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return published{}, nil
