@@ -20,6 +20,7 @@ import (
 
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
+	devmqtt "github.com/tweetpi/tweetpi/device/mqtt"
 	"github.com/tweetpi/tweetpi/twitter"
 	"github.com/tweetpi/tweetpi/twitter/bot"
 )
@@ -74,6 +75,7 @@ type daemon struct {
 	client twitter.Client
 	bot    *bot.Bot
 	notify chan string
+	node   *devmqtt.Node // the devices on the MQTT broker; nil without mqtt:
 
 	mu       sync.Mutex
 	board    *device.Board
@@ -138,6 +140,11 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	}
 	d.board = board
 	d.watch(board)
+	if err := d.newMQTT(); err != nil {
+		board.Close()
+		b.Close()
+		return nil, configErr(err)
+	}
 	return d, nil
 }
 
@@ -154,6 +161,7 @@ func (d *daemon) openBoard(cfg *config.Config) (*device.Board, error) {
 	}
 	opt := deviceOptions(cfg, d.sim, d.log)
 	opt.Start = time.Now()
+	opt.WatchInputs = d.cfg.MQTT != nil
 	b, err := device.Open(cfg.Devices, pins, opt)
 	if err == nil {
 		d.automate(b)
@@ -187,6 +195,7 @@ func (d *daemon) handle(ctx context.Context, c bot.Command) string {
 
 // run starts the bot and polls until ctx is cancelled.
 func (d *daemon) run(ctx context.Context) error {
+	defer d.runMQTT(ctx)()
 	// Outputs are at their initial levels and the state is loaded.
 	sdNotify(d.log, sd.SdNotifyReady)
 	err := d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
@@ -236,6 +245,7 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 	}
 	d.board = board
 	d.watch(board)
+	d.reloadMQTT(board, cfg)
 	if err := config.WriteDeviceList(d.cfg.StateDir, d.cfg.GPIO.Backend, d.cfg.Devices); err != nil {
 		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}
