@@ -7,6 +7,7 @@ require (
 	github.com/dghubble/go-twitter v0.0.0-20221104224141-912508c3888b
 	github.com/dghubble/oauth1 v0.7.3
 	github.com/dghubble/sling v1.4.2
+	github.com/eclipse/paho.golang v0.23.0
 	github.com/prometheus/common v0.74.0
 	gopkg.in/yaml.v3 v3.0.1
 	periph.io/x/conn/v3 v3.7.3

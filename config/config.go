@@ -76,6 +76,8 @@ type Config struct {
 	// Schedules run a command at set times, in the order of the file.
 	Schedules []Schedule `json:"schedules,omitempty"`
 
+	// MQTT is the mqtt: section; nil when the file has none (MQTT off).
+	MQTT *MQTT `json:"mqtt,omitempty"`
 	// Budget and Metrics are the budget: and metrics: sections (costs.go).
 	Budget  Budget  `json:"budget,omitzero"`
 	Metrics Metrics `json:"metrics,omitzero"`
@@ -140,6 +142,10 @@ type Device struct {
 	// Sensors.
 	Bus     string `json:"bus,omitempty"`     // I2C: the bus number (default "1"); ds18b20: the w1 master number ("" the first)
 	Address string `json:"address,omitempty"` // I2C: "0x76"; ds18b20: the kernel's id, "28-00000a1b2c3d"
+
+	// HAClass is Home Assistant's binary sensor device class for an input
+	// (door, motion...), with mqtt: on; "" for none.
+	HAClass string `json:"ha_class,omitempty"`
 
 	// Line is the line of the file that defined the device, for messages.
 	Line int `json:"-"`

@@ -28,6 +28,8 @@ type decoder struct {
 	files  map[string]place // twitter.<key>_file paths, by key name
 	inline map[string]int   // inline secrets: key name -> line
 
+	mqttFile mqttFile // the mqtt section's inline password and password_file
+
 	data  []byte   // the file, to scrub what it wrote as secrets from messages
 	board []string // the board's pin names (Options.Pins), or nil
 }
@@ -72,7 +74,7 @@ func (d *decoder) at(key, fallback string) (int, string) {
 
 // Keys of each part of the file.
 var (
-	topKeys = []string{"twitter", "state_dir", "gpio", "devices", "interlocks", "interlock_wait", "schedules", "budget", "metrics"}
+	topKeys = []string{"twitter", "state_dir", "gpio", "devices", "interlocks", "interlock_wait", "schedules", "mqtt", "budget", "metrics"}
 
 	twitterKeys = []string{
 		"consumer_key", "consumer_secret", "access_token", "access_token_secret",
@@ -88,6 +90,7 @@ var (
 		"frequency",
 		"pull", "notify", "high", "low", "debounce",
 		"bus", "address",
+		"ha_class",
 	}
 
 	// deviceKeyKinds are the kinds a device key fits; keys not here fit all.
@@ -105,6 +108,7 @@ var (
 		"high":       {KindInput},
 		"low":        {KindInput},
 		"debounce":   {KindInput},
+		"ha_class":   {KindInput},
 	}
 
 	// synonyms are words people write for a key, and the key they meant.
@@ -118,7 +122,9 @@ var (
 		"base_url": "api_url", "api_version": "api", "version": "api", "inboxes": "listen",
 		"api_key": "consumer_key", "api_secret": "consumer_secret", "api_key_secret": "consumer_secret",
 		"access_secret": "access_token_secret",
-		"cap":           "daily", "limit": "daily", "per_day": "daily", "price": "prices",
+		"host":          "broker", "server": "broker", "user": "username", "prefix": "discovery",
+		"discovery_prefix": "discovery", "device_class": "ha_class", "class": "ha_class",
+		"cap": "daily", "limit": "daily", "per_day": "daily", "price": "prices",
 		"address": "listen", "addr": "listen", "port": "listen", "path": "file", "textfile": "file",
 	}
 )
@@ -135,6 +141,8 @@ func home(k, here string) string {
 		return "the top level"
 	case here != "device" && slices.Contains(deviceKeys, k):
 		return "a device under devices"
+	case here != "mqtt" && slices.Contains(mqttKeys, k):
+		return "mqtt"
 	}
 	return ""
 }
@@ -436,6 +444,9 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 		c.Devices = d.devices(e.v)
 	}
 	d.automation(m, c)
+	if e, ok := m["mqtt"]; ok {
+		d.mqtt(e.v, c)
+	}
 	d.costs(m, c)
 }
 
@@ -640,6 +651,9 @@ func (d *decoder) device(n *yaml.Node, key string, dev *Device) {
 		}
 	}
 	d.deviceMore(m, key, dev)
+	if e, ok := m["ha_class"]; ok {
+		d.haClass(e, key, dev)
+	}
 	dev.setDefaults()
 }
 

@@ -137,6 +137,7 @@ func (c *Config) validate(d *decoder) {
 		d.addf(line, "gpio.backend", raw, "%s is not a backend; use periph (real pins) or sim (simulated pins)", quote(raw))
 	}
 	c.checkDevices(d)
+	c.checkMQTT(d)
 	c.checkMetrics(d)
 	c.checkAutomation(d)
 }

@@ -12,6 +12,7 @@ import (
 func (c *Config) Warnings() []string {
 	out := keyWarnings(&c.Twitter)
 	out = append(out, c.allowWarnings()...)
+	out = append(out, c.mqttWarnings()...)
 	return out
 }
 

@@ -73,6 +73,9 @@ type Options struct {
 	I2C         I2CSource
 	OneWire     OneWireSource
 	ReadTimeout time.Duration
+	// WatchInputs watches every input for changes, not only the notify
+	// ones, so that a Feed sees them (MQTT turns it on).
+	WatchInputs bool
 }
 
 // Result is what came of a command text.
@@ -107,6 +110,9 @@ type Board struct {
 	byName  map[string]*dev
 	start   time.Time
 	thermal string
+
+	watchInputs bool  // every input is watched, not only notify ones
+	feeds       feeds // the Watch feeds of state changes
 
 	events   chan Event
 	ctx      context.Context // the board's life: jobs and watchers end with it
@@ -204,7 +210,7 @@ func Open(specs []config.Device, pins PinSource, opt Options) (*Board, error) {
 	}
 	b.mu.Unlock()
 	for _, d := range b.devs {
-		if d.spec.Kind == config.KindInput && d.spec.Notify {
+		if b.watches(d.spec) {
 			b.watchers.Add(1)
 			go b.watch(d, d.pin.Read())
 		}
@@ -226,6 +232,7 @@ func newBoard(specs []config.Device, opt Options) *Board {
 		loc:     opt.Location,
 		now:     opt.Now,
 	}
+	b.watchInputs = opt.WatchInputs
 	close(b.idle)
 	if b.loc == nil {
 		b.loc = time.Local
@@ -335,7 +342,7 @@ func (b *Board) setup(d *dev) error {
 		}
 	case config.KindInput:
 		edge := gpio.NoEdge
-		if s.Notify {
+		if b.watches(s) {
 			edge = gpio.BothEdges
 		}
 		if err := d.pin.In(pull(s.Pull), edge); err != nil {
@@ -372,6 +379,7 @@ func (b *Board) drive(d *dev, on bool, by string) error {
 	}
 	d.wentOff(!on)
 	d.on = on
+	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "state", onWord(on), "by", by)
 	return nil
 }
@@ -390,6 +398,7 @@ func (b *Board) duty(d *dev, pct int, by string) error {
 	}
 	d.wentOff(pct == 0)
 	d.pct, d.on = pct, pct > 0
+	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "duty", strconv.Itoa(pct)+"%", "by", by)
 	return nil
 }
@@ -406,6 +415,7 @@ func (b *Board) safe(d *dev, by string) error {
 	}
 	d.wentOff(true)
 	d.on, d.pct = false, 0
+	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "state", "off", "by", by)
 	return nil
 }
@@ -549,7 +559,7 @@ func (b *Board) shutdown(halt bool) {
 		b.mu.Unlock()
 		b.stop()
 		for _, d := range b.devs {
-			if d.spec.Kind == config.KindInput && d.spec.Notify {
+			if b.watches(d.spec) {
 				_ = d.pin.Halt() // wakes WaitForEdge
 			}
 		}
@@ -557,6 +567,7 @@ func (b *Board) shutdown(halt bool) {
 		<-idle
 		b.closeBuses(b.buses)
 		close(b.events)
+		b.closeFeeds()
 	})
 }
 
@@ -590,7 +601,10 @@ func (b *Board) watch(d *dev, last gpio.Level) {
 		last = l
 		ev := Event{Device: d.spec.Name, Word: word(d.spec, l), Level: l, At: time.Now()}
 		b.log.Info("input changed", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "word", ev.Word)
-		b.send(ev)
+		b.changed(d)
+		if d.spec.Notify {
+			b.send(ev)
+		}
 	}
 }
 

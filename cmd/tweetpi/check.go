@@ -91,6 +91,9 @@ func checkSummary(c *config.Config) string {
 	}
 	b.WriteString(strings.Join(parts, ", "))
 	b.WriteString(")")
+	if c.MQTT != nil {
+		fmt.Fprintf(&b, "; mqtt: %s", c.MQTT)
+	}
 	return b.String()
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
+	devmqtt "github.com/tweetpi/tweetpi/device/mqtt"
 	"github.com/tweetpi/tweetpi/twitter"
 	"github.com/tweetpi/tweetpi/twitter/bot"
 )
@@ -74,7 +75,8 @@ type daemon struct {
 	client twitter.Client
 	bot    *bot.Bot
 	notify chan string
-	runDir string // the runtime directory of the status file; "" none
+	node   *devmqtt.Node // the devices on the MQTT broker; nil without mqtt:
+	runDir string        // the runtime directory of the status file; "" none
 
 	mu       sync.Mutex
 	board    *device.Board
@@ -144,6 +146,11 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	}
 	d.board = board
 	d.watch(board)
+	if err := d.newMQTT(); err != nil {
+		board.Close()
+		b.Close()
+		return nil, configErr(err)
+	}
 	return d, nil
 }
 
@@ -160,6 +167,7 @@ func (d *daemon) openBoard(cfg *config.Config) (*device.Board, error) {
 	}
 	opt := deviceOptions(cfg, d.sim, d.log)
 	opt.Start = time.Now()
+	opt.WatchInputs = d.cfg.MQTT != nil
 	b, err := device.Open(cfg.Devices, pins, opt)
 	if err == nil {
 		d.automate(b)
@@ -184,6 +192,7 @@ func (d *daemon) watch(b *device.Board) {
 
 // run starts the bot and polls until ctx is cancelled.
 func (d *daemon) run(ctx context.Context) error {
+	defer d.runMQTT(ctx)()
 	d.startLine(d.runDir)
 	stop, err := d.observe(ctx, d.runDir)
 	if err != nil {
@@ -239,6 +248,7 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 	}
 	d.board = board
 	d.watch(board)
+	d.reloadMQTT(board, cfg)
 	if err := config.WriteDeviceList(d.cfg.StateDir, d.cfg.GPIO.Backend, d.cfg.Devices); err != nil {
 		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
+	devmqtt "github.com/tweetpi/tweetpi/device/mqtt"
 	"github.com/tweetpi/tweetpi/twitter/bot"
 )
 
@@ -82,10 +83,14 @@ func (s boardStates) DeviceStates() []bot.DeviceState {
 // observe starts the reporter (the status file, metrics.file) and the
 // metrics.listen server; stop ends them and removes the status file.
 func (d *daemon) observe(ctx context.Context, dir string) (stop func(), err error) {
-	rep := bot.NewReporter(bot.ReporterOptions{
+	ro := bot.ReporterOptions{
 		Version: appVersion(), Dir: dir, MetricsFile: d.cfg.Metrics.File,
 		Bot: d.bot, Devices: boardStates{d}, Logger: d.log,
-	})
+	}
+	if d.node != nil {
+		ro.MQTT = nodeState{d.node}
+	}
+	rep := bot.NewReporter(ro)
 	var srv *http.Server
 	if a := d.cfg.Metrics.Listen; a != "" {
 		ln, err := net.Listen("tcp", a)
@@ -152,4 +157,12 @@ func deviceStates(b *device.Board) []bot.DeviceState {
 		out = append(out, ds)
 	}
 	return out
+}
+
+// nodeState is the MQTT node as the status shows it.
+type nodeState struct{ n *devmqtt.Node }
+
+func (s nodeState) MQTTStatus() *bot.MQTTStatus {
+	st := s.n.Status()
+	return &bot.MQTTStatus{Broker: st.Broker, Node: st.Node, Connected: st.Connected, Since: st.Since, LastError: st.LastError}
 }

@@ -111,6 +111,7 @@ type MQTTStatus struct {
 	Node      string    `json:"node"`
 	Connected bool      `json:"connected"`
 	Since     time.Time `json:"since,omitzero"`
+	LastError string    `json:"last_error,omitempty"`    // the last connection error
 	Offline   []string  `json:"offline_nodes,omitempty"` // fleet nodes whose availability is offline
 }
 

@@ -72,6 +72,7 @@ func run() error {
 	poll := flag.Duration("poll", 60*time.Second, "the configuration's poll_interval")
 	every := flag.Duration("every", 0, "post a command this often, from the first poll on (0: never)")
 	logPath := flag.String("log", "", "the daemon's JSON log, read at the end for the latencies")
+	broker := flag.String("mqtt", "", "an MQTT broker `URL` for an mqtt: section (\"\": none)")
 	flag.Parse()
 	if *dir == "" {
 		return fmt.Errorf("-dir is needed")
@@ -95,6 +96,9 @@ func run() error {
 	k := srv.Credentials()
 	cfg := filepath.Join(*dir, "config.yaml")
 	text := fmt.Sprintf(configText, k.ConsumerKey, k.ConsumerSecret, k.AccessToken, k.AccessTokenSecret, *api, srv.URL, poll.String(), state)
+	if *broker != "" {
+		text += fmt.Sprintf("mqtt:\n  broker: %s\n  node: bench\n", *broker)
+	}
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		return err
 	}
