@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/tweetpi/tweetpi/twitter"
@@ -37,27 +38,16 @@ func (b *Bot) afterRound() {
 
 // beat logs the heartbeat line.
 func (b *Bot) beat(now time.Time) {
-	st := b.Status()
 	b.live.mu.Lock()
-	polls := b.live.polls
+	attrs := []any{"polls", b.live.polls, "queued_replies", len(b.st.Outbox), "delivery", b.live.delivery.Mode,
+		"commands_today", maps.Clone(b.live.today)}
 	b.live.polls = 0
 	b.live.mu.Unlock()
-	attrs := []any{"polls", polls, "queued_replies", len(b.st.Outbox)}
-	if st.Delivery != nil {
-		attrs = append(attrs, "delivery", st.Delivery.Mode)
+	if m := b.opt.Meter; m != nil {
+		spent, _, _ := m.today()
+		attrs = append(attrs, "spend_today_usd", spent.USD())
 	}
-	if st.Commands != nil {
-		for _, r := range Results {
-			if n := st.Commands.Today[r]; n > 0 {
-				attrs = append(attrs, "today_"+r, n)
-			}
-		}
-	}
-	if st.Spend != nil {
-		attrs = append(attrs, "spend_today_usd", st.Spend.TodayUSD, "spend_month_usd", st.Spend.MonthUSD)
-	}
-	attrs = append(attrs, "uptime", now.Sub(b.started).Round(time.Second).String())
-	b.log.Info("alive", attrs...)
+	b.log.Info("alive", append(attrs, "uptime", now.Sub(b.started).Round(time.Second).String())...)
 }
 
 // clock is a time as the log's messages show it: the time of day in UTC,
@@ -83,20 +73,23 @@ func (b *Bot) logPoll(s Source, p *pacer, err error) {
 		b.log.Debug(msg, attrs...)
 		return
 	}
-	attrs := []any{"inbox", inbox, "err", err, "retry_at", p.next.UTC().Format(time.RFC3339),
-		"retry_in", time.Until(p.next).Round(time.Second).String(), "failures", p.failures}
+	level, msg := slog.LevelWarn, "poll failed; backing off"
 	switch twitter.KindOf(err) {
 	case twitter.KindUnauthorized:
-		b.log.Error("the API refused the keys; outputs stay as they are, retrying slowly", append(attrs, "fix", twitter.Fix(err))...)
+		level, msg = slog.LevelError, "the API refused the keys; outputs stay as they are, retrying slowly"
 	case twitter.KindForbidden:
-		b.log.Error("the API refused the request", append(attrs, "fix", twitter.Fix(err))...)
+		level, msg = slog.LevelError, "the API refused the request"
 	case twitter.KindNoCredits:
-		b.log.Error("X API credits used up: nothing is read or sent until there is credit", append(attrs, "fix", twitter.Fix(err))...)
+		level, msg = slog.LevelError, "X API credits used up: nothing is read or sent until there is credit"
 	case twitter.KindUsageCapped:
-		b.log.Error("the app's spending cap is reached: nothing is read or sent until it allows", append(attrs, "fix", twitter.Fix(err))...)
+		level, msg = slog.LevelError, "the app's spending cap is reached: nothing is read or sent until it allows"
 	case twitter.KindRateLimited:
-		b.log.Warn("rate limited; waiting for the reset", attrs...)
-	default:
-		b.log.Warn("poll failed; backing off", attrs...)
+		msg = "rate limited; waiting for the reset"
 	}
+	attrs := []any{"inbox", inbox, "err", err, "retry_at", p.next.UTC().Format(time.RFC3339),
+		"retry_in", time.Until(p.next).Round(time.Second).String(), "failures", p.failures}
+	if level == slog.LevelError {
+		attrs = append(attrs, "fix", twitter.Fix(err))
+	}
+	b.log.Log(context.Background(), level, msg, attrs...)
 }

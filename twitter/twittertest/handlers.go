@@ -244,23 +244,16 @@ const (
 // its spending cap is reached (429 usage-capped), for every API request
 // (not the PIN flow's). Call with s.mu held.
 func (s *Server) outOfCredit(ep string, ver version) (answer, bool) {
-	switch ep {
-	case EndpointRequestToken, EndpointAuthorize, EndpointAccessToken:
+	if !s.noCredits && !s.capped || ep == EndpointRequestToken || ep == EndpointAccessToken {
 		return answer{}, false
 	}
-	switch {
-	case s.noCredits:
-		if ver == v11 {
-			return answer{status: http.StatusPaymentRequired, body: v1Errors(0, "Your enrolled account does not have any credits to fulfill this request.")}, true
-		}
-		return answer{status: http.StatusPaymentRequired, body: problem(http.StatusPaymentRequired, "Payment Required",
-			"Your enrolled account does not have any credits to fulfill this request.")}, true
-	case s.capped:
-		b := problem(http.StatusTooManyRequests, "Usage Capped", "Your app has reached its usage cap for this billing cycle.")
-		b["type"] = ProblemUsageCapped
-		return answer{status: http.StatusTooManyRequests, body: b}, true
+	if s.noCredits {
+		return answer{status: http.StatusPaymentRequired, body: errorShape(ver, http.StatusPaymentRequired, "Payment Required",
+			"Your enrolled account does not have any credits to fulfill this request.", 0)}, true
 	}
-	return answer{}, false
+	b := problem(http.StatusTooManyRequests, "Usage Capped", "Your app has reached its usage cap for this billing cycle.")
+	b["type"] = ProblemUsageCapped
+	return answer{status: http.StatusTooManyRequests, body: b}, true
 }
 
 const (
