@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tweetpi/tweetpi/config"
@@ -67,17 +68,56 @@ func result(r device.Result) string {
 	return bot.ResultRan
 }
 
-// boardStates is the board as the status shows it.
-type boardStates struct{ d *daemon }
+// boardStates is the board as the status shows it. The sensors are read
+// at most once a minute (a read can take a second): the status shows the
+// last reading.
+type boardStates struct {
+	d *daemon
 
-func (s boardStates) DeviceStates() []bot.DeviceState {
+	mu       sync.Mutex
+	read     time.Time
+	readings []device.Reading
+}
+
+// sensorEvery is how often the status reads the sensors.
+const sensorEvery = time.Minute
+
+func (s *boardStates) DeviceStates() []bot.DeviceState {
 	s.d.mu.Lock()
 	b := s.d.board
 	s.d.mu.Unlock()
 	if b == nil {
 		return nil
 	}
-	return deviceStates(b)
+	out := deviceStates(b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if time.Since(s.read) >= sensorEvery && len(b.Sensors()) > 0 {
+		s.read, s.readings = time.Now(), b.ReadSensors(context.Background())
+	}
+	byName := map[string]bot.DeviceState{}
+	for _, ds := range out {
+		byName[ds.Name] = ds
+	}
+	kinds := map[string]string{}
+	for _, sn := range b.Sensors() {
+		kinds[sn.Device] = sn.Kind
+	}
+	for _, r := range s.readings {
+		ds := bot.DeviceState{Name: r.Device, Kind: kinds[r.Device], State: strings.TrimPrefix(strings.TrimPrefix(r.String(), r.Device), " ")}
+		if len(r.Values) == 1 {
+			v := r.Values[0].Value
+			ds.Value = &v
+		}
+		byName[r.Device] = ds
+	}
+	out = out[:0]
+	for _, spec := range b.Devices() { // in the configuration's order
+		if ds, ok := byName[spec.Name]; ok {
+			out = append(out, ds)
+		}
+	}
+	return out
 }
 
 // observe starts the reporter (the status file, metrics.file) and the
@@ -85,7 +125,7 @@ func (s boardStates) DeviceStates() []bot.DeviceState {
 func (d *daemon) observe(ctx context.Context, dir string) (stop func(), err error) {
 	ro := bot.ReporterOptions{
 		Version: appVersion(), Dir: dir, MetricsFile: d.cfg.Metrics.File,
-		Bot: d.bot, Devices: boardStates{d}, Logger: d.log,
+		Bot: d.bot, Devices: &boardStates{d: d}, Logger: d.log,
 	}
 	if d.node != nil {
 		ro.MQTT = nodeState{d.node}

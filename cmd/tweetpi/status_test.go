@@ -6,19 +6,24 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/tweetpi/tweetpi/config"
+	"github.com/tweetpi/tweetpi/device"
 	"github.com/tweetpi/tweetpi/twitter/bot"
 )
 
@@ -277,4 +282,48 @@ func tmpfsDir(t *testing.T) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
+}
+
+// TestBoardStates: the status shows every device of the board as the
+// daemon drives it, outputs, pwm and inputs with their values, sensors with
+// their last reading, and commands' changes at once.
+func TestBoardStates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg, err := config.Parse("t.yaml", []byte(`gpio: {backend: sim}
+devices:
+  heater: {pin: GPIO5, kind: output}
+  cooler: {pin: GPIO6, kind: output}
+  led:    {pin: GPIO17, kind: output}
+  lamp:   {pin: GPIO13, kind: output, initial: on}
+  tank:   {kind: ds18b20, address: 28-00000a1b2c3d}
+  fan:    {pin: GPIO18, kind: pwm}
+  door:   {pin: GPIO22, kind: input, high: open, low: closed}
+  room:   {kind: bme280}
+`), config.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &daemon{cfg: cfg, log: slog.New(slog.DiscardHandler), sim: device.NewSim()}
+		b, err := d.openBoard(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		d.board = b
+		bs := &boardStates{d: d}
+		b.Run(t.Context(), "fan 40%; led on", device.Caller{Local: true})
+		var got []string
+		for _, s := range bs.DeviceStates() {
+			v := "-"
+			if s.Value != nil {
+				v = strconv.FormatFloat(*s.Value, 'g', -1, 64)
+			}
+			got = append(got, s.Name+" "+s.Kind+" "+s.State+" "+v)
+		}
+		want := []string{"heater output off 0", "cooler output off 0", "led output on 1", "lamp output on 1", "tank ds18b20 21.4°C 21.4375",
+			"fan pwm 40% 0.4", "door input closed 0", "room bme280 25.1°C, 42%, 1006.5hPa -"}
+		if !slices.Equal(got, want) {
+			t.Errorf("states\n%q\nwant\n%q", got, want)
+		}
+	})
 }
