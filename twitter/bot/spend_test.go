@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -109,6 +110,7 @@ type spendOptions struct {
 	daily  float64
 	prices bot.Prices
 	maxAge time.Duration
+	debug  bool // log at debug level
 	dir    string              // "" a fresh one
 	srv    *twittertest.Server // nil a fresh one
 }
@@ -133,8 +135,12 @@ func startSpendBot(t *testing.T, o spendOptions) *spendBot {
 	if o.listen == nil {
 		o.listen = []string{bot.InboxMentions, bot.InboxDMs}
 	}
+	level := slog.LevelInfo
+	if o.debug {
+		level = slog.LevelDebug
+	}
 	sb.bot, err = bot.New(bot.Options{
-		Client: c, Handler: resultHandler{}, StateDir: sb.dir, Logger: slog.New(slog.NewJSONHandler(sb.log, nil)),
+		Client: c, Handler: resultHandler{}, StateDir: sb.dir, Logger: slog.New(slog.NewJSONHandler(sb.log, &slog.HandlerOptions{Level: level})),
 		Listen: o.listen, PollInterval: time.Minute, Allow: []string{"@alice"}, Reply: true,
 		Meter: sb.meter, DailyBudget: o.daily, MaxAge: o.maxAge,
 	})
@@ -414,4 +420,38 @@ func golden(t *testing.T, name, got string) {
 	if got != string(want) {
 		t.Errorf("%s differs (go test -run %s -update rewrites it):\ngot:\n%s\nwant:\n%s", path, t.Name(), got, want)
 	}
+}
+
+// TestHeartbeatAndPollLines: an "alive" line at info level every 15
+// minutes, and at debug level one line per poll that says what it found
+// and when the next one is.
+func TestHeartbeatAndPollLines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		toDate(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+		sb := startSpendBot(t, spendOptions{api: "v2", listen: []string{bot.InboxMentions}, debug: true})
+		sb.srv.Post(sb.alice, "@mypi led on", 0)
+		time.Sleep(31 * time.Minute)
+		sb.stop()
+		alive := sb.log.with(t, "alive")
+		if len(alive) != 2 {
+			t.Errorf("%d alive lines in 31 minutes, want 2", len(alive))
+		}
+		for _, a := range alive {
+			if a["level"] != "INFO" || a["polls"] == nil || a["delivery"] != bot.DeliveryPoll {
+				t.Errorf("alive line %v", a)
+			}
+		}
+		var polls []string
+		for _, r := range sb.log.records(t) {
+			if m, _ := r["msg"].(string); strings.HasPrefix(m, "mentions: ") && r["level"] == "DEBUG" {
+				polls = append(polls, m)
+			}
+		}
+		if len(polls) < 30 {
+			t.Fatalf("%d poll lines in 31 minutes at 60s, want a line per poll", len(polls))
+		}
+		if !slices.Contains(polls, "mentions: 1 new; next poll 09:02:00, 999998 left until 09:15:00") {
+			t.Errorf("no line for the poll that found led on, in %q", polls[:3])
+		}
+	})
 }
