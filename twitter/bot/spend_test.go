@@ -110,7 +110,7 @@ type spendOptions struct {
 	daily  float64
 	prices bot.Prices
 	maxAge time.Duration
-	debug  bool // log at debug level
+	debug  bool                // log at debug level
 	dir    string              // "" a fresh one
 	srv    *twittertest.Server // nil a fresh one
 }
