@@ -35,6 +35,9 @@ type Fleet interface {
 // Remote is what a Fleet knows of a device of another node.
 type Remote struct {
 	Online bool // the node's availability is online; false: offline, or not known yet
+	// NoCommands: the node said it takes no commands (its mqtt.commands is
+	// false).
+	NoCommands bool
 	// Known: the node announced the device; Kind, MaxOn and Confirm are
 	// what it announced. Unknown, any verb passes the board's checks and
 	// the node checks it.
@@ -114,11 +117,16 @@ func (b *Board) checkRemote(v view, acts []Action) string {
 		if !ok || !commands(a.Verb) {
 			continue
 		}
-		if !v.remote[a.Device].Online {
-			if len(acts) > 1 {
-				return fmt.Sprintf("nothing run: command %d: %s is offline", i+1, s.Node)
-			}
+		r := v.remote[a.Device]
+		switch {
+		case !r.Online && len(acts) > 1:
+			return fmt.Sprintf("nothing run: command %d: %s is offline", i+1, s.Node)
+		case !r.Online:
 			return s.Node + " is offline; not run"
+		case r.NoCommands && len(acts) > 1:
+			return fmt.Sprintf("nothing run: command %d: %s takes no commands (its mqtt.commands is false)", i+1, s.Node)
+		case r.NoCommands:
+			return s.Node + " takes no commands (its mqtt.commands is false); not run"
 		}
 	}
 	return ""
