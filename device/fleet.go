@@ -165,7 +165,7 @@ func (b *Board) sendRemote(ctx context.Context, a Action, c Caller, i, n int) (s
 	s := b.remotes[a.Device]
 	cmd := remoteCommand(a)
 	id := remoteID(c.CommandID, i, n)
-	log := b.log.With("device", a.Device, "node", s.Node, "node_device", s.NodeDevice, "command", cmd, "id", id)
+	log := b.log.With("device", a.Device, "fleet_node", s.Node, "node_device", s.NodeDevice, "command", cmd, "id", id)
 	log.Info("remote command")
 	ans, err := b.fleet.Send(ctx, s.Node, s.NodeDevice, cmd, id)
 	if err != nil {
