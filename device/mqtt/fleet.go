@@ -101,6 +101,7 @@ type request struct {
 
 type answer struct {
 	reply, result string
+	gone          bool // the node went offline before it answered
 }
 
 // NodeStatus is what the gateway knows of one node, for `tweetpi status`.
@@ -249,6 +250,9 @@ func (f *Fleet) received(p *paho.Publish) bool {
 				v.avail, v.since = a, time.Now()
 			}
 		})
+		if string(p.Payload) == Offline {
+			f.gone(node)
+		}
 	case len(rest) == 1 && rest[0] == "devices":
 		var a Announcement
 		if len(p.Payload) > 0 && json.Unmarshal(p.Payload, &a) != nil {
@@ -333,6 +337,21 @@ func (f *Fleet) answered(node string, p *paho.Publish) {
 	}
 }
 
+// gone ends the waits for node's answers: it went offline (its will: it
+// died, or lost its network), so no answer comes from this life of it.
+// What it was sent may have run, or may still run if it comes back with
+// its session in time (never after give_up_at).
+func (f *Fleet) gone(node string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, req := range f.pending {
+		if req.node == node {
+			delete(f.pending, id)
+			req.answer <- answer{gone: true} // buffered: never blocks
+		}
+	}
+}
+
 // Send implements device.Fleet: one request, never sent twice, and its
 // answer, or why there is none.
 func (f *Fleet) Send(ctx context.Context, node, dev, command, id string) (device.Answer, error) {
@@ -402,6 +421,10 @@ func (f *Fleet) Send(ctx context.Context, node, dev, command, id string) (device
 	log.Info("fleet: request sent")
 	select {
 	case a := <-req.answer:
+		if a.gone {
+			log.Warn("fleet: the node went offline before it answered; the command may have run")
+			return device.Answer{}, fmt.Errorf("%s went offline before it answered; it may have run", node)
+		}
 		ran := a.result == "" || a.result == "done"
 		log.Info("fleet: answer", "result", a.result, "reply", clip(a.reply))
 		return device.Answer{Reply: a.reply, Ran: ran}, nil
@@ -420,14 +443,15 @@ func (f *Fleet) giveUpAt() int {
 	return max(0, RequestExpiry-int((f.wait+time.Second-1)/time.Second))
 }
 
-// reachable waits, right after a (re)connection, for the nodes' retained
-// availability, and says whether node can take a command: the connection
-// up and the node online.
+// reachable waits, while the connection comes up (at a start, after a
+// drop), up to readyWait for it and the nodes' retained availability, and
+// says whether node can take a command: the connection up and the node
+// online.
 func (f *Fleet) reachable(ctx context.Context, node string) (*conn, error) {
 	f.mu.Lock()
-	up, ready, cm := f.up, f.ready, f.cm
+	ready, cm := f.ready, f.cm
 	f.mu.Unlock()
-	if up && cm != nil {
+	if cm != nil {
 		t := time.NewTimer(readyWait)
 		select {
 		case <-ready:

@@ -375,3 +375,31 @@ func TestAnnouncement(t *testing.T) {
 		t.Errorf("an unannounced device: %+v", got)
 	}
 }
+
+// TestFleetNodeGoneWhileWaiting: the node's will (offline) comes while the
+// gateway waits for its answer: the wait ends at once, saying the command
+// may have run (a node that comes back with its session still runs it, at
+// most once, within give_up_at).
+func TestFleetNodeGoneWhileWaiting(t *testing.T) {
+	b := fleetBroker(t)
+	agent := newAgent(t, b, time.Second)
+	g := newGateway(t, b, 0)
+	g.waitRemote("pump", func(r device.Remote) bool { return r.Online })
+	done := make(chan device.Result, 1)
+	go func() { done <- g.board.Run(context.Background(), "garden_pump on", bob("1969300000000000011")) }()
+	agent.log.waitLog(t, "mqtt: holding the command (the test hook TWEETPI_TEST_RUN_DELAY)")
+	agent.node.mu.Lock()
+	cm := agent.node.cm
+	agent.node.mu.Unlock()
+	cm.terminate() // as a crash or a cut cable: the broker sends the will
+	res := <-done
+	if res.Reply != "garden went offline before it answered; it may have run" || res.Ran {
+		t.Errorf("%+v", res)
+	}
+	// Back with its session: the held command runs once, the redelivery not.
+	agent.log.waitLog(t, "command", "correlation", "1969300000000000011", "result", "done")
+	agent.log.waitLog(t, "command", "correlation", "1969300000000000011", "result", "duplicate")
+	if n := len(agent.log.lines("run", "correlation", "1969300000000000011")); n != 1 {
+		t.Errorf("ran %d times", n)
+	}
+}
