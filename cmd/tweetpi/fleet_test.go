@@ -15,8 +15,8 @@ import (
 	"github.com/tweetpi/tweetpi/config"
 	devmqtt "github.com/tweetpi/tweetpi/device/mqtt"
 	"github.com/tweetpi/tweetpi/device/mqtt/mqtttest"
-	"github.com/tweetpi/tweetpi/twitter/bot"
 	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 )
 
 // fleetRig is a broker, the fake X, and the two nodes' configurations.
