@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -190,6 +191,31 @@ func TestFleet(t *testing.T) {
 	if _, reply := r.command(gw, "help"); !strings.Contains(reply, "garden_pump (water), garden_light") {
 		t.Errorf("help %q", reply)
 	}
+	// The gateway's latency from taking a post to garden's pin, as both
+	// logs stamp it (one clock: the same machine).
+	run, pin := gw.waitLog("run", "post_id", post.ID), agent.waitLog("pin set", "device", "light", "state", "on", "by", "command")
+	t.Logf("post taken on the gateway to garden's pin set: %s", pin.Time.Sub(run.Time))
+
+	// A reload renames and adds devices of other nodes, with no restart.
+	data, err := os.ReadFile(r.gateway.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.Replace(string(data), "aliases: [water]", "aliases: [water, sprinkler]", 1))
+	if err := os.WriteFile(r.gateway.Path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	gw.waitLog("reloaded")
+	if _, reply := r.command(gw, "sprinkler off"); !strings.HasPrefix(reply, "garden: pump off") {
+		t.Errorf("after the reload: %q", reply)
+	}
+	if _, reply := r.command(gw, "sprinkler on"); !strings.HasPrefix(reply, "garden: pump on") {
+		t.Errorf("after the reload: %q", reply)
+	}
+
 	// The agent's stop: its outputs safe, their states and offline
 	// published; the gateway says garden is offline.
 	if code, _ := agent.term(); code != 0 {
