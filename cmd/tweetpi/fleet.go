@@ -85,6 +85,16 @@ func (d *daemon) runAgent(ctx context.Context) error {
 	return nil
 }
 
+// agentWatchdog is an agent's watchdog: the node's loop feeds it, and
+// wakes often enough to (a third of systemd's interval, at most 10s).
+func agentWatchdog(log *slog.Logger) (func(), time.Duration) {
+	every, err := sd.SdWatchdogEnabled(false)
+	if err != nil || every <= 0 {
+		return nil, 0
+	}
+	return watchdog(log), min(10*time.Second, every/3)
+}
+
 // closeAgent lets another tweetpi use an agent's state directory.
 func (d *daemon) closeAgent() {
 	if d.bot == nil && d.ledger != nil {

@@ -338,3 +338,27 @@ func TestFleetGatewayKilled(t *testing.T) {
 	agent.term()
 	gw2.term()
 }
+
+// TestFleetAgentSystemd: an agent under systemd: READY=1 once its pins
+// are set, WATCHDOG=1 from its MQTT loop (no bot), STOPPING=1 and its
+// outputs safe on SIGTERM.
+func TestFleetAgentSystemd(t *testing.T) {
+	t.Parallel()
+	r := newFleetRig(t)
+	sock := listenNotify(t)
+	agent := r.startAgent("NOTIFY_SOCKET="+sock.path, "WATCHDOG_USEC=1000000")
+	waitFake(t, "READY=1 and two WATCHDOG=1", func() bool {
+		return sock.count("READY=1") == 1 && sock.count("WATCHDOG=1") >= 2
+	})
+	if code, _ := agent.term(); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	msgs := sock.all()
+	if msgs[0] != "READY=1" || msgs[len(msgs)-1] != "STOPPING=1" {
+		t.Errorf("notifications %q", msgs)
+	}
+	if agent.countLog("outputs safe") != 1 || agent.countLog("pin set", "device", "pump", "state", "off", "by", "close") != 1 {
+		t.Errorf("the outputs did not go safe at the stop")
+	}
+	r.watch.WaitPayload("tweetpi/garden/availability", 0, devmqtt.Offline)
+}

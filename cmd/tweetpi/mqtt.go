@@ -27,7 +27,7 @@ func (d *daemon) newMQTT() error {
 		RunDelay: d.runDelay,
 	}
 	if d.bot == nil {
-		opt.Progress = watchdog(d.log) // an agent: no bot feeds it
+		opt.Progress, opt.ProgressEvery = agentWatchdog(d.log) // an agent: no bot feeds it
 	}
 	n, err := devmqtt.New(*d.cfg.MQTT, opt)
 	if err != nil {

@@ -68,9 +68,10 @@ type Options struct {
 	// carries its requests and answers.
 	Fleet *Fleet
 	// Progress is called each time Run's loop goes round (at least every
-	// progressEvery), whether the broker is there or not: the systemd
-	// watchdog of an agent, which has no bot to feed it.
-	Progress func()
+	// ProgressEvery; 0: every 10s), whether the broker is there or not:
+	// the systemd watchdog of an agent, which has no bot to feed it.
+	Progress      func()
+	ProgressEvery time.Duration
 	// RunDelay holds every command from the broker this long before it
 	// runs: a test hook (cmd sets it from TWEETPI_TEST_RUN_DELAY) that
 	// plays a node too slow for its gateway. Never set it otherwise.
@@ -372,7 +373,11 @@ func (n *Node) Run(ctx context.Context) error {
 	}()
 	cpu := time.NewTicker(n.cpuInterval())
 	defer cpu.Stop()
-	progress := time.NewTicker(progressEvery)
+	every := progressEvery
+	if n.opt.ProgressEvery > 0 {
+		every = n.opt.ProgressEvery
+	}
+	progress := time.NewTicker(every)
 	defer progress.Stop()
 	for {
 		if n.opt.Progress != nil {
