@@ -91,3 +91,17 @@ func TestRunAgentOrKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestDoRemote: tweetpi do drives this board's pins only: a device of
+// another node is refused, saying where to run it.
+func TestDoRemote(t *testing.T) {
+	gw := fleetExample(t, "gateway")
+	var out, errb strings.Builder
+	err := run(t.Context(), []string{"do", "-config", gw, "led on; garden_pump on"}, func(string) string { return "" }, strings.NewReader(""), &out, &errb)
+	if err == nil || err.Error() != "garden_pump is device pump of node garden; tweetpi do drives this board's pins only: run tweetpi do there" {
+		t.Errorf("do: %v", err)
+	}
+	if out.Len() > 0 {
+		t.Errorf("do printed %q", out.String())
+	}
+}
