@@ -401,11 +401,12 @@ func (f *Fleet) Send(ctx context.Context, node, dev, command, id string) (device
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.wait)
 	r, err := cm.Publish(pctx, p)
 	cancel()
+	// paho returns the broker's refusal as an error with its reason code.
 	switch {
 	case errors.Is(err, errDown):
 		log.Warn("fleet: not connected to the broker; not sent")
 		return device.Answer{}, fmt.Errorf("%s cannot be reached: tweetpi is not connected to the broker; not run", node)
-	case err != nil:
+	case err != nil && (r == nil || r.ReasonCode < 0x80):
 		log.Warn("fleet: the broker did not take the command", "err", err)
 		return device.Answer{}, fmt.Errorf("%s may not have it: the broker did not confirm the command (%v)", node, err)
 	case r != nil && r.ReasonCode == 0x10:

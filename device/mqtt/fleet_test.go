@@ -403,3 +403,39 @@ func TestFleetNodeGoneWhileWaiting(t *testing.T) {
 		t.Errorf("ran %d times", n)
 	}
 }
+
+// TestFleetNotAuthorized: a gateway whose broker user may not write the
+// other nodes' set topics is told so, with the topic its ACL must allow;
+// nothing runs.
+func TestFleetNotAuthorized(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real mosquitto; skipped with -short")
+	}
+	// deploy/mosquitto/acl without its gateway section.
+	acl := "pattern readwrite tweetpi/%u/#\npattern write homeassistant/device/%u/config\n" +
+		"user gateway\ntopic read tweetpi/#\nuser homeassistant\ntopic read tweetpi/#\n"
+	b := mqtttest.Start(t, mqtttest.Options{
+		Users: map[string]string{"gateway": "gw-pw", "garden": "garden-pw", "homeassistant": "ha"},
+		ACL:   acl,
+	})
+	agent := newAgent(t, b, 0)
+	g := newGateway(t, b, 0)
+	g.waitRemote("pump", func(r device.Remote) bool { return r.Online })
+	res := g.board.Run(t.Context(), "garden_pump on", bob("5"))
+	if res.Reply != "not run: the broker does not let this tweetpi command garden (its ACL must let it write tweetpi/garden/pump/set)" || res.Ran {
+		t.Errorf("%+v", res)
+	}
+	if n := len(agent.log.lines("run")); n != 0 {
+		t.Errorf("garden ran %d commands", n)
+	}
+}
+
+// TestPublishRefusedSaysACL: a publish the broker's ACL refuses is logged
+// with the user and the topic the ACL must let it write (here: a node
+// named otherwise than its broker user, so its own topics are not its).
+func TestPublishRefusedSaysACL(t *testing.T) {
+	b := fleetBroker(t)
+	r := newRig(t, rigOptions{on: b, cfg: func(c *config.MQTT) { c.Username, c.Password, c.Node = "garden", "garden-pw", "shed" }, noStart: true})
+	r.startNoWait()
+	r.log.waitLog(t, "mqtt: devices not announced to the fleet", "err", `the broker refused tweetpi/shed/devices: not authorized; the ACL must let user "garden" write it`)
+}

@@ -509,7 +509,7 @@ func (n *Node) publish(ctx context.Context, cm *conn, topic, payload string, ret
 
 func (n *Node) publishPacket(ctx context.Context, cm *conn, p *paho.Publish) error {
 	r, err := cm.Publish(ctx, p)
-	if err != nil {
+	if err != nil && (r == nil || r.ReasonCode < 0x80) { // paho returns a refusal as an error too
 		return err
 	}
 	if r != nil && r.ReasonCode >= 0x80 {
