@@ -302,7 +302,7 @@ func TestFleetAgentSlow(t *testing.T) {
 func TestFleetGatewayKilled(t *testing.T) {
 	t.Parallel()
 	r := newFleetRig(t)
-	agent := r.startAgent(runDelayEnv + "=2s") // a window between the publish and the answer
+	agent := r.startAgent(runDelayEnv + "=4s") // a window between the publish and the answer (garden runs it up to 9s after)
 	gw := r.startGateway(true)
 	post := r.fake.Post(r.fake.Alice, "@mypi garden_pump on", 0)
 	gw.waitLog("fleet: request sent", "id", post.ID)

@@ -382,7 +382,7 @@ func TestAnnouncement(t *testing.T) {
 // most once, within give_up_at).
 func TestFleetNodeGoneWhileWaiting(t *testing.T) {
 	b := fleetBroker(t)
-	agent := newAgent(t, b, time.Second)
+	agent := newAgent(t, b, 3*time.Second) // room for the will to arrive first, on a slow machine too
 	g := newGateway(t, b, 0)
 	g.waitRemote("pump", func(r device.Remote) bool { return r.Online })
 	done := make(chan device.Result, 1)
