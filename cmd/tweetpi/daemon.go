@@ -40,10 +40,16 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err != nil {
 		return configErr(err)
 	}
-	if err := cfg.Twitter.CheckKeys(); err != nil {
-		return configErr(err)
+	if !cfg.Agent() { // a fleet agent has no X side: it needs no keys
+		if err := cfg.Twitter.CheckKeys(); err != nil {
+			return configErr(err)
+		}
 	}
-	d, err := newDaemon(cfg, logger, daemonOptions{runtimeDir: runtimeDir(e.getenv, cfg)})
+	delay, err := runDelay(e)
+	if err != nil {
+		return err
+	}
+	d, err := newDaemon(cfg, logger, daemonOptions{runDelay: delay, runtimeDir: runtimeDir(e.getenv, cfg)})
 	if err != nil {
 		return err
 	}
@@ -75,8 +81,12 @@ type daemon struct {
 	client twitter.Client
 	bot    *bot.Bot
 	notify chan string
-	node   *devmqtt.Node // the devices on the MQTT broker; nil without mqtt:
-	runDir string        // the runtime directory of the status file; "" none
+	node   *devmqtt.Node  // the devices on the MQTT broker; nil without mqtt:
+	ledger *bot.Ledger    // the state directory: the bot's, or an agent's own (fleet.go)
+	fleet  *devmqtt.Fleet // the devices of other nodes, on a gateway; nil otherwise
+	runDir string         // the runtime directory of the status file; "" none
+
+	runDelay time.Duration // a test hook: the node holds each command this long (fleet.go)
 
 	mu       sync.Mutex
 	board    *device.Board
@@ -89,13 +99,17 @@ type daemonOptions struct {
 	sim          *device.Sim       // the pins, instead of the configured backend
 	transport    http.RoundTripper // carries the API's requests
 	pollInterval time.Duration     // overrides the config's (which is at least 1s)
+	runDelay     time.Duration     // TWEETPI_TEST_RUN_DELAY (fleet.go)
 	runtimeDir   string            // where the status file goes; "" none (the demo)
 }
 
 // newDaemon makes the client, loads the state (taking its lock) and opens
 // the pins (outputs at their initial levels).
 func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemon, error) {
-	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim, runDir: o.runtimeDir}
+	if cfg.Agent() {
+		return newAgent(cfg, logger, o)
+	}
+	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim, runDelay: o.runDelay, runDir: o.runtimeDir}
 	meter := bot.NewMeter(prices(cfg))
 	copt := clientOptions(cfg)
 	copt.Transport = o.transport
@@ -127,7 +141,11 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	if err != nil {
 		return nil, configErr(err)
 	}
-	d.bot = b
+	d.bot, d.ledger = b, b.Ledger()
+	if err := d.newFleet(); err != nil {
+		b.Close()
+		return nil, configErr(err)
+	}
 	// The bot holds the state directory's lock now, so a second daemon
 	// stops before it touches a pin. The list goes before the pins: if the
 	// daemon dies once a pin is driven, the unit's ExecStopPost (tweetpi
@@ -168,6 +186,7 @@ func (d *daemon) openBoard(cfg *config.Config) (*device.Board, error) {
 	opt := deviceOptions(cfg, d.sim, d.log)
 	opt.Start = time.Now()
 	opt.WatchInputs = d.cfg.MQTT != nil
+	opt.Fleet = d.boardFleet(cfg)
 	b, err := device.Open(cfg.Devices, pins, opt)
 	if err == nil {
 		d.automate(b)
@@ -180,6 +199,10 @@ func (d *daemon) watch(b *device.Board) {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
+		if d.bot == nil {
+			drain(b) // an agent: the node publishes them
+			return
+		}
 		for ev := range b.Events() {
 			select {
 			case d.notify <- ev.String():
@@ -201,6 +224,9 @@ func (d *daemon) run(ctx context.Context) error {
 	defer stop()
 	// Outputs are at their initial levels and the state is loaded.
 	sdNotify(d.log, sd.SdNotifyReady)
+	if d.bot == nil {
+		return d.runAgent(ctx)
+	}
 	err = d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
 	if err == nil {
 		d.log.Info("polling", "account", "@"+d.bot.Account().Username, "inboxes", strings.Join(d.cfg.Twitter.Listen, ","),
@@ -252,7 +278,9 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 	if err := config.WriteDeviceList(d.cfg.StateDir, d.cfg.GPIO.Backend, d.cfg.Devices); err != nil {
 		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}
-	d.bot.Reload(d.cfg.Twitter.Allow, d)
+	if d.bot != nil {
+		d.bot.Reload(d.cfg.Twitter.Allow, d)
+	}
 	d.log.Info("reloaded", "devices", len(d.cfg.Devices), "allow", len(d.cfg.Twitter.Allow))
 }
 
@@ -276,6 +304,7 @@ func (d *daemon) safe() {
 func (d *daemon) close() {
 	d.safe()
 	d.wg.Wait()
+	d.closeAgent()
 }
 
 // logFlags choose the log's form.

@@ -48,7 +48,7 @@ func (d *daemon) HandleResult(ctx context.Context, c bot.Command) bot.Outcome {
 	d.mu.Lock()
 	b := d.board
 	d.mu.Unlock()
-	r := b.Run(ctx, c.Text, device.Caller{ID: c.AuthorID, Username: c.AuthorUsername})
+	r := b.Run(ctx, c.Text, device.Caller{ID: c.AuthorID, Username: c.AuthorUsername, CommandID: c.ID})
 	return bot.Outcome{Reply: r.Reply, Result: result(r)}
 }
 
@@ -113,6 +113,9 @@ func (s *boardStates) DeviceStates() []bot.DeviceState {
 	}
 	out = out[:0]
 	for _, spec := range b.Devices() { // in the configuration's order
+		if spec.Remote() && s.d.fleet != nil {
+			byName[spec.Name] = remoteState(spec, s.d.fleet.Remote(spec.Node, spec.NodeDevice))
+		}
 		if ds, ok := byName[spec.Name]; ok {
 			out = append(out, ds)
 		}
@@ -125,10 +128,10 @@ func (s *boardStates) DeviceStates() []bot.DeviceState {
 func (d *daemon) observe(ctx context.Context, dir string) (stop func(), err error) {
 	ro := bot.ReporterOptions{
 		Version: appVersion(), Dir: dir, MetricsFile: d.cfg.Metrics.File,
-		Bot: d.bot, Devices: &boardStates{d: d}, Logger: d.log,
+		Bot: d.bot, Ledger: d.ledger, Devices: &boardStates{d: d}, Logger: d.log,
 	}
 	if d.node != nil {
-		ro.MQTT = nodeState{d.node}
+		ro.MQTT = nodeState{d.node, d.fleet}
 	}
 	rep := bot.NewReporter(ro)
 	var srv *http.Server
@@ -166,8 +169,12 @@ func (d *daemon) startLine(dir string) {
 		names = append(names, dev.Name)
 	}
 	attrs := []any{"version", appVersion(), "config", d.cfg.Path, "devices", strings.Join(names, ","),
-		"backend", d.cfg.GPIO.Backend, "delivery", delivery(d.cfg), "inboxes", strings.Join(d.cfg.Twitter.Listen, ","),
-		"api", d.client.Version(), "status_dir", dir}
+		"backend", d.cfg.GPIO.Backend, "status_dir", dir}
+	if d.client != nil {
+		attrs = append(attrs, "delivery", delivery(d.cfg), "inboxes", strings.Join(d.cfg.Twitter.Listen, ","), "api", d.client.Version())
+	} else {
+		attrs = append(attrs, "delivery", "none (a fleet agent: the devices on MQTT only)")
+	}
 	if b := d.cfg.Budget.Daily; b > 0 {
 		attrs = append(attrs, "budget_daily_usd", b)
 	}
@@ -199,10 +206,40 @@ func deviceStates(b *device.Board) []bot.DeviceState {
 	return out
 }
 
-// nodeState is the MQTT node as the status shows it.
-type nodeState struct{ n *devmqtt.Node }
+// nodeState is the MQTT node as the status shows it, with the fleet's
+// nodes that are not online (a gateway's).
+type nodeState struct {
+	n *devmqtt.Node
+	f *devmqtt.Fleet // nil but on a gateway
+}
 
 func (s nodeState) MQTTStatus() *bot.MQTTStatus {
 	st := s.n.Status()
-	return &bot.MQTTStatus{Broker: st.Broker, Node: st.Node, Connected: st.Connected, Since: st.Since, LastError: st.LastError}
+	m := &bot.MQTTStatus{Broker: st.Broker, Node: st.Node, Connected: st.Connected, Since: st.Since, LastError: st.LastError}
+	if s.f != nil {
+		for _, ns := range s.f.Status() {
+			if ns.Availability != devmqtt.Online {
+				m.Offline = append(m.Offline, ns.Node)
+			}
+		}
+	}
+	return m
+}
+
+// remoteState is a device of another node as the status shows it: the
+// last state that node published ("?" before any), and whether the node
+// is offline.
+func remoteState(spec config.Device, r device.Remote) bot.DeviceState {
+	st := r.State
+	if st == "" {
+		st = "?"
+	}
+	if !r.Online {
+		st += " (offline)"
+	}
+	kind := r.Kind
+	if kind == "" {
+		kind = "remote"
+	}
+	return bot.DeviceState{Name: spec.Name, Kind: kind, State: st, Node: spec.Node}
 }

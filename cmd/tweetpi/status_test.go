@@ -84,7 +84,9 @@ func TestStatusRunning(t *testing.T) {
 	waitFake(t, "the status file", func() bool { _, err := os.Stat(filepath.Join(run, bot.StatusFile)); return err == nil })
 	env := []string{"RUNTIME_DIRECTORY=" + run}
 	stdout, stderr, code := runEnv(t.Context(), env, "status")
-	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("tweetpi test (pid %d)", os.Getpid())) || !strings.Contains(stdout, "devices: led on") {
+	// No bot: as a fleet agent, which has no X side.
+	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("tweetpi test (pid %d)", os.Getpid())) || !strings.Contains(stdout, "devices: led on") ||
+		!strings.Contains(stdout, "delivery: none (no twitter: section") {
 		t.Errorf("status: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	stdout, _, code = runEnv(t.Context(), env, "status", "-json")
@@ -326,4 +328,23 @@ devices:
 			t.Errorf("states\n%q\nwant\n%q", got, want)
 		}
 	})
+}
+
+// TestRemoteState: a device of another node shows that node's last state,
+// "?" before it published one, and says when the node is offline.
+func TestRemoteState(t *testing.T) {
+	spec := config.Device{Name: "garden_pump", Node: "garden", NodeDevice: "pump"}
+	for _, tc := range []struct {
+		r    device.Remote
+		want string
+	}{
+		{device.Remote{Online: true, Known: true, Kind: "output", State: "on"}, "garden_pump output on garden"},
+		{device.Remote{Online: false, Known: true, Kind: "output", State: "off"}, "garden_pump output off (offline) garden"},
+		{device.Remote{}, "garden_pump remote ? (offline) garden"},
+	} {
+		ds := remoteState(spec, tc.r)
+		if got := ds.Name + " " + ds.Kind + " " + ds.State + " " + ds.Node; got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.r, got, tc.want)
+		}
+	}
 }
