@@ -75,6 +75,12 @@ type Config struct {
 	InterlockWait time.Duration `json:"interlock_wait"`
 	// Schedules run a command at set times, in the order of the file.
 	Schedules []Schedule `json:"schedules,omitempty"`
+
+	// MQTT is the mqtt: section; nil when the file has none (MQTT off).
+	MQTT *MQTT `json:"mqtt,omitempty"`
+	// Budget and Metrics are the budget: and metrics: sections (costs.go).
+	Budget  Budget  `json:"budget,omitzero"`
+	Metrics Metrics `json:"metrics,omitzero"`
 }
 
 // Twitter is the account, the API and the polling policy.
@@ -105,6 +111,21 @@ type Twitter struct {
 	ReconcileInterval time.Duration `json:"reconcile_interval"`
 
 	file string // the file it was read from, for CheckKeys' messages
+	// absent: the file has no twitter: section (with mqtt:, a fleet agent;
+	// see Config.Agent). A Twitter built in code has one.
+	absent bool
+}
+
+// Remote reports whether the device is another node's (Node is set).
+func (dev Device) Remote() bool { return dev.Node != "" }
+
+// Agent reports whether this tweetpi is a fleet agent: its file has
+// mqtt: and devices and no twitter: section, so it serves its devices on
+// the broker and needs no X keys. A file with a twitter: section, even one
+// without keys, is not an agent: its missing keys stay an error for
+// tweetpi run; so are they for a file with neither twitter: nor devices.
+func (c *Config) Agent() bool {
+	return c.MQTT != nil && c.Twitter.absent && len(c.Devices) > 0
 }
 
 // HasKeys reports whether all four keys are set.
@@ -144,6 +165,17 @@ type Device struct {
 	// Sensors.
 	Bus     string `json:"bus,omitempty"`     // I2C: the bus number (default "1"); ds18b20: the w1 master number ("" the first)
 	Address string `json:"address,omitempty"` // I2C: "0x76"; ds18b20: the kernel's id, "28-00000a1b2c3d"
+
+	// HAClass is Home Assistant's binary sensor device class for an input
+	// (door, motion...), with mqtt: on; "" for none.
+	HAClass string `json:"ha_class,omitempty"`
+
+	// A device of another tweetpi node (the fleet): Node is that node's
+	// mqtt.node and NodeDevice the device's name there. Such a device has
+	// no pin and no kind here (the node drives it, under its own rules);
+	// only its aliases and allow are this configuration's.
+	Node       string `json:"node,omitempty"`
+	NodeDevice string `json:"device,omitempty"`
 
 	// Line is the line of the file that defined the device, for messages.
 	Line int `json:"-"`

@@ -78,20 +78,14 @@ func Load(path string, opt Options) (*Config, error) {
 	}
 
 	c, d := parse(path, data, opt)
-	if len(d.inline) > 0 && exposed(path, fi.Mode(), opt) && !opt.InsecurePerms {
-		first := ""
-		for _, k := range keyNames {
-			if l, ok := d.inline[k]; ok && (first == "" || l < d.inline[first]) {
-				first = k
-			}
-		}
+	if line, key, elsewhere := d.firstInline(); line > 0 && exposed(path, fi.Mode(), opt) && !opt.InsecurePerms {
 		abs, err := filepath.Abs(path)
 		if err != nil {
 			abs = path
 		}
-		d.addf(d.inline[first], "twitter."+first, "",
-			"this file holds a secret and can be read by group or others (mode %04o); run chmod 600 %s, or move the keys out of it (%s, %s_file)",
-			fi.Mode().Perm(), abs, KeyEnv(first), first)
+		d.addf(line, key, "",
+			"this file holds a secret and can be read by group or others (mode %04o); run chmod 600 %s, or move the %s",
+			fi.Mode().Perm(), abs, elsewhere)
 	}
 	return d.result(c)
 }
@@ -129,6 +123,7 @@ func parse(name string, data []byte, opt Options) (*Config, *decoder) {
 		c.StateDir = filepath.Join(filepath.Dir(name), c.StateDir)
 	}
 	d.keys(&c.Twitter, filepath.Dir(name), opt)
+	d.mqttFiles(c.MQTT, filepath.Dir(name), opt)
 	if c.GPIO.Backend == BackendPeriph && opt.Pins != nil && slices.ContainsFunc(c.Devices, func(dev Device) bool { return dev.Pin != "" }) {
 		d.board = opt.Pins()
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,6 +160,7 @@ func TestDefaults(t *testing.T) {
 	want := Default()
 	want.Path = "config.yaml"
 	want.Twitter.file = "config.yaml"
+	want.Twitter.absent = true // the file has no twitter: section
 	want.Devices = []Device{
 		{Name: "o", Pin: "A", Kind: KindOutput, Line: 2},
 		{Name: "p", Pin: "B", Kind: KindPWM, FrequencyHz: 1000, Line: 3},
@@ -548,7 +550,7 @@ func TestExample(t *testing.T) {
 		t.Errorf("devices %q backend %s, want %q periph", got, c.GPIO.Backend, want)
 	}
 	// Every key of the schema appears in it, set or commented out.
-	for _, k := range append(append(append([]string{}, topKeys...), twitterKeys...), deviceKeys...) {
+	for _, k := range slices.Concat(topKeys, twitterKeys, deviceKeys, mqttKeys) {
 		if !strings.Contains(string(data), k+":") {
 			t.Errorf("the example does not mention %s", k)
 		}

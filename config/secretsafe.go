@@ -142,7 +142,7 @@ func words(s string) []string {
 }
 
 func allKeys() []string {
-	return slices.Concat(topKeys, twitterKeys, gpioKeys, deviceKeys)
+	return slices.Concat(topKeys, twitterKeys, gpioKeys, deviceKeys, mqttKeys)
 }
 
 // scrub removes every secret from the problems: the values loaded into c
@@ -154,6 +154,9 @@ func (d *decoder) scrub(c *Config) {
 			if v := c.Twitter.secret(k).Reveal(); len(v) >= 4 {
 				secrets = append(secrets, v)
 			}
+		}
+		if c.MQTT != nil && len(c.MQTT.Password) >= 4 {
+			secrets = append(secrets, c.MQTT.Password.Reveal())
 		}
 	}
 	if len(secrets) == 0 {

@@ -76,6 +76,11 @@ check_bin dist/tweetpi-linux-amd64 x86-64
 check_bin dist/tweetpi-linux-arm64 aarch64
 check_bin dist/tweetpi-linux-armv6 "32-bit LSB executable, ARM"
 go version -m dist/tweetpi-linux-armv6 | grep -q 'GOARM=6' || fail "armv6 binary not built with GOARM=6"
+# The Pi Zero's binary stays within 9 MiB (the packaged builds leave the
+# demo's fake X API out: -tags nodemo).
+armv6=$(stat -c %s dist/tweetpi-linux-armv6)
+[ "$armv6" -le $((9 << 20)) ] || fail "the armv6 binary is $armv6 bytes, over 9 MiB ($((9 << 20)))"
+dist/tweetpi-linux-amd64 demo >/dev/null 2>&1 && fail "the packaged binary has the demo; build.sh builds with -tags nodemo"
 # "tweetpi VERSION (what the build info adds)": the first two words.
 vers() { "$@" version | awk '{print $1, $2}'; }
 [ "$(vers dist/tweetpi-linux-amd64)" = "tweetpi $version" ] || fail "tweetpi version: $(dist/tweetpi-linux-amd64 version)"
@@ -93,6 +98,8 @@ drwx------ root/root ./etc/tweetpi/
 -rw-r--r-- root/root ./usr/share/doc/tweetpi/README.md.gz
 -rw-r--r-- root/root ./usr/share/doc/tweetpi/changelog.Debian.gz
 -rw-r--r-- root/root ./usr/share/doc/tweetpi/copyright
+-rw-r--r-- root/root ./usr/share/doc/tweetpi/examples/fleet-agent.yaml
+-rw-r--r-- root/root ./usr/share/doc/tweetpi/examples/fleet-gateway.yaml
 -rw-r--r-- root/root ./usr/share/lintian/overrides/tweetpi
 -rw-r--r-- root/root ./usr/share/man/man1/tweetpi.1.gz
 EOF
@@ -102,7 +109,7 @@ for arch in amd64 arm64 armhf; do
 	[ -f "$deb" ] || fail "$deb is missing"
 	# Numeric 0/0 (nfpm's own files) is root/root too.
 	got=$(dpkg-deb -c "$deb" | awk '{sub(/^0\/0$/, "root/root", $2); print $1, $2, $6}' |
-		grep -v -E '^d.* \./(usr/|usr/bin/|usr/lib/|usr/lib/systemd/|usr/lib/systemd/system/|usr/lib/sysusers.d/|usr/share/|usr/share/doc/|usr/share/doc/tweetpi/|usr/share/lintian/|usr/share/lintian/overrides/|usr/share/man/|usr/share/man/man1/)$' |
+		grep -v -E '^d.* \./(usr/|usr/bin/|usr/lib/|usr/lib/systemd/|usr/lib/systemd/system/|usr/lib/sysusers.d/|usr/share/|usr/share/doc/|usr/share/doc/tweetpi/|usr/share/doc/tweetpi/examples/|usr/share/lintian/|usr/share/lintian/overrides/|usr/share/man/|usr/share/man/man1/)$' |
 		sort)
 	if [ "$got" != "$(printf '%s\n' "$expect" | sort)" ]; then
 		diff <(printf '%s\n' "$expect" | sort) <(printf '%s\n' "$got") || true

@@ -42,6 +42,10 @@ type Caller struct {
 	// file (a schedule): device allow lists and confirmation do not apply.
 	// The bot never sets it.
 	Local bool
+	// CommandID is the command's own id (the post's or DM event's), which
+	// a command on a device of another node carries to that node as its
+	// at-most-once id; "" when the command has none (a schedule).
+	CommandID string
 }
 
 // PinSource finds a pin by the name the config gives it. cmd passes one
@@ -73,6 +77,12 @@ type Options struct {
 	I2C         I2CSource
 	OneWire     OneWireSource
 	ReadTimeout time.Duration
+	// WatchInputs watches every input for changes, not only the notify
+	// ones, so that a Feed sees them (MQTT turns it on).
+	WatchInputs bool
+	// Fleet reaches the devices of other nodes (config.Device.Remote); a
+	// board with such devices needs one.
+	Fleet Fleet
 }
 
 // Result is what came of a command text.
@@ -80,6 +90,11 @@ type Result struct {
 	Reply    string // short human text, at most MaxReply characters, no links
 	Ran      bool   // some action ran
 	Rejected bool   // not understood or not allowed: nothing ran
+	// NotUnderstood: rejected because the text holds no command (a word
+	// that is no device or verb, a bad duration); Rejected without it is a
+	// refusal (a device the caller may not use, a yes with nothing to say
+	// yes to).
+	NotUnderstood bool
 }
 
 // Event is a debounced change of a notify input.
@@ -103,6 +118,9 @@ type Board struct {
 	start   time.Time
 	thermal string
 
+	watchInputs bool  // every input is watched, not only notify ones
+	feeds       feeds // the Watch feeds of state changes
+
 	events   chan Event
 	ctx      context.Context // the board's life: jobs and watchers end with it
 	stop     context.CancelFunc
@@ -116,6 +134,9 @@ type Board struct {
 	loc    *time.Location
 	now    func() time.Time
 	buses  []io.Closer // the sensors' buses, closed with the board
+
+	fleet   Fleet                    // the devices of other nodes (fleet.go)
+	remotes map[string]config.Device // those devices, by local name; not in devs
 
 	mu      sync.Mutex // guards everything below and every dev's state
 	closed  bool
@@ -161,6 +182,13 @@ func Open(specs []config.Device, pins PinSource, opt Options) (*Board, error) {
 	buses := newBusSet(opt)
 	for i := range specs {
 		s := specs[i]
+		if s.Remote() {
+			if opt.Fleet == nil {
+				return nil, fmt.Errorf("%s: a device of node %s is reached through the fleet's MQTT broker; add the mqtt: section", where(s), s.Node)
+			}
+			b.remotes[s.Name] = s
+			continue
+		}
 		if config.IsSensor(s.Kind) {
 			sn, err := buses.sensor(s, b.readTimeout(opt))
 			if err != nil {
@@ -199,7 +227,7 @@ func Open(specs []config.Device, pins PinSource, opt Options) (*Board, error) {
 	}
 	b.mu.Unlock()
 	for _, d := range b.devs {
-		if d.spec.Kind == config.KindInput && d.spec.Notify {
+		if b.watches(d.spec) {
 			b.watchers.Add(1)
 			go b.watch(d, d.pin.Read())
 		}
@@ -220,7 +248,10 @@ func newBoard(specs []config.Device, opt Options) *Board {
 		groups:  map[string]*group{},
 		loc:     opt.Location,
 		now:     opt.Now,
+		fleet:   opt.Fleet,
+		remotes: map[string]config.Device{},
 	}
+	b.watchInputs = opt.WatchInputs
 	close(b.idle)
 	if b.loc == nil {
 		b.loc = time.Local
@@ -249,25 +280,15 @@ func checkSpecs(specs []config.Device) error {
 		if s.Name == "" {
 			return fmt.Errorf("%s: a device has no name; give it a lower-case name", where(s))
 		}
-		switch s.Kind {
-		case config.KindOutput, config.KindPWM, config.KindInput:
-		case config.KindDS18B20, config.KindBME280, config.KindAHT20:
-			if err := checkSensor(s); err != nil {
+		switch {
+		case s.Remote() && s.NodeDevice == "":
+			return fmt.Errorf("%s: node %s but no device; name the device on that node", where(s), s.Node)
+		case s.Remote():
+			// another node's: its kind and pin are that node's
+		default:
+			if err := checkLocal(s, pins); err != nil {
 				return err
 			}
-		default:
-			return fmt.Errorf("%s: kind %q; use output, pwm, input, ds18b20, bme280 or aht20", where(s), s.Kind)
-		}
-		switch {
-		case config.IsSensor(s.Kind):
-			// on a bus, not a pin
-		case s.Pin == "":
-			return fmt.Errorf("%s: no pin; give it one, such as pin: GPIO17 (tweetpi pins lists them)", where(s))
-		default:
-			if other, dup := pins[s.Pin]; dup {
-				return fmt.Errorf("%s: pin %s is also device %s's; give each device its own pin", where(s), s.Pin, other)
-			}
-			pins[s.Pin] = s.Name
 		}
 		for _, n := range append([]string{s.Name}, s.Aliases...) {
 			n = strings.ToLower(n)
@@ -279,9 +300,34 @@ func checkSpecs(specs []config.Device) error {
 			}
 			names[n] = s.Name
 		}
-		if s.Kind == config.KindInput && (s.Pull != "" && s.Pull != "up" && s.Pull != "down" && s.Pull != "none") {
-			return fmt.Errorf("%s: pull %q; use up, down or none", where(s), s.Pull)
+	}
+	return nil
+}
+
+// checkLocal checks a device of this board: its kind, pin and pull.
+func checkLocal(s config.Device, pins map[string]string) error {
+	switch s.Kind {
+	case config.KindOutput, config.KindPWM, config.KindInput:
+	case config.KindDS18B20, config.KindBME280, config.KindAHT20:
+		if err := checkSensor(s); err != nil {
+			return err
 		}
+	default:
+		return fmt.Errorf("%s: kind %q; use output, pwm, input, ds18b20, bme280 or aht20", where(s), s.Kind)
+	}
+	switch {
+	case config.IsSensor(s.Kind):
+		// on a bus, not a pin
+	case s.Pin == "":
+		return fmt.Errorf("%s: no pin; give it one, such as pin: GPIO17 (tweetpi pins lists them)", where(s))
+	default:
+		if other, dup := pins[s.Pin]; dup {
+			return fmt.Errorf("%s: pin %s is also device %s's; give each device its own pin", where(s), s.Pin, other)
+		}
+		pins[s.Pin] = s.Name
+	}
+	if s.Kind == config.KindInput && (s.Pull != "" && s.Pull != "up" && s.Pull != "down" && s.Pull != "none") {
+		return fmt.Errorf("%s: pull %q; use up, down or none", where(s), s.Pull)
 	}
 	return nil
 }
@@ -330,7 +376,7 @@ func (b *Board) setup(d *dev) error {
 		}
 	case config.KindInput:
 		edge := gpio.NoEdge
-		if s.Notify {
+		if b.watches(s) {
 			edge = gpio.BothEdges
 		}
 		if err := d.pin.In(pull(s.Pull), edge); err != nil {
@@ -367,6 +413,7 @@ func (b *Board) drive(d *dev, on bool, by string) error {
 	}
 	d.wentOff(!on)
 	d.on = on
+	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "state", onWord(on), "by", by)
 	return nil
 }
@@ -385,6 +432,7 @@ func (b *Board) duty(d *dev, pct int, by string) error {
 	}
 	d.wentOff(pct == 0)
 	d.pct, d.on = pct, pct > 0
+	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "duty", strconv.Itoa(pct)+"%", "by", by)
 	return nil
 }
@@ -401,6 +449,7 @@ func (b *Board) safe(d *dev, by string) error {
 	}
 	d.wentOff(true)
 	d.on, d.pct = false, 0
+	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "state", "off", "by", by)
 	return nil
 }
@@ -544,7 +593,7 @@ func (b *Board) shutdown(halt bool) {
 		b.mu.Unlock()
 		b.stop()
 		for _, d := range b.devs {
-			if d.spec.Kind == config.KindInput && d.spec.Notify {
+			if b.watches(d.spec) {
 				_ = d.pin.Halt() // wakes WaitForEdge
 			}
 		}
@@ -552,6 +601,7 @@ func (b *Board) shutdown(halt bool) {
 		<-idle
 		b.closeBuses(b.buses)
 		close(b.events)
+		b.closeFeeds()
 	})
 }
 
@@ -585,7 +635,10 @@ func (b *Board) watch(d *dev, last gpio.Level) {
 		last = l
 		ev := Event{Device: d.spec.Name, Word: word(d.spec, l), Level: l, At: time.Now()}
 		b.log.Info("input changed", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "word", ev.Word)
-		b.send(ev)
+		b.changed(d)
+		if d.spec.Notify {
+			b.send(ev)
+		}
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"periph.io/x/conn/v3/i2c/i2creg"
 	"periph.io/x/conn/v3/onewire"
 	"periph.io/x/conn/v3/onewire/onewirereg"
-	"periph.io/x/host/v3"
 
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
@@ -42,7 +41,7 @@ func deviceOptions(cfg *config.Config, sim *device.Sim, logger *slog.Logger) dev
 // periphI2C opens an I2C bus through periph's registry (its sysfs driver
 // registers /dev/i2c-N as bus N at host.Init).
 func periphI2C(bus string) (i2c.BusCloser, error) {
-	if _, err := host.Init(); err != nil {
+	if _, err := hostInit(); err != nil {
 		return nil, fmt.Errorf("periph host drivers: %w", err)
 	}
 	if len(i2creg.All()) == 0 {
@@ -54,7 +53,7 @@ func periphI2C(bus string) (i2c.BusCloser, error) {
 // periphOneWire opens a 1-Wire bus master of the kernel's w1 subsystem
 // through periph's netlink driver: "" the first, or w1_bus_masterN's N.
 func periphOneWire(bus string) (onewire.BusCloser, error) {
-	state, err := host.Init()
+	state, err := hostInit()
 	if err != nil {
 		return nil, fmt.Errorf("periph host drivers: %w", err)
 	}
@@ -145,6 +144,9 @@ func doOptions(cfg *config.Config, devs []config.Device, sim *device.Sim, logger
 // deviceSummary is a device for tweetpi check's line: "led output GPIO17",
 // "tank ds18b20 28-00000a1b2c3d", "room bme280 i2c-1 0x76".
 func deviceSummary(d config.Device) string {
+	if d.Remote() {
+		return d.Name + " " + d.NodeDevice + " on " + d.Node // "garden_pump pump on garden"
+	}
 	switch d.Kind {
 	case config.KindDS18B20:
 		return d.Name + " " + d.Kind + " " + d.Address

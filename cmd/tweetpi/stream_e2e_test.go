@@ -115,7 +115,7 @@ func TestE2EStreamRefused(t *testing.T) {
 			t.Errorf("the refusal's line lacks X's words or the fix: %s", line.Raw)
 		}
 		post := f.Post(f.Alice, "@mypi led on", 0)
-		p.waitLog("command", "post_id", post.ID, "result", "done")
+		p.waitLog("command", "post_id", post.ID, "result", "ran")
 		f.waitReplies(t, 1)
 		f.waitRequests(t, twitter.EndpointMentions, f.Requests(twitter.EndpointMentions)+3)
 		if n := p.countLog("delivery: polls, not the stream: X refused it; polling every poll_interval, and asking again in 1h0m0s"); n != 1 {
@@ -166,7 +166,7 @@ func TestE2EStreamRestart(t *testing.T) {
 		p.waitStream(1)
 		post := f.Post(f.Alice, "@mypi led toggle", 0)
 		ids = append(ids, post.ID)
-		p.waitLog("command", "post_id", post.ID, "result", "done")
+		p.waitLog("command", "post_id", post.ID, "result", "ran")
 		// Reconciliation polls (every second here) see it again.
 		f.waitRequests(t, twitter.EndpointMentions, f.Requests(twitter.EndpointMentions)+2)
 		if life == 1 {

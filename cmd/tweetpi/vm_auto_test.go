@@ -162,10 +162,12 @@ interlock_wait: 400ms
 	s.setPull(t, "HEATER", true) // as if the heater had been left on
 	tr := vmStartTrace(t, s)
 	tr.reset(t)
-	c := vmTweetpi(t, "do", "-config", cfg, "cooler on")
-	out, err := c.CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "cooler on" {
-		t.Fatalf("tweetpi do cooler on: %v: %s", err, out)
+	// A pulse, so that do exits by itself: "cooler on" would hold the
+	// line until Ctrl-C.
+	c := vmTweetpi(t, "do", "-config", cfg, "cooler pulse 600ms")
+	out, err := c.Output()
+	if err != nil || strings.TrimSpace(string(out)) != "cooler on for 600ms" {
+		t.Fatalf("tweetpi do cooler pulse 600ms: %v: %s", err, out)
 	}
 	sets := tr.timed(t, s, "tweetpi")
 	gap := neverBoth(t, sets, "HEATER", "SIREN")

@@ -83,6 +83,14 @@ type Options struct {
 	MaxSkew time.Duration
 	// MaxBackoff caps the wait after transient failures; default 5m.
 	MaxBackoff time.Duration
+
+	// Meter, when set, is the clients' twitter.Meter: the bot keeps its
+	// estimate of what X bills in the state file, shows it in Status, and
+	// with DailyBudget (USD per UTC day; 0: no cap) warns at 80 % and
+	// withholds replies and notify DMs that would go past it, until 00:00
+	// UTC. Commands still run.
+	Meter       *Meter
+	DailyBudget float64
 }
 
 // Fatal is returned by New, Start and Run for failures a restart cannot
@@ -132,6 +140,12 @@ type Bot struct {
 	// writes is led.writes as of the bot's latest look: a write since (by
 	// another user of the ledger) took unsaved and dirty along.
 	writes uint64
+
+	live      live      // what Status shows, guarded for other goroutines
+	fresh     int       // items new in the poll under way
+	capped    bool      // budget.daily is reached: replies are withheld
+	heartbeat time.Time // when the last heartbeat was logged
+	spendSave time.Time // when a change of the estimate alone was last written
 }
 
 type reloadReq struct {
@@ -187,6 +201,12 @@ func New(opt Options) (*Bot, error) {
 	}
 	b.st = b.led.st
 	b.writes = b.led.writes.Load()
+	if opt.Meter != nil {
+		b.led.mu.Lock()
+		opt.Meter.restore(b.st.Spend)
+		b.led.meter = opt.Meter
+		b.led.mu.Unlock()
+	}
 	for _, in := range opt.Listen {
 		switch in {
 		case InboxMentions:
@@ -279,6 +299,9 @@ func (b *Bot) Start(ctx context.Context, keyID string) error {
 		}
 		b.log.Info("account", "account_id", b.account.ID, "username", b.account.Username)
 	}
+	b.live.mu.Lock()
+	b.live.account = b.account.Username
+	b.live.mu.Unlock()
 	return b.setAllow(ctx, b.opt.Allow)
 }
 
@@ -375,7 +398,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		// Replies queued since the last write would be lost with the
 		// process: keep them for the next start.
 		b.catchUp()
-		if b.unsaved > 0 || b.dirty {
+		if b.unsaved > 0 || b.dirty || (b.opt.Meter != nil && b.opt.Meter.unsaved()) {
 			if err := b.save(); err != nil {
 				b.log.Error("save state at stop", "err", err)
 			}
@@ -385,6 +408,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	for _, s := range b.sources {
 		b.pacer(s.Inbox()).next = time.Now()
 	}
+	b.setDelivery(DeliveryPoll)
+	b.heartbeat = time.Now()
+	b.checkBudget()
 	tick := 10 * time.Second // wake at least this often, for the watchdog
 	timer := time.NewTimer(0)
 	defer func() { timer.Stop() }()
@@ -438,6 +464,7 @@ func (b *Bot) Run(ctx context.Context) error {
 			if time.Now().Before(p.next) {
 				continue
 			}
+			b.fresh = 0
 			err := b.poll(ctx, s)
 			if ctx.Err() != nil {
 				return nil
@@ -447,6 +474,7 @@ func (b *Bot) Run(ctx context.Context) error {
 				return err
 			}
 			b.schedule(s, p, err)
+			b.logPoll(s, p, err)
 		}
 		if len(b.st.Outbox) > 0 && !time.Now().Before(b.outboxNext()) {
 			if err := b.flush(ctx); err != nil {
@@ -459,6 +487,7 @@ func (b *Bot) Run(ctx context.Context) error {
 				}
 			}
 		}
+		b.afterRound()
 	}
 }
 

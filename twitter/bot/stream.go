@@ -13,17 +13,13 @@ import (
 	"github.com/tweetpi/tweetpi/twitter"
 )
 
-// Deliveries: how mentions and DMs reach the bot (config's words).
-const (
-	// DeliveryAuto: the Activity API stream where X allows it, beside the
-	// polls; polls alone while X refuses it, the stream tried again every
-	// RefusedRetry.
-	DeliveryAuto = config.DeliveryAuto
-	// DeliveryStream: the stream, or a *Fatal from Run when X refuses it.
-	DeliveryStream = config.DeliveryStream
-	// DeliveryPoll: polls only.
-	DeliveryPoll = config.DeliveryPoll
-)
+// DeliveryAuto is Options.Delivery's default: the Activity API stream
+// where X allows it, beside the polls; polls alone while X refuses it, the
+// stream asked for again every RefusedRetry. Options.Delivery takes
+// config's words: DeliveryStream (the stream, or a *Fatal from Run when X
+// refuses it) and DeliveryPoll (polls only) are also the modes the status
+// shows.
+const DeliveryAuto = config.DeliveryAuto
 
 // RefusedRetry is how long DeliveryAuto waits before it asks X for the
 // stream again after a refusal.

@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/twitter"
 	"github.com/tweetpi/tweetpi/twitter/bot"
 	"github.com/tweetpi/tweetpi/twitter/twittertest"
@@ -239,8 +240,14 @@ func TestStreamSameChecks(t *testing.T) {
 		}) {
 			t.Errorf("the old mention's reply is not \"too old\": %+v", rep)
 		}
-		if n := r.log.count("ignored: author not allowed"); n != 1 {
-			t.Errorf("the stranger was logged %d times, want once", n)
+		strangers := 0
+		for _, l := range strings.Split(r.log.String(), "\n") {
+			if strings.Contains(l, `"msg":"command"`) && strings.Contains(l, `"result":"stranger"`) {
+				strangers++
+			}
+		}
+		if strangers != 1 {
+			t.Errorf("the stranger was logged %d times, want once", strangers)
 		}
 	})
 }
@@ -622,4 +629,13 @@ func TestStreamKeysRevoked(t *testing.T) {
 		synctest.Wait()
 		r.once(p.ID)
 	})
+}
+
+// TestDeliveryWords: the config's words for the delivery are the bot's.
+func TestDeliveryWords(t *testing.T) {
+	for _, w := range [][2]string{{bot.DeliveryAuto, config.DeliveryAuto}, {bot.DeliveryStream, config.DeliveryStream}, {bot.DeliveryPoll, config.DeliveryPoll}} {
+		if w[0] != w[1] {
+			t.Errorf("the bot says %q where the config says %q", w[0], w[1])
+		}
+	}
 }

@@ -33,6 +33,7 @@ func (b *Bot) admit(c Command) (bool, error) {
 	if b.st.seen(c.Inbox, c.ID) {
 		return false, nil // taken before (a restart, another source, a replay)
 	}
+	b.fresh++
 	if c.AuthorID == b.account.ID {
 		b.mark(c)
 		return false, nil // our own post or sent DM: never acts
@@ -40,7 +41,8 @@ func (b *Bot) admit(c Command) (bool, error) {
 	log := b.cmdLog(c)
 	if !b.allowed(c.AuthorID, c.AuthorUsername) {
 		b.mark(c)
-		log.Info("ignored: author not allowed", "text", config.Truncate(c.Text, 80))
+		log.Info("command", "text", config.Truncate(c.Text, 80), "result", ResultStranger, "reply", "")
+		b.counted(c.Inbox, ResultStranger)
 		return false, nil
 	}
 	if b.clockBad {
@@ -53,10 +55,7 @@ func (b *Bot) admit(c Command) (bool, error) {
 		// each.
 		b.mark(c)
 		reply := fmt.Sprintf("Too old, not run: sent %s ago, the limit is %s.", age.Round(time.Second), b.opt.MaxAge)
-		log.Info("command", "text", config.Truncate(c.Text, 200), "result", "too_old", "reply", reply)
-		if b.opt.Reply {
-			b.enqueue(b.outgoing(c, reply))
-		}
+		b.answer(log, c, ResultTooOld, reply)
 		return false, nil
 	}
 	return true, nil
@@ -83,12 +82,10 @@ func (b *Bot) record(cs ...Command) error {
 func (b *Bot) run(ctx context.Context, c Command) {
 	log := b.cmdLog(c)
 	log.Info("run", "text", config.Truncate(c.Text, 200))
-	reply := b.opt.Handler.Handle(ctx, c)
-	log.Info("command", "text", config.Truncate(c.Text, 200), "result", "done", "reply", reply)
-	if !b.opt.Reply || reply == "" {
+	out := b.handle(ctx, c)
+	if !b.answer(log, c, out.Result, out.Reply) {
 		return
 	}
-	b.enqueue(b.outgoing(c, reply))
 	// A reply that must wait stays queued; the poll itself went fine.
 	_ = b.flush(ctx)
 }

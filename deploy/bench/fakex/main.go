@@ -80,6 +80,7 @@ func run() error {
 	delivery := flag.String("delivery", "poll", "the configuration's twitter.delivery: poll, auto or stream")
 	reply := flag.Bool("reply", true, "the configuration's twitter.reply: answer each command")
 	burst := flag.Int("burst", 0, "post this many commands at once, when the daemon is reading (the stream up, with -delivery auto or stream)")
+	broker := flag.String("mqtt", "", "an MQTT broker `URL` for an mqtt: section (\"\": none)")
 	flag.Parse()
 	if *dir == "" {
 		return fmt.Errorf("-dir is needed")
@@ -103,6 +104,9 @@ func run() error {
 	k := srv.Credentials()
 	cfg := filepath.Join(*dir, "config.yaml")
 	text := fmt.Sprintf(configText, k.ConsumerKey, k.ConsumerSecret, k.AccessToken, k.AccessTokenSecret, *api, srv.URL, poll.String(), *delivery, *reply, state)
+	if *broker != "" {
+		text += fmt.Sprintf("mqtt:\n  broker: %s\n  node: bench\n", *broker)
+	}
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		return err
 	}
