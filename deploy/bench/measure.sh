@@ -31,10 +31,11 @@ cd "$(dirname "$0")/../.."
 DUR=${1:-60}
 WORK=$(mktemp -d /tmp/tweetpi-bench.XXXXXX)
 PIDS=()
+RUNS=()
 cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	rm -rf "$WORK"
+	rm -rf "$WORK" "${RUNS[@]}"
 }
 trap cleanup EXIT
 
@@ -95,8 +96,12 @@ phase() {
 	FAKE=$!
 	PIDS+=("$FAKE")
 	for _ in $(seq 100); do grep -q '^config ' "$DIR/events" 2>/dev/null && break; sleep 0.05; done
+	# The status file goes where the unit's RuntimeDirectory= puts it: a
+	# tmpfs (/dev/shm here), not the disk.
+	RUNTIME=$(mktemp -d /dev/shm/tweetpi-bench-run.XXXXXX 2>/dev/null || mktemp -d "$DIR/run.XXXXXX")
+	RUNS+=("$RUNTIME")
 	START=$(date +%s%N)
-	NOTIFY_SOCKET=$DIR/notify.sock /usr/bin/time -v -o "$DIR/time.txt" \
+	NOTIFY_SOCKET=$DIR/notify.sock RUNTIME_DIRECTORY=$RUNTIME /usr/bin/time -v -o "$DIR/time.txt" \
 		"$WORK/tweetpi" run -config "$DIR/config.yaml" -log-format json 2>"$DIR/daemon.log" &
 	TIME=$!
 	PIDS+=("$TIME")
