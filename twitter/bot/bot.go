@@ -112,6 +112,7 @@ type Bot struct {
 	skew     time.Duration // server minus local clock, from the Date header
 	clockBad bool
 	recent   []string // the latest reply texts, to keep each one unique
+	skipped  map[string]bool // ids from the API that are not X's, logged once
 	// unsaved is how many replies at the end of the outbox were queued
 	// since the state was last written: sending one of them changes
 	// nothing in the file, so it needs no write (and no fsync).
@@ -166,7 +167,8 @@ func New(opt Options) (*Bot, error) {
 		reload: make(chan reloadReq, 1),
 		pushes: make(chan Push, 16),
 		up:     map[string]bool{},
-		pace:   map[string]*pacer{},
+		pace:    map[string]*pacer{},
+		skipped: map[string]bool{},
 	}
 	if b.led == nil {
 		led, err := OpenLedger(opt.StateDir, opt.Logger)

@@ -611,3 +611,57 @@ func TestReplyFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestCursorRefused: the API refuses the mentions cursor (X answers 400 to
+// a since_id it finds too old: a Pi switched off for weeks). The bot must
+// not ask with it forever: it reads the newest page instead, runs the new
+// command once, runs nothing it ran before, and polls on from a cursor the
+// API takes.
+func TestCursorRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "v2", twittertest.TierBasic)
+		first := r.commands(1)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		r.ranOnce(first)
+		old := r.bot.State().MentionsSince
+		if old != first[0] {
+			t.Fatalf("cursor %q, want the command's id %s", old, first[0])
+		}
+		refused := 0
+		r.tamper.set(nil, func(req *http.Request, resp *http.Response) (*http.Response, error) {
+			if !onMentions(req) || req.URL.Query().Get("since_id") != old {
+				return resp, nil
+			}
+			resp.Body.Close()
+			r.tamper.mu.Lock()
+			refused++
+			r.tamper.mu.Unlock()
+			body := fmt.Sprintf(`{"errors":[{"parameters":{"since_id":["%s"]},"message":"Invalid 'since_id':'%s'. 'since_id' must be a tweet id created after 2026-01-01T00:00Z."}],"title":"Invalid Request","detail":"One or more parameters to your request was invalid.","type":"https://api.twitter.com/2/problems/invalid-request"}`, old, old)
+			return &http.Response{StatusCode: http.StatusBadRequest, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: req}, nil
+		})
+		next := r.commands(2)
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		r.running()
+		r.ranOnce(append(first, next...))
+		for _, id := range next {
+			if n := r.replied(id); n != 1 {
+				t.Errorf("%d replies to %s, want 1", n, id)
+			}
+		}
+		if n := r.replied(first[0]); n != 1 {
+			t.Errorf("%d replies to the command from before the refusal, want its one", n)
+		}
+		r.tamper.mu.Lock()
+		n := refused
+		r.tamper.mu.Unlock()
+		if n != 1 {
+			t.Errorf("the refused cursor was sent %d times, want once", n)
+		}
+		if st := r.bot.State(); st.MentionsSince == old || !twitter.ValidID(st.MentionsSince) {
+			t.Errorf("cursor %q after the refusal, want a newer one", st.MentionsSince)
+		}
+	})
+}

@@ -48,6 +48,9 @@ func OpenLedger(dir string, log *slog.Logger) (*Ledger, error) {
 		lock.Close()
 		return nil, err
 	}
+	for _, c := range st.bound() {
+		log.Warn("state file: a bound applied on load", "dir", dir, "change", c)
+	}
 	removeTempFiles(dir, log)
 	return &Ledger{dir: dir, log: log, lock: lock, st: st}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -158,6 +159,7 @@ func (s *mentionPoll) Poll(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("mentions (first start): %w", err)
 		}
+		posts = b.goodPosts(posts)
 		b.led.mu.Lock()
 		defer b.led.mu.Unlock()
 		if n := len(posts); n > 0 {
@@ -169,10 +171,21 @@ func (s *mentionPoll) Poll(ctx context.Context) error {
 		return b.saveLocked()
 	}
 	posts, err := b.opt.Client.Mentions(ctx, b.account.ID, twitter.MentionsParams{SinceID: b.st.MentionsSince, MaxResults: 100})
+	if err != nil && b.st.MentionsSince != "" && badRequest(err) {
+		// The API refuses the cursor (X does for a since_id it finds too
+		// old): asked again with it, every poll would fail. Read the newest
+		// page instead, as a first start does; the floor still tells which
+		// of its posts were handled, so nothing runs twice, and those above
+		// it are new.
+		b.log.Warn("mentions: the API refused the cursor; reading from the newest posts instead (nothing handled runs again)",
+			"since_id", b.st.MentionsSince, "err", err)
+		posts, err = b.opt.Client.Mentions(ctx, b.account.ID, twitter.MentionsParams{MaxResults: 100, MaxPages: 1})
+	}
 	if err != nil {
 		return err
 	}
 	b.noteClock() // this answer's Date decides whether its commands run
+	posts = b.goodPosts(posts)
 	for _, p := range posts {
 		c := Command{Inbox: InboxMentions, ID: p.ID, AuthorID: p.AuthorID, AuthorUsername: p.AuthorUsername, Text: p.Text, CreatedAt: p.CreatedAt}
 		if err := b.take(ctx, c); err != nil {
@@ -183,7 +196,7 @@ func (s *mentionPoll) Poll(ctx context.Context) error {
 		b.st.raiseMentions(p.ID)
 		b.led.mu.Unlock()
 	}
-	if n := len(posts); n > 0 && twitter.IDLess(b.st.MentionsSince, posts[n-1].ID) {
+	if n := len(posts); n > 0 && (twitter.IDLess(b.st.MentionsSince, posts[n-1].ID) || !twitter.ValidID(b.st.MentionsSince)) {
 		b.led.mu.Lock()
 		defer b.led.mu.Unlock()
 		b.st.MentionsSince = posts[n-1].ID
@@ -191,6 +204,27 @@ func (s *mentionPoll) Poll(ctx context.Context) error {
 		return b.saveLocked()
 	}
 	return nil
+}
+
+// goodPosts drops (and logs) the posts whose ids are not X's: they must
+// not become the cursor or the floor.
+func (b *Bot) goodPosts(posts []twitter.Post) []twitter.Post {
+	good := posts[:0]
+	for _, p := range posts {
+		if twitter.ValidID(p.ID) {
+			good = append(good, p)
+		} else {
+			b.badID(InboxMentions, "post_id", p.ID)
+		}
+	}
+	return good
+}
+
+// badRequest reports whether err is the API's 400: the request itself
+// was refused.
+func badRequest(err error) bool {
+	var ae *twitter.APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusBadRequest
 }
 
 // dmPage is the page size of a DM read after a probe found something new:
@@ -234,6 +268,17 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 		// No state: the newest existing event is the starting point; every
 		// id at or below it counts as seen (event ids grow with time).
 		newest, err := s.newest(ctx)
+		if err == nil && newest != "" && !twitter.ValidID(newest) {
+			// Not an id to count from: the newest good one of a page.
+			var dms []twitter.DM
+			dms, err = b.opt.Client.DirectMessages(ctx, twitter.DMParams{MaxResults: dmPage, MaxPages: 1})
+			newest = ""
+			for _, d := range dms {
+				if twitter.ValidID(d.ID) {
+					newest = d.ID
+				}
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("direct messages (first start): %w", err)
 		}
@@ -282,4 +327,4 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 
 // seen reports whether a DM event was taken or skipped before. The loop
 // goroutine alone writes the inboxes' ids, so it reads them unlocked.
-func (s *dmPoll) seen(id string) bool { return s.b.st.seenDM(id) }
+func (s *dmPoll) seen(id string) bool { return s.b.st.seenDM(id) || s.b.skipped[id] }

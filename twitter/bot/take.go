@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tweetpi/tweetpi/config"
+	"github.com/tweetpi/tweetpi/twitter"
 )
 
 // take runs the checks every post and DM event goes through, whatever its
@@ -15,8 +16,19 @@ import (
 // state, and only then runs it and queues the reply. A crash can lose a
 // command but never run one twice.
 func (b *Bot) take(ctx context.Context, c Command) error {
+	if !twitter.ValidID(c.ID) {
+		b.badID(c.Inbox, "post_id", c.ID)
+		return nil // never stored: not as taken, not as a cursor
+	}
 	if b.st.seen(c.Inbox, c.ID) {
 		return nil // taken before (a restart, another source, a replay)
+	}
+	if !twitter.ValidID(c.AuthorID) {
+		// Nobody's id: it matches no allow entry. The item's own id is
+		// good, so it is kept as taken, and not looked at again.
+		b.badID(c.Inbox, "author_id", c.AuthorID)
+		b.mark(c)
+		return nil
 	}
 	if c.AuthorID == b.account.ID {
 		b.mark(c)
@@ -63,6 +75,24 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 	_ = b.flush(ctx)
 	return nil
 }
+
+// badID logs an id from the API that is not one of X's, once per id; the
+// item is skipped. Ids already logged count as seen, so a poll does not
+// read on for them (a DM probe would read a page each time).
+func (b *Bot) badID(inbox, key, id string) {
+	if b.skipped[id] {
+		return
+	}
+	if len(b.skipped) >= maxSkipped {
+		clear(b.skipped)
+	}
+	b.skipped[id] = true
+	b.log.Warn("skipped: the API sent an id that is not an X id (decimal, 1 to 19 digits); nothing of it is stored",
+		"inbox", inbox, key, config.Truncate(id, 40))
+}
+
+// maxSkipped bounds the bad ids remembered, so each is logged once.
+const maxSkipped = 1000
 
 // mark records an item taken without a write of its own: nothing ran for
 // it. The poll's write (or the next one) records it.
