@@ -111,7 +111,7 @@ type Bot struct {
 	pace     map[string]*pacer
 	skew     time.Duration // server minus local clock, from the Date header
 	clockBad bool
-	recent   []string // the latest reply texts, to keep each one unique
+	recent   []string        // the latest reply texts, to keep each one unique
 	skipped  map[string]bool // ids from the API that are not X's, logged once
 	// unsaved is how many replies at the end of the outbox were queued
 	// since the state was last written: sending one of them changes
@@ -161,12 +161,12 @@ func New(opt Options) (*Bot, error) {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Bot{
-		opt:    opt,
-		log:    opt.Logger,
-		led:    opt.Ledger,
-		reload: make(chan reloadReq, 1),
-		pushes: make(chan Push, 16),
-		up:     map[string]bool{},
+		opt:     opt,
+		log:     opt.Logger,
+		led:     opt.Ledger,
+		reload:  make(chan reloadReq, 1),
+		pushes:  make(chan Push, 16),
+		up:      map[string]bool{},
 		pace:    map[string]*pacer{},
 		skipped: map[string]bool{},
 	}
