@@ -52,11 +52,12 @@ type (
 		Username string `json:"username"`
 	}
 	v2Tweet struct {
-		ID             string `json:"id"`
-		Text           string `json:"text"`
-		AuthorID       string `json:"author_id"`
-		CreatedAt      string `json:"created_at"`
-		ConversationID string `json:"conversation_id"`
+		ID             string   `json:"id"`
+		Text           string   `json:"text"`
+		AuthorID       string   `json:"author_id"`
+		CreatedAt      string   `json:"created_at"`
+		ConversationID string   `json:"conversation_id"`
+		EditHistory    []string `json:"edit_history_tweet_ids"`
 	}
 	v2DMEvent struct {
 		ID               string `json:"id"`
@@ -123,7 +124,7 @@ func (q v2MentionsQuery) query() string {
 		b.WriteString("&since_id=")
 		b.WriteString(url.QueryEscape(q.SinceID))
 	}
-	b.WriteString("&tweet.fields=author_id%2Ccreated_at%2Cconversation_id")
+	b.WriteString("&tweet.fields=author_id%2Ccreated_at%2Cconversation_id%2Cedit_history_tweet_ids")
 	return b.String()
 }
 
@@ -219,6 +220,7 @@ func (v *V2) Mentions(ctx context.Context, userID string, p MentionsParams) ([]P
 				Text:           t.Text,
 				CreatedAt:      parseV2Time(t.CreatedAt),
 				ConversationID: t.ConversationID,
+				EditOf:         editOf(t),
 			})
 		}
 		// A page with nothing new ends it too: a server that sends the same
@@ -315,6 +317,18 @@ func (v *V2) SendDM(ctx context.Context, toUserID, text string) (string, error) 
 		return "", fmt.Errorf("dm to %s: %w", toUserID, partialError(EndpointSendDM, ex.status, ex.body))
 	}
 	return a.Data.DMEventID, nil
+}
+
+// editOf are the earlier versions a post's edit history names: every id
+// in it but its own (the last), those that are X ids.
+func editOf(t v2Tweet) []string {
+	var ids []string
+	for _, id := range t.EditHistory {
+		if id != t.ID && ValidID(id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 func parseV2Time(s string) time.Time {

@@ -39,6 +39,10 @@ type Command struct {
 	AuthorUsername string // without @; "" when unknown
 	Text           string
 	CreatedAt      time.Time
+	// EditOf are the ids of the earlier versions of an edited post, oldest
+	// first (twitter.Post.EditOf). An edit of a post taken before is not
+	// run again.
+	EditOf []string
 }
 
 // Options configure a Bot.
@@ -111,7 +115,7 @@ type Bot struct {
 	pace     map[string]*pacer
 	skew     time.Duration // server minus local clock, from the Date header
 	clockBad bool
-	recent   []string        // the latest reply texts, to keep each one unique
+	stamps   stamps          // keep each reply text unique
 	skipped  map[string]bool // ids from the API that are not X's, logged once
 	// unsaved is how many replies at the end of the outbox were queued
 	// since the state was last written: sending one of them changes

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -231,6 +232,12 @@ func (r *rig) replied(id string) int {
 // its starting point. Call inside synctest.Test.
 func newRig(t *testing.T, api string, tier twittertest.Tier) *rig {
 	t.Helper()
+	return newRigWith(t, api, tier, nil)
+}
+
+// newRigWith is newRig with the bot's options changed by opt first.
+func newRigWith(t *testing.T, api string, tier twittertest.Tier, opt func(*bot.Options)) *rig {
+	t.Helper()
 	srv := twittertest.NewServer(twittertest.Options{InMemory: true, Tier: tier})
 	t.Cleanup(srv.Close)
 	tp := &tamper{base: srv.Transport()}
@@ -239,7 +246,7 @@ func newRig(t *testing.T, api string, tier twittertest.Tier) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, srv: srv, tamper: tp, log: &lockedBuffer{}, alice: srv.AddUser("alice"), done: make(chan error, 1), dir: t.TempDir()}
-	bt, err := bot.New(bot.Options{
+	o := bot.Options{
 		Client: c,
 		Handler: bot.HandlerFunc(func(ctx context.Context, c bot.Command) string {
 			r.mu.Lock()
@@ -254,7 +261,11 @@ func newRig(t *testing.T, api string, tier twittertest.Tier) *rig {
 		MaxAge:       48 * time.Hour, // the faults here last hours; nothing is too old
 		Reply:        true,
 		ClockFloor:   time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC), // synctest's clock starts in 2000
-	})
+	}
+	if opt != nil {
+		opt(&o)
+	}
+	bt, err := bot.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,8 +378,12 @@ func TestFaultMatrix(t *testing.T) {
 		}, lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
 		{name: "clock far off", inject: func(r *rig) {
 			// The server's clock (Date, resets, post times) three hours
-			// ahead: as when the Pi's own clock is three hours behind.
-			r.srv.SetClock(func() time.Time { return time.Now().Add(3 * time.Hour) })
+			// behind: as when the Pi's own clock is three hours ahead (a
+			// wrong real-time clock) until NTP steps it back. (The other
+			// way round, the fake's clock stepping back would leave the
+			// post's time ahead of its clock, which X's never is: the bot
+			// does not believe such a time; TestMaxAgeFromTheID.)
+			r.srv.SetClock(func() time.Time { return time.Now().Add(-3 * time.Hour) })
 		}, clear: func(r *rig) { r.srv.SetClock(time.Now) },
 			lasts: 30 * time.Minute, maxPolls: 31, recover: 11 * time.Minute,
 			check: func(t *testing.T, r *rig) {
@@ -664,4 +679,95 @@ func TestCursorRefused(t *testing.T) {
 			t.Errorf("cursor %q after the refusal, want a newer one", st.MentionsSince)
 		}
 	})
+}
+
+// TestEditsDoNotRunAgain: X gives an edited post a new id, with the ids of
+// its versions in edit_history_tweet_ids. An edit of a post that ran does
+// not run again, with the same text or another, and gets no second reply;
+// a post edited before any poll saw it runs once, as its newest version.
+func TestEditsDoNotRunAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "v2", twittertest.TierBasic)
+		p := r.srv.Post(r.alice, "@mypi led on", 0)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		same := r.srv.Edit(p, "@mypi led on")
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		other := r.srv.Edit(same, "@mypi led off")
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		q := r.srv.Post(r.alice, "@mypi fan 10%", 0)
+		qe := r.srv.Edit(q, "@mypi fan 20%") // before the next poll
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		r.running()
+		for id, want := range map[string]int{p.ID: 1, same.ID: 0, other.ID: 0, q.ID: 0, qe.ID: 1} {
+			if n := r.runs(id); n != want {
+				t.Errorf("post %s ran %d times, want %d", id, n, want)
+			}
+		}
+		if n := len(r.srv.Replies()); n != 2 {
+			t.Errorf("%d replies, want 2 (the first post and the edited one)", n)
+		}
+	})
+}
+
+// TestMaxAgeFromTheID: a post's or a DM's age is the time in its id (a
+// snowflake) when created_at is missing, not a time, or ahead of the
+// server's clock: an 8 s old command is too old for max_age 3s whatever
+// created_at says.
+func TestMaxAgeFromTheID(t *testing.T) {
+	for name, repl := range map[string]string{
+		"missing": "",
+		"garbage": `"created_at":"yesterday",`,
+		"future":  `"created_at":"2099-01-01T00:00:00.000Z",`,
+		"ahead":   "AHEAD", // an hour ahead of the server's Date
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				// Snowflakes start in 2010; synctest's clock in 2000.
+				time.Sleep(time.Until(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)))
+				r := newRigWith(t, "v2", twittertest.TierPro, func(o *bot.Options) {
+					o.MaxAge = 3 * time.Second
+					o.PollInterval = 10 * time.Second
+					o.Listen = []string{bot.InboxMentions, bot.InboxDMs}
+				})
+				createdAt := regexp.MustCompile(`"created_at":"[^"]*",?`)
+				r.tamper.set(nil, func(req *http.Request, resp *http.Response) (*http.Response, error) {
+					if req.Method != http.MethodGet || !(onMentions(req) || strings.Contains(req.URL.Path, "/dm_events")) {
+						return resp, nil
+					}
+					body, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err != nil {
+						return nil, err
+					}
+					r := repl
+					if r == "AHEAD" {
+						r = `"created_at":"` + time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05.000Z") + `",`
+					}
+					body = createdAt.ReplaceAll(body, []byte(r))
+					body = bytes.ReplaceAll(body, []byte(",}"), []byte("}"))
+					resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+					resp.Header.Del("Content-Length")
+					return resp, nil
+				})
+				m := r.srv.Post(r.alice, "@mypi led on", 8*time.Second)
+				d := r.srv.SendDM(r.alice, "led on", 8*time.Second)
+				time.Sleep(time.Minute)
+				synctest.Wait()
+				r.running()
+				if n := r.runs(m.ID) + r.runs(d.ID); n != 0 {
+					t.Errorf("an 8 s old command ran with max_age 3s (created_at %s)\n%s", name, r.log.String())
+				}
+				if n := r.log.count("command"); n != 2 {
+					t.Errorf("%d command lines, want 2 too-old answers\n%s", n, r.log.String())
+				}
+				if !strings.Contains(r.log.String(), `"result":"too_old"`) {
+					t.Errorf("no too_old result in the log")
+				}
+			})
+		})
+	}
 }

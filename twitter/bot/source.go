@@ -187,7 +187,7 @@ func (s *mentionPoll) Poll(ctx context.Context) error {
 	b.noteClock() // this answer's Date decides whether its commands run
 	posts = b.goodPosts(posts)
 	for _, p := range posts {
-		c := Command{Inbox: InboxMentions, ID: p.ID, AuthorID: p.AuthorID, AuthorUsername: p.AuthorUsername, Text: p.Text, CreatedAt: p.CreatedAt}
+		c := Command{Inbox: InboxMentions, ID: p.ID, AuthorID: p.AuthorID, AuthorUsername: p.AuthorUsername, Text: p.Text, CreatedAt: p.CreatedAt, EditOf: p.EditOf}
 		if err := b.take(ctx, c); err != nil {
 			return err
 		}
