@@ -79,7 +79,9 @@ type Options struct {
 	// MaxSkew is how far the local clock may be from the API's Date header
 	// before commands stop running; default 5m (OAuth itself refuses more).
 	MaxSkew time.Duration
-	// MaxBackoff caps the wait after transient failures; default 5m.
+	// MaxBackoff caps the wait after transient failures (5xx, timeouts,
+	// a dropped connection); default max(PollInterval, 30s), so that the
+	// bot is back within that of X.
 	MaxBackoff time.Duration
 }
 
@@ -159,7 +161,7 @@ func New(opt Options) (*Bot, error) {
 		opt.MaxSkew = 5 * time.Minute
 	}
 	if opt.MaxBackoff <= 0 {
-		opt.MaxBackoff = 5 * time.Minute
+		opt.MaxBackoff = max(opt.PollInterval, 30*time.Second)
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -242,6 +244,7 @@ func (b *Bot) Start(ctx context.Context, keyID string) error {
 			if err == nil {
 				b.account = u
 				b.everOK = true
+				b.ok(b.pacer("start"), twitter.EndpointMe, time.Now())
 				break
 			}
 			if ctx.Err() != nil {

@@ -525,10 +525,11 @@ func TestBotBacksOffOnTransient(t *testing.T) {
 		if len(calls) < 10 {
 			t.Fatalf("%d polls, want 1 + 8 failures + recovery", len(calls))
 		}
-		// The waits after failures grow (1, 2, 4... s, with jitter in [d/2, d)).
+		// The waits after failures grow (2, 4, 8... s, with jitter in [d/2,
+		// d)) to the cap, max(poll_interval, 30s).
 		for i := 2; i <= 9; i++ {
 			gap := calls[i].Sub(calls[i-1])
-			if floor := time.Second << (i - 1) / 2; gap < floor {
+			if floor := min(time.Second<<(i-1), 30*time.Second) / 2; gap < floor {
 				t.Errorf("wait before retry %d was %s, want at least %s", i-1, gap, floor)
 			}
 		}

@@ -312,6 +312,12 @@ func onMentions(req *http.Request) bool {
 	return strings.Contains(req.URL.Path, "/mentions")
 }
 
+// transientPolls bounds the mention requests in the 30 minutes of a
+// transient fault: the waits double from 2 s to the cap, max(poll_interval,
+// 30s) = 1m here, with jitter in [cap/2, cap): at most one request per 30 s
+// once capped, and the few of the climb.
+const transientPolls = int(30*time.Minute/(30*time.Second)) + 6
+
 // TestFaultMatrix: for each fault, the bot keeps running, reads at most
 // the 4 MiB bound per answer, causes no 429 itself, keeps its state small,
 // and once the fault clears runs the waiting command once and answers it.
@@ -330,6 +336,9 @@ func TestFaultMatrix(t *testing.T) {
 			r.tamper.mu.Unlock()
 			r.srv.Fail(twitter.EndpointMentions, twittertest.Fault{Status: 429})
 			r.tamper.set(nil, func(req *http.Request, resp *http.Response) (*http.Response, error) {
+				if resp.StatusCode != http.StatusTooManyRequests {
+					return resp, nil
+				}
 				for k := range resp.Header {
 					if strings.HasPrefix(strings.ToLower(k), "x-rate-limit") || strings.HasPrefix(strings.ToLower(k), "x-user-limit") {
 						resp.Header.Del(k)
@@ -337,16 +346,16 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				return resp, nil
 			})
-		}, lasts: 14 * time.Minute, maxPolls: 1, recover: 5 * time.Minute}, // no reset named: a whole window
-		{name: "500", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 500}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "502", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 502, Body: "<html>Bad Gateway</html>"}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "503", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 503, Body: `{"title":"Service Unavailable","status":503}`}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "504", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 504, Body: ""}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "timeout", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Delay: time.Hour}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "connection reset", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Drop: true}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "malformed JSON", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Malformed: true}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "truncated JSON", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 200, Body: `{"data":[{"id":"1`}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "HTML 200", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 200, Body: "<html><body>captive portal</body></html>"}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
+		}, lasts: 14 * time.Minute, maxPolls: 11, recover: 5 * time.Minute}, // no reset named: a minute, then paced as the other answers say
+		{name: "500", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 500}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "502", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 502, Body: "<html>Bad Gateway</html>"}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "503", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 503, Body: `{"title":"Service Unavailable","status":503}`}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "504", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 504, Body: ""}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "timeout", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Delay: time.Hour}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "connection reset", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Drop: true}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "malformed JSON", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Malformed: true}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "truncated JSON", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 200, Body: `{"data":[{"id":"1`}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "HTML 200", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 200, Body: "<html><body>captive portal</body></html>"}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
 		{name: "huge body", inject: func(r *rig) {
 			r.tamper.set(nil, func(req *http.Request, resp *http.Response) (*http.Response, error) {
 				if onMentions(req) {
@@ -355,7 +364,7 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				return resp, nil
 			})
-		}, lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute,
+		}, lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute,
 			check: func(t *testing.T, r *rig) {
 				polls := int64(r.srv.Requests(twitter.EndpointMentions))
 				if n := r.tamper.read; n > polls*(4*mib+64<<10) {
@@ -370,12 +379,12 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				return resp, nil
 			})
-		}, lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
+		}, lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
 		{name: "DNS failure", inject: func(r *rig) {
 			r.tamper.set(func(req *http.Request) error {
 				return &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "api.x.invalid", IsNotFound: true}}
 			}, nil)
-		}, lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
+		}, lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
 		{name: "clock far off", inject: func(r *rig) {
 			// The server's clock (Date, resets, post times) three hours
 			// behind: as when the Pi's own clock is three hours ahead (a
@@ -770,4 +779,31 @@ func TestMaxAgeFromTheID(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestRecoveryAfterOutage: after five minutes of 500s from every endpoint,
+// a command posted the moment X recovers is answered within max(poll_interval,
+// 30s) (the backoff's cap) and a poll: the backoff does not climb to minutes.
+func TestRecoveryAfterOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRigWith(t, "v2", twittertest.TierUnlimited, func(o *bot.Options) { o.PollInterval = time.Second })
+		for _, ep := range []string{twitter.EndpointMentions, twitter.EndpointPost} {
+			r.srv.Fail(ep, twittertest.Fault{Status: 500, Count: -1})
+		}
+		time.Sleep(5 * time.Minute)
+		r.srv.ClearFaults()
+		back := time.Now()
+		p := r.srv.Post(r.alice, "@mypi led on", 0)
+		for r.replied(p.ID) == 0 && time.Since(back) < time.Hour {
+			time.Sleep(100 * time.Millisecond)
+		}
+		took := time.Since(back)
+		t.Logf("a command posted as X came back after a 5-minute outage was answered %s later", took.Round(time.Second))
+		if took > 30*time.Second+2*time.Second {
+			t.Errorf("answered %s after X came back, want within the 30s cap and a poll", took.Round(time.Second))
+		}
+		if n := r.log.count("reachable again"); n < 1 {
+			t.Errorf("no \"reachable again\" line")
+		}
+	})
 }

@@ -78,11 +78,11 @@ func (b *Bot) outboxNext() time.Time {
 	p := b.pacer(sendEndpoint(b.st.Outbox[0]))
 	t := p.next
 	rl := b.opt.Client.RateLimits()[sendEndpoint(b.st.Outbox[0])]
-	if rl.DayLimit > 0 && rl.DayRemaining <= 0 && rl.DayReset.After(now) {
-		t = later(t, rl.DayReset.Add(-b.skew).Add(2*time.Second))
+	if rl.DayLimit > 0 && rl.DayRemaining <= 0 && !rl.DayReset.IsZero() {
+		t = later(t, b.resetAt(rl.DayReset, now, dayCap))
 	}
-	if rl.Limit > 0 && rl.Remaining <= 0 && rl.Reset.After(now) {
-		t = later(t, rl.Reset.Add(-b.skew).Add(2*time.Second))
+	if rl.Limit > 0 && rl.Remaining <= 0 && !rl.Reset.IsZero() {
+		t = later(t, b.resetAt(rl.Reset, now, windowCap))
 	}
 	return t
 }
@@ -149,7 +149,7 @@ func (b *Bot) flush(ctx context.Context) error {
 			continue
 		case err == nil || k == twitter.KindDuplicate:
 			// A duplicate was sent before (a restart after sending): it counts.
-			p.failures = 0
+			b.ok(p, sendEndpoint(o), time.Now())
 			b.everOK = true
 			b.log.Info("sent", "inbox", o.Inbox, "in_reply_to", o.InReplyTo, "to", o.To, "text", o.Text, "duplicate", k == twitter.KindDuplicate && err != nil)
 		case k == twitter.KindRateLimited || k == twitter.KindTransient || k == twitter.KindUnauthorized:
