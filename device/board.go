@@ -32,8 +32,8 @@ const eventBuffer = 16
 
 // Caller is who sent a command.
 type Caller struct {
-	ID       string // numeric user id
-	Username string // handle without @; compared case-insensitively
+	ID       string // numeric user id: what allow lists are matched by
+	Username string // handle without @, for messages only: a name is never matched (anyone can take a free one)
 	// Local is a person at the device itself (tweetpi do): device allow
 	// lists do not apply. The bot never sets it.
 	Local bool
@@ -48,6 +48,11 @@ type Options struct {
 	Logger      *slog.Logger // nil: no logs
 	Start       time.Time    // when the program started, for the uptime; zero: when Open ran
 	ThermalPath string       // CPU temperature in millidegrees; "": DefaultThermalPath
+	// UserID resolves an @handle of a device's allow list (without the @,
+	// any case) to the user id it names; ok is false while it is not
+	// known, and the handle then lets nobody in. nil: handles let nobody in,
+	// only ids do. cmd passes the bot's, which resolves them at start.
+	UserID func(handle string) (id string, ok bool)
 }
 
 // Result is what came of a command text.
@@ -77,6 +82,7 @@ type Board struct {
 	byName  map[string]*dev
 	start   time.Time
 	thermal string
+	userID  func(handle string) (string, bool)
 
 	events   chan Event
 	ctx      context.Context // the board's life: jobs and watchers end with it
@@ -161,6 +167,7 @@ func newBoard(specs []config.Device, opt Options) *Board {
 		byName:  map[string]*dev{},
 		start:   opt.Start,
 		thermal: opt.ThermalPath,
+		userID:  opt.UserID,
 		events:  make(chan Event, eventBuffer),
 		idle:    make(chan struct{}),
 	}

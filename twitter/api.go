@@ -26,7 +26,7 @@ type User struct {
 type Post struct {
 	ID             string
 	AuthorID       string
-	AuthorUsername string // without @; may be "" when the API did not expand it
+	AuthorUsername string // without @; "" on v2, which is not asked for it (X bills each expanded user)
 	Text           string // full text, HTML entities decoded
 	CreatedAt      time.Time
 	ConversationID string

@@ -103,7 +103,10 @@ type (
 // encoded by hand (query) rather than through sling's reflective
 // QueryStruct: the mentions are polled all day, and every parameter is also
 // percent-encoded and sorted again for the OAuth signature, so the query is
-// kept to what the bot reads (the author's username is a default user field).
+// kept to what the bot reads. It asks for no expansions: X bills each user
+// an answer includes as a user read, ten times an owned mention read, and
+// the bot matches authors by id (their handles come from resolving the
+// configuration's, once).
 type v2MentionsQuery struct {
 	SinceID         string
 	MaxResults      int
@@ -114,7 +117,7 @@ type v2MentionsQuery struct {
 func (q v2MentionsQuery) query() string {
 	var b strings.Builder
 	b.Grow(128)
-	b.WriteString("expansions=author_id&max_results=")
+	b.WriteString("max_results=")
 	b.WriteString(strconv.Itoa(q.MaxResults))
 	if q.PaginationToken != "" {
 		b.WriteString("&pagination_token=")

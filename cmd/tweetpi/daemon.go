@@ -111,6 +111,7 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 		Listen:       cfg.Twitter.Listen,
 		PollInterval: poll,
 		Allow:        cfg.Twitter.Allow,
+		Handles:      deviceHandles(cfg.Devices),
 		MaxAge:       cfg.Twitter.MaxAge,
 		Reply:        cfg.Twitter.Reply,
 		Notify:       d.notify,
@@ -152,7 +153,21 @@ func (d *daemon) openBoard(cfg *config.Config) (*device.Board, error) {
 		}
 		pins, d.sim = p, sim
 	}
-	return device.Open(cfg.Devices, pins, device.Options{Logger: d.log, Start: time.Now()})
+	return device.Open(cfg.Devices, pins, device.Options{Logger: d.log, Start: time.Now(), UserID: d.bot.UserID})
+}
+
+// deviceHandles are the @handles of the devices' allow lists: the bot
+// resolves them to ids with twitter.allow's.
+func deviceHandles(devs []config.Device) []string {
+	var hs []string
+	for _, dev := range devs {
+		for _, a := range dev.Allow {
+			if strings.HasPrefix(a, "@") {
+				hs = append(hs, a)
+			}
+		}
+	}
+	return hs
 }
 
 // watch forwards a board's input changes to the bot as DMs.
@@ -232,7 +247,7 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 	if err := config.WriteDeviceList(d.cfg.StateDir, d.cfg.GPIO.Backend, d.cfg.Devices); err != nil {
 		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}
-	d.bot.Reload(d.cfg.Twitter.Allow, bot.HandlerFunc(d.handle))
+	d.bot.Reload(d.cfg.Twitter.Allow, deviceHandles(d.cfg.Devices), bot.HandlerFunc(d.handle))
 	d.log.Info("reloaded", "devices", len(d.cfg.Devices), "allow", len(d.cfg.Twitter.Allow))
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/tweetpi/tweetpi/config"
@@ -57,9 +56,16 @@ type Options struct {
 
 	Listen       []string      // InboxMentions, InboxDMs; default mentions
 	PollInterval time.Duration // the fastest each inbox is polled; default 60s
-	Allow        []string      // "@handle" or numeric ids
-	MaxAge       time.Duration // older commands are answered "too old"; default 10m
-	Reply        bool          // answer commands
+	// Allow is who may command: numeric user ids, and @handles, resolved to
+	// ids at Start (a handle X does not know is *Fatal there; one X cannot
+	// be asked about now lets nobody in until it resolves, retried). Posts
+	// are matched by their author's id, never by a name.
+	Allow []string
+	// Handles are more @handles to resolve the same way, which let nobody
+	// in by themselves: the devices' allow lists (see UserID).
+	Handles []string
+	MaxAge  time.Duration // older commands are answered "too old"; default 10m
+	Reply   bool          // answer commands
 
 	// Push are the sources that deliver by themselves (the Activity API
 	// stream). While one is up for an inbox, that inbox is polled once at
@@ -106,9 +112,7 @@ type Bot struct {
 	pushes  chan Push
 	up      map[string]bool // inboxes a push source delivers now
 
-	allowIDs  map[string]bool   // allowed user ids
-	allowName map[string]bool   // allowed handles not (yet) resolved, lower-case
-	names     map[string]string // id -> handle, for DMs
+	allow allowList
 
 	account twitter.User
 	started time.Time
@@ -118,6 +122,7 @@ type Bot struct {
 	skew     time.Duration // server minus local clock, from the Date header
 	clockBad bool
 	stamps   stamps          // keep each reply text unique
+	sentDMs  sentLog         // DMs sent that no read has shown yet
 	skipped  map[string]bool // ids from the API that are not X's, logged once
 	// unsaved is how many replies at the end of the outbox were queued
 	// since the state was last written: sending one of them changes
@@ -132,8 +137,8 @@ type Bot struct {
 }
 
 type reloadReq struct {
-	allow   []string
-	handler Handler
+	allow, handles []string
+	handler        Handler
 }
 
 // New checks the options and the state directory (or takes opt.Ledger)
@@ -217,14 +222,15 @@ func (b *Bot) Ledger() *Ledger { return b.led }
 // Account is the account the keys belong to, known after Start.
 func (b *Bot) Account() twitter.User { return b.account }
 
-// Reload swaps the allow list and the handler; the loop applies it between
-// polls. It is safe to call from another goroutine.
-func (b *Bot) Reload(allow []string, h Handler) {
+// Reload swaps the allow list, the other handles to resolve (as
+// Options.Handles) and the handler; the loop applies it between polls. It
+// is safe to call from another goroutine.
+func (b *Bot) Reload(allow, handles []string, h Handler) {
 	select {
 	case <-b.reload:
 	default:
 	}
-	b.reload <- reloadReq{allow, h}
+	b.reload <- reloadReq{allow, handles, h}
 }
 
 // Start waits for a sane clock, learns the account (from the state when the
@@ -278,54 +284,7 @@ func (b *Bot) Start(ctx context.Context, keyID string) error {
 		}
 		b.log.Info("account", "account_id", b.account.ID, "username", b.account.Username)
 	}
-	return b.setAllow(ctx, b.opt.Allow)
-}
-
-// setAllow resolves the allow list: ids as they are, @handles through the
-// state's cache or the API. A handle that cannot be resolved now is still
-// matched by the username the API sends with each post.
-func (b *Bot) setAllow(ctx context.Context, allow []string) error {
-	ids, names, byID := map[string]bool{}, map[string]bool{}, map[string]string{}
-	resolved := map[string]string{}
-	for _, a := range allow {
-		if isID(a) {
-			ids[a] = true
-			continue
-		}
-		h := strings.ToLower(strings.TrimPrefix(a, "@"))
-		if id, ok := b.st.Handles[h]; ok {
-			ids[id], byID[id] = true, h
-			continue
-		}
-		u, err := b.opt.Client.UserByUsername(ctx, h)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			b.log.Warn("allow: cannot resolve handle now; matching it by username until it resolves", "handle", "@"+h, "err", err)
-			names[h] = true
-			continue
-		}
-		ids[u.ID], byID[u.ID] = true, h
-		resolved[h] = u.ID
-	}
-	b.allowIDs, b.allowName, b.names = ids, names, byID
-	if len(resolved) == 0 {
-		return nil
-	}
-	b.led.mu.Lock()
-	defer b.led.mu.Unlock()
-	if b.st.Handles == nil {
-		b.st.Handles = map[string]string{}
-	}
-	for h, id := range resolved {
-		b.st.Handles[h] = id
-	}
-	return b.saveLocked()
-}
-
-func (b *Bot) allowed(id, username string) bool {
-	return b.allowIDs[id] || (username != "" && b.allowName[strings.ToLower(username)])
+	return b.setAllow(ctx, b.opt.Allow, b.opt.Handles, true)
 }
 
 // waitClock waits until the local clock is past the floor.
@@ -403,13 +362,18 @@ func (b *Bot) Run(ctx context.Context) error {
 				wake = t
 			}
 		}
+		if b.pendingHandles() {
+			if t := b.pacer(twitter.EndpointUserByName).next; t.Before(wake) {
+				wake = t
+			}
+		}
 		timer.Reset(max(0, wake.Sub(now)))
 		select {
 		case <-ctx.Done():
 			return nil
 		case r := <-b.reload:
-			b.opt.Allow, b.opt.Handler = r.allow, r.handler
-			if err := b.setAllow(ctx, r.allow); err != nil && ctx.Err() == nil {
+			b.opt.Allow, b.opt.Handles, b.opt.Handler = r.allow, r.handles, r.handler
+			if err := b.setAllow(ctx, r.allow, r.handles, false); err != nil && ctx.Err() == nil {
 				b.log.Error("reload: allow list", "err", err)
 			}
 			b.log.Info("reloaded", "allow", len(r.allow))
@@ -431,6 +395,12 @@ func (b *Bot) Run(ctx context.Context) error {
 				}
 			}
 		case <-timer.C:
+		}
+		if b.pendingHandles() && !time.Now().Before(b.pacer(twitter.EndpointUserByName).next) {
+			b.resolvePending(ctx)
+			if ctx.Err() != nil {
+				return nil
+			}
 		}
 		for _, s := range b.sources {
 			p := b.pacer(s.Inbox())

@@ -43,6 +43,7 @@ type windowClient struct {
 
 	sendDelay time.Duration // how long SendDM takes (ctx may end it sooner)
 	sending   chan string   // receives the text of each SendDM as it starts, when set
+	onSend    func()        // called as each SendDM starts, when set
 }
 
 type window struct {
@@ -191,6 +192,9 @@ func (c *windowClient) Reply(ctx context.Context, inReplyTo, text string) (strin
 func (c *windowClient) SendDM(ctx context.Context, to, text string) (string, error) {
 	if c.sending != nil {
 		c.sending <- text
+	}
+	if c.onSend != nil {
+		c.onSend()
 	}
 	if c.sendDelay > 0 {
 		select {

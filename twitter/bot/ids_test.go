@@ -92,3 +92,30 @@ func TestBadCursorInStateRepaired(t *testing.T) {
 		}
 	})
 }
+
+// TestDMBeforeOwnReplyRuns: a DM that arrives while the bot sends a reply
+// lies below the reply in the list, and the reply, the bot's own, is the
+// newest event: the next poll must not take that for "nothing new".
+func TestDMBeforeOwnReplyRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newWindowClient()
+		once := false
+		c.onSend = func() { // the reply is on its way: bob's DM comes now
+			if !once {
+				once = true
+				c.addDM(bob, "fan 10%")
+			}
+		}
+		h := &recorder{}
+		stop := startBot(t, c, h, t.TempDir(), Options{PollInterval: time.Second, Listen: []string{InboxDMs}, Allow: []string{alice.ID, bob.ID}})
+		time.Sleep(2 * time.Second)
+		c.addDM(alice, "led on")
+		time.Sleep(5 * time.Second)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := strings.Join(h.texts(), "|"), "led on|fan 10%"; got != want {
+			t.Errorf("ran %q, want %q", got, want)
+		}
+	})
+}

@@ -21,11 +21,7 @@ func (b *Bot) outgoing(c Command, reply string) Outgoing {
 
 // notify DMs text to every allowed user whose id is known.
 func (b *Bot) notify(text string) {
-	ids := make([]string, 0, len(b.allowIDs))
-	for id := range b.allowIDs {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := b.allowedIDs()
 	for _, id := range ids {
 		b.enqueue(Outgoing{Inbox: InboxDMs, To: id, Text: b.replyText(text), Queued: time.Now(), base: text})
 	}
@@ -120,10 +116,11 @@ func (b *Bot) flush(ctx context.Context) error {
 		var err error
 		if o.Inbox == InboxDMs {
 			var id string
-			if id, err = b.opt.Client.SendDM(sctx, o.To, o.Text); err == nil && id != "" && slices.Contains(b.opt.Listen, InboxDMs) {
-				// It shows in dm_events too: known, the next poll need not
-				// read on to see it.
-				b.mark(Command{Inbox: InboxDMs, ID: id})
+			if id, err = b.opt.Client.SendDM(sctx, o.To, o.Text); err == nil && twitter.ValidID(id) && slices.Contains(b.opt.Listen, InboxDMs) {
+				// It shows in dm_events too, on top: the next poll's look
+				// at the newest events knows it for the bot's own, and
+				// looks one further.
+				b.sentDMs.add(id)
 			}
 		} else {
 			_, err = b.opt.Client.Reply(sctx, o.InReplyTo, o.Text)

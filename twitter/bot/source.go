@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -296,11 +297,16 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 		// dm_events has no since_id, and X bills every DM event an answer
 		// returns: look at the newest event alone, and read on only when
 		// it is new. An idle poll reads one event, not a page of old ones.
-		newest, err := s.newest(ctx)
+		// The DMs the bot sent since its last read are on top, and not
+		// proof that nothing came before them: one more event each is
+		// looked at.
+		sent := b.sentDMs.list()
+		top, err := b.opt.Client.DirectMessages(ctx, twitter.DMParams{MaxResults: 1 + len(sent), MaxPages: 1})
 		if err != nil {
 			return err
 		}
-		if newest == "" || s.seen(newest) {
+		b.noteClock()
+		if !s.fresh(top, sent) {
 			return nil
 		}
 		if b.spent(twitter.EndpointDMEvents, time.Now()) {
@@ -317,12 +323,67 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 	}
 	b.noteClock() // this answer's Date decides whether its commands run
 	for _, d := range dms {
-		c := Command{Inbox: InboxDMs, ID: d.ID, AuthorID: d.SenderID, AuthorUsername: b.names[d.SenderID], Text: d.Text, CreatedAt: d.CreatedAt}
+		c := Command{Inbox: InboxDMs, ID: d.ID, AuthorID: d.SenderID, AuthorUsername: b.nameOf(d.SenderID), Text: d.Text, CreatedAt: d.CreatedAt}
 		if err := b.take(ctx, c); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fresh reports whether the newest events (oldest first) hold one not
+// seen before, below the bot's own sent DMs; when they do not, the sent
+// ones among them are marked seen.
+func (s *dmPoll) fresh(top []twitter.DM, sent []string) bool {
+	var own []string
+	for i := len(top) - 1; i >= 0; i-- {
+		id := top[i].ID
+		switch {
+		case slices.Contains(sent, id):
+			own = append(own, id)
+		case s.seen(id):
+			for _, id := range own {
+				s.b.mark(Command{Inbox: InboxDMs, ID: id})
+			}
+			s.b.sentDMs.drop(own)
+			return false
+		default:
+			return true
+		}
+	}
+	// Nothing but the bot's own (or nothing at all): with its own on top,
+	// read on to an event seen before.
+	return len(own) > 0
+}
+
+// sentLog is the ids of the DMs the bot sent that no read has shown yet,
+// newest last, at most maxSentLog. Safe for concurrent use.
+type sentLog struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+const maxSentLog = 20
+
+func (l *sentLog) add(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ids = append(l.ids, id)
+	if n := len(l.ids); n > maxSentLog {
+		l.ids = slices.Clone(l.ids[n-maxSentLog:])
+	}
+}
+
+func (l *sentLog) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.ids)
+}
+
+func (l *sentLog) drop(ids []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ids = slices.DeleteFunc(l.ids, func(id string) bool { return slices.Contains(ids, id) })
 }
 
 // seen reports whether a DM event was taken or skipped before. The loop

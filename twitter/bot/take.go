@@ -43,8 +43,11 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 			return nil
 		}
 	}
+	if c.AuthorUsername == "" {
+		c.AuthorUsername = b.nameOf(c.AuthorID) // the configuration's handle for an allowed id
+	}
 	log := b.log.With("inbox", c.Inbox, "post_id", c.ID, "author_id", c.AuthorID, "author", c.AuthorUsername)
-	if !b.allowed(c.AuthorID, c.AuthorUsername) {
+	if !b.allowed(c.AuthorID) {
 		b.mark(c)
 		log.Info("ignored: author not allowed", "text", config.Truncate(c.Text, 80))
 		return nil

@@ -169,6 +169,7 @@ type Server struct {
 	faults    map[string][]*Fault
 	log       map[string][]time.Time
 	reads     map[string]int
+	userReads int // users the answers included (expansions=author_id)
 	watchers  []func(Event)
 	mentionsN int // the v2 cap on reachable mentions
 }
@@ -537,6 +538,15 @@ func (s *Server) Reads(endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.reads[endpoint]
+}
+
+// UserReads is how many users the answers included beside their posts
+// (v2's expansions=author_id): X bills each as a user read, ten times an
+// owned mention read.
+func (s *Server) UserReads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userReads
 }
 
 // RequestTimes are the times (by the server's clock) of the requests to

@@ -175,6 +175,7 @@ func (s *Server) v2Mentions(r *http.Request, _ []byte, _ time.Time) answer {
 			us = append(us, v2UserJSON(s.users[a]))
 		}
 		out["includes"] = map[string]any{"users": us}
+		s.userReads += len(us)
 	}
 	return answer{status: http.StatusOK, body: out, reads: len(data)}
 }
