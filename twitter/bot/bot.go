@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tweetpi/tweetpi/config"
@@ -116,24 +119,19 @@ type Bot struct {
 
 	account twitter.User
 	started time.Time
-	everOK  bool // an API call succeeded since start
+	everOK  atomic.Bool // an API call succeeded since start
 
-	pace     map[string]*pacer
-	skew     time.Duration // server minus local clock, from the Date header
-	clockBad bool
-	stamps   stamps          // keep each reply text unique
-	sentDMs  sentLog         // DMs sent that no read has shown yet
-	skipped  map[string]bool // ids from the API that are not X's, logged once
-	// unsaved is how many replies at the end of the outbox were queued
-	// since the state was last written: sending one of them changes
-	// nothing in the file, so it needs no write (and no fsync).
-	unsaved int
-	// dirty: posts were taken without a write (nothing ran for them); the
-	// poll's last write records them, before their queued answers go out.
-	dirty bool
-	// writes is led.writes as of the bot's latest look: a write since (by
-	// another user of the ledger) took unsaved and dirty along.
-	writes uint64
+	pace    map[string]*pacer // the loop's: its sources' and the lookups'
+	senders []*sender         // one per inbox, beside the loop
+	stamps  stamps            // keep each reply text unique
+	sentDMs sentLog           // DMs sent that no read has shown yet
+	skipped map[string]bool   // ids from the API that are not X's, logged once
+
+	// The clock, as the latest answer's Date header shows it; the loop and
+	// the senders both look.
+	clockMu  sync.Mutex   // orders noteClock's changes and their log lines
+	skewNs   atomic.Int64 // server minus local clock, from the Date header
+	clockBad atomic.Bool  // the skew is past MaxSkew: nothing runs or is sent
 }
 
 type reloadReq struct {
@@ -189,7 +187,9 @@ func New(opt Options) (*Bot, error) {
 		b.led, b.ownLedger = led, true
 	}
 	b.st = b.led.st
-	b.writes = b.led.writes.Load()
+	for _, in := range []string{InboxMentions, InboxDMs} {
+		b.senders = append(b.senders, &sender{b: b, inbox: in, wake: make(chan struct{}, 1)})
+	}
 	for _, in := range opt.Listen {
 		switch in {
 		case InboxMentions:
@@ -249,7 +249,7 @@ func (b *Bot) Start(ctx context.Context, keyID string) error {
 			u, err := b.opt.Client.Me(ctx)
 			if err == nil {
 				b.account = u
-				b.everOK = true
+				b.everOK.Store(true)
 				b.ok(b.pacer("start"), twitter.EndpointMe, time.Now())
 				break
 			}
@@ -257,8 +257,8 @@ func (b *Bot) Start(ctx context.Context, keyID string) error {
 				return ctx.Err()
 			}
 			b.noteClock()
-			if b.clockBad {
-				b.log.Error("the clock is far from the API's; waiting for it to be set (is NTP running?)", "skew", b.skew.Round(time.Second).String())
+			if b.clockBad.Load() {
+				b.log.Error("the clock is far from the API's; waiting for it to be set (is NTP running?)", "skew", b.skew().Round(time.Second).String())
 			} else if k := twitter.KindOf(err); k == twitter.KindUnauthorized || k == twitter.KindForbidden {
 				return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
 			} else {
@@ -306,34 +306,46 @@ func (b *Bot) noteClock() {
 	if d.IsZero() {
 		return
 	}
-	b.skew = time.Until(d)
-	bad := b.skew > b.opt.MaxSkew || b.skew < -b.opt.MaxSkew
-	if bad != b.clockBad {
+	b.clockMu.Lock()
+	defer b.clockMu.Unlock()
+	skew := time.Until(d)
+	b.skewNs.Store(int64(skew))
+	bad := skew > b.opt.MaxSkew || skew < -b.opt.MaxSkew
+	if bad != b.clockBad.Load() {
 		if bad {
-			b.log.Error("the clock is far from the API's: nothing runs or is sent until it is set", "skew", b.skew.Round(time.Second).String())
+			b.log.Error("the clock is far from the API's: nothing runs or is sent until it is set", "skew", skew.Round(time.Second).String())
 		} else {
-			b.log.Info("the clock agrees with the API's again", "skew", b.skew.Round(time.Second).String())
+			b.log.Info("the clock agrees with the API's again", "skew", skew.Round(time.Second).String())
 		}
 	}
-	b.clockBad = bad
+	b.clockBad.Store(bad)
 }
+
+// skew is the server's clock minus the local one, as last seen.
+func (b *Bot) skew() time.Duration { return time.Duration(b.skewNs.Load()) }
 
 // Run runs the sources until ctx is cancelled (it then returns nil) or a
 // fatal error: the polls when they are due, what the push sources
-// deliver, the reloads, the notifications and the outbox, one at a time.
+// deliver, the reloads and the notifications, one at a time; the replies
+// go out beside it (one sender per inbox), so that a slow endpoint never
+// holds it.
 func (b *Bot) Run(ctx context.Context) error {
 	if b.account.ID == "" {
 		return errors.New("bot: Run before Start")
 	}
 	pctx, stopPush := context.WithCancel(ctx)
 	pushDone := b.startPush(pctx)
+	sendersDone := b.startSenders(ctx)
 	defer func() {
 		stopPush()
 		pushDone()
+		sendersDone() // a send under way gets sendGrace
 		// Replies queued since the last write would be lost with the
 		// process: keep them for the next start.
-		b.catchUp()
-		if b.unsaved > 0 || b.dirty {
+		b.led.mu.Lock()
+		keep := b.led.dirty || slices.ContainsFunc(b.st.Outbox, func(o Outgoing) bool { return !o.saved })
+		b.led.mu.Unlock()
+		if keep {
 			if err := b.save(); err != nil {
 				b.log.Error("save state at stop", "err", err)
 			}
@@ -355,11 +367,6 @@ func (b *Bot) Run(ctx context.Context) error {
 		for _, s := range b.sources {
 			if p := b.pacer(s.Inbox()); p.next.Before(wake) {
 				wake = p.next
-			}
-		}
-		if len(b.st.Outbox) > 0 {
-			if t := b.outboxNext(); t.Before(wake) {
-				wake = t
 			}
 		}
 		if b.pendingHandles() {
@@ -417,26 +424,6 @@ func (b *Bot) Run(ctx context.Context) error {
 			}
 			b.schedule(s, p, err)
 		}
-		if len(b.st.Outbox) > 0 && !time.Now().Before(b.outboxNext()) {
-			if err := b.flush(ctx); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				var f *Fatal
-				if errors.As(err, &f) {
-					return err
-				}
-			}
-		}
-	}
-}
-
-// catchUp forgets unsaved and dirty when the ledger was written since the
-// bot's last look: that write took them along. Before a change that sets
-// them, call it with b.led.mu held, so no write falls between the two.
-func (b *Bot) catchUp() {
-	if w := b.led.writes.Load(); w != b.writes {
-		b.writes, b.unsaved, b.dirty = w, 0, false
 	}
 }
 
@@ -447,14 +434,21 @@ func (b *Bot) save() error {
 	return b.saveLocked()
 }
 
-// saveLocked writes the state file; b.led.mu is held.
+// saveLocked writes the state file; b.led.mu is held. The senders are
+// woken: what waited for the write may go out.
 func (b *Bot) saveLocked() error {
 	if err := b.led.save(); err != nil {
 		return err
 	}
-	b.unsaved, b.dirty = 0, false
-	b.writes = b.led.writes.Load()
+	b.wakeSenders()
 	return nil
+}
+
+// dirty reports whether the state holds changes the file does not.
+func (b *Bot) dirty() bool {
+	b.led.mu.Lock()
+	defer b.led.mu.Unlock()
+	return b.led.dirty
 }
 
 // sleep waits for d or until ctx is done.

@@ -44,6 +44,7 @@ type windowClient struct {
 	sendDelay time.Duration // how long SendDM takes (ctx may end it sooner)
 	sending   chan string   // receives the text of each SendDM as it starts, when set
 	onSend    func()        // called as each SendDM starts, when set
+	loseDMs   int           // the next SendDMs take effect, and their answer is lost
 }
 
 type window struct {
@@ -210,8 +211,12 @@ func (c *windowClient) SendDM(ctx context.Context, to, text string) (string, err
 	}
 	c.sentDMs = append(c.sentDMs, to+" "+text)
 	c.nextID++
-	d := twitter.DM{ID: strconv.FormatInt(c.nextID, 10), SenderID: c.account.ID, Text: text, CreatedAt: time.Now()}
+	d := twitter.DM{ID: strconv.FormatInt(c.nextID, 10), SenderID: c.account.ID, Text: text, CreatedAt: time.Now(), ConversationID: conversation(c.account.ID, to)}
 	c.dms = append(c.dms, d)
+	if c.loseDMs > 0 {
+		c.loseDMs--
+		return "", &twitter.APIError{Kind: twitter.KindTransient, Endpoint: twitter.EndpointSendDM, Err: fmt.Errorf("no answer within 15s")}
+	}
 	return d.ID, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/tweetpi/tweetpi/twitter"
 )
 
 // TestLoadedOutboxBounded: a state file that holds 5,000 queued DMs (an
@@ -50,6 +52,44 @@ func TestReplyStampsUnique(t *testing.T) {
 				t.Fatalf("reply %d repeats %q", i, text)
 			}
 			seen[text] = true
+		}
+	})
+}
+
+// TestUnsureDMAcrossRestart: a DM reply whose answer was lost is kept in
+// the state as unsure; after a restart it is looked for among the sent DMs
+// before it goes again, and, found there, is not sent a second time.
+func TestUnsureDMAcrossRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newWindowClient()
+		c.loseDMs = 1
+		c.setLimit(twitter.EndpointSendDM, 1, time.Hour) // the retry waits past the stop
+		dir := t.TempDir()
+		opt := Options{PollInterval: time.Second, Listen: []string{InboxDMs}}
+		stop := startBot(t, c, &recorder{}, dir, opt)
+		time.Sleep(2 * time.Second)
+		c.addDM(alice, "pump on")
+		time.Sleep(5 * time.Second)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		st, err := LoadState(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Outbox) != 1 || st.Outbox[0].Unsure.IsZero() {
+			t.Fatalf("outbox %+v, want the reply kept, marked unsure", st.Outbox)
+		}
+		stop = startBot(t, c, &recorder{}, dir, opt)
+		time.Sleep(2 * time.Hour)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if len(c.sentDMs) != 1 {
+			t.Errorf("DMs %q, want the reply once", c.sentDMs)
+		}
+		if st, _ := LoadState(dir); len(st.Outbox) != 0 {
+			t.Errorf("outbox %+v after the restart, want it empty", st.Outbox)
 		}
 	})
 }

@@ -807,3 +807,100 @@ func TestRecoveryAfterOutage(t *testing.T) {
 		}
 	})
 }
+
+// TestSlowRepliesDoNotStopTheLoop: a reply endpoint that works but takes 5 s
+// a post, with 20 replies queued, does not hold the loop: it goes round
+// (the watchdog's progress) at least every 10 s, a command posted meanwhile
+// runs at the next poll, and the replies go out once each, in order.
+func TestSlowRepliesDoNotStopTheLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var turns []time.Time
+		r := newRigWith(t, "v2", twittertest.TierUnlimited, func(o *bot.Options) {
+			o.PollInterval = time.Second
+			o.Progress = func() {
+				mu.Lock()
+				turns = append(turns, time.Now())
+				mu.Unlock()
+			}
+		})
+		r.srv.Fail(twitter.EndpointPost, twittertest.Fault{Delay: 5 * time.Second, Count: 21})
+		ids := r.commands(20)
+		time.Sleep(10 * time.Second)
+		late := r.srv.Post(r.alice, "@mypi fan 1%", 0)
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if n := r.runs(late.ID); n != 1 {
+			t.Errorf("a command posted while 20 slow replies go out ran %d times within 3s, want 1: the loop waits on the sends", n)
+		}
+		time.Sleep(3 * time.Minute)
+		synctest.Wait()
+		r.running()
+		var got []string
+		for _, rep := range r.srv.Replies() {
+			got = append(got, rep.InReplyTo)
+		}
+		if want := append(slices.Clone(ids), late.ID); !slices.Equal(got, want) {
+			t.Errorf("replies to %v, want each command answered once, in order %v", got, want)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var worst time.Duration
+		for i := 1; i < len(turns); i++ {
+			worst = max(worst, turns[i].Sub(turns[i-1]))
+		}
+		t.Logf("the loop went round %d times; the longest gap %s, while 21 replies took 5 s each", len(turns), worst)
+		if worst > 11*time.Second {
+			t.Errorf("the loop did not go round for %s: a watchdog of 60 s would not see progress for that long", worst)
+		}
+	})
+}
+
+// TestLostDMReplyNotSentTwice: a DM reply that X took but whose answer was
+// lost (a timeout, a connection reset after the request went out) is not
+// sent again: before a second try, the bot looks in dm_events, where the
+// account's own sent DMs are listed, and finds it there. One whose request
+// never took effect is sent again, once. A mention reply keeps its
+// duplicate check (X refuses the same text twice).
+func TestLostDMReplyNotSentTwice(t *testing.T) {
+	for name, f := range map[string]twittertest.Fault{
+		"lost after it took effect": {Lost: true},
+		"dropped before":            {Drop: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := newRigWith(t, "v2", twittertest.TierBasic, func(o *bot.Options) {
+					o.Listen = []string{bot.InboxMentions, bot.InboxDMs}
+				})
+				r.srv.Fail(twitter.EndpointSendDM, f)
+				r.srv.Fail(twitter.EndpointPost, f)
+				d := r.srv.SendDM(r.alice, "led on", 0)
+				m := r.srv.Post(r.alice, "@mypi led off", 0)
+				time.Sleep(30 * time.Minute)
+				synctest.Wait()
+				r.running()
+				if n := r.runs(d.ID) + r.runs(m.ID); n != 2 {
+					t.Errorf("%d runs, want the two commands once each", n)
+				}
+				var toAlice int
+				for _, s := range r.srv.SentDMs() {
+					if s.To == r.alice.ID {
+						toAlice++
+					}
+				}
+				if toAlice != 1 {
+					t.Errorf("%d DMs to alice, want the reply once\n%s", toAlice, r.log.String())
+				}
+				if confirmed := strings.Contains(r.log.String(), `"confirmed":true`); confirmed != f.Lost {
+					t.Errorf("confirmed in dm_events: %t, want %t", confirmed, f.Lost)
+				}
+				if n := r.replied(m.ID); n != 1 {
+					t.Errorf("%d replies to the mention, want 1", n)
+				}
+				if st := r.bot.State(); len(st.Outbox) != 0 {
+					t.Errorf("%d replies still queued", len(st.Outbox))
+				}
+			})
+		})
+	}
+}

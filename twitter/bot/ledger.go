@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -20,11 +19,13 @@ type Ledger struct {
 	log  *slog.Logger
 	lock *dirLock
 
-	mu sync.Mutex // guards st, and every write of the file
+	mu sync.Mutex // guards st, dirty, seq, and every write of the file
 	st *State
-	// writes counts the writes of the file: the bot learns from it that
-	// another's write took its unsaved changes along.
-	writes atomic.Uint64
+	// dirty: st holds changes the file does not (items taken without a
+	// write of their own, replies sent that the file still holds); the
+	// next write takes them along, whoever makes it.
+	dirty bool
+	seq   uint64 // the last outbox entry's seq
 }
 
 // OpenLedger checks the state directory (creating it, mode 0700, when it
@@ -52,7 +53,13 @@ func OpenLedger(dir string, log *slog.Logger) (*Ledger, error) {
 		log.Warn("state file: a bound applied on load", "dir", dir, "change", c)
 	}
 	removeTempFiles(dir, log)
-	return &Ledger{dir: dir, log: log, lock: lock, st: st}, nil
+	l := &Ledger{dir: dir, log: log, lock: lock, st: st}
+	for i := range st.Outbox {
+		o := &st.Outbox[i]
+		l.seq++
+		o.seq, o.saved, o.ready = l.seq, true, true
+	}
+	return l, nil
 }
 
 // Dir is the state directory.
@@ -98,11 +105,15 @@ func (l *Ledger) Take(ns, id string) (fresh bool, err error) {
 	return true, nil
 }
 
-// save writes the state file. l.mu is held.
+// save writes the state file. l.mu is held. Every reply queued is in the
+// file then, and may go out: what it answers is recorded.
 func (l *Ledger) save() error {
 	if err := l.st.Save(l.dir, time.Now()); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
-	l.writes.Add(1)
+	l.dirty = false
+	for i := range l.st.Outbox {
+		l.st.Outbox[i].saved, l.st.Outbox[i].ready = true, true
+	}
 	return nil
 }

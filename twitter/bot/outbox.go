@@ -2,11 +2,20 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/tweetpi/tweetpi/twitter"
 )
+
+// The outbox: the replies waiting to go out, in the state (st.Outbox,
+// oldest first, at most maxOutbox) so that a stop keeps them. One sender
+// per inbox sends them beside the loop, in order, paced by the rate limits:
+// a slow or failing endpoint never holds the polls, the commands or the
+// watchdog. Only the loop adds entries; a sender takes its inbox's first
+// entry, sends it, and removes it.
 
 // outgoing is the answer to c.
 func (b *Bot) outgoing(c Command, reply string) Outgoing {
@@ -23,29 +32,48 @@ func (b *Bot) outgoing(c Command, reply string) Outgoing {
 func (b *Bot) notify(text string) {
 	ids := b.allowedIDs()
 	for _, id := range ids {
-		b.enqueue(Outgoing{Inbox: InboxDMs, To: id, Text: b.replyText(text), Queued: time.Now(), base: text})
+		b.enqueue(Outgoing{Inbox: InboxDMs, To: id, Text: b.replyText(text), Queued: time.Now(), base: text}, true)
 	}
 	b.log.Info("notify", "text", text, "to", len(ids))
 }
 
-// enqueue queues a reply, dropping the oldest when the outbox is full.
-func (b *Bot) enqueue(o Outgoing) {
+// enqueue queues a reply, dropping the oldest waiting one when the outbox
+// is full. ready is false for an answer to an item taken without a write
+// of its own (too old, say): it waits for the next write of the state,
+// which records the item taken, so that a crash cannot answer it twice.
+func (b *Bot) enqueue(o Outgoing, ready bool) {
 	b.led.mu.Lock()
-	defer b.led.mu.Unlock()
-	b.catchUp()
 	if len(b.st.Outbox) >= maxOutbox {
-		b.log.Warn("outbox full: dropping the oldest reply", "text", b.st.Outbox[0].Text)
-		if len(b.st.Outbox) == b.unsaved {
-			b.unsaved--
+		i := slices.IndexFunc(b.st.Outbox, func(x Outgoing) bool { return !x.busy })
+		if i < 0 {
+			i = 0
 		}
-		b.st.Outbox = b.st.Outbox[1:]
+		b.log.Warn("outbox full: dropping the oldest reply", "text", b.st.Outbox[i].Text)
+		if b.st.Outbox[i].saved {
+			b.led.dirty = true
+		}
+		b.st.Outbox = slices.Delete(b.st.Outbox, i, i+1)
 	}
+	b.led.seq++
+	o.seq, o.ready = b.led.seq, ready
 	b.st.Outbox = append(b.st.Outbox, o)
-	b.unsaved++
+	b.led.mu.Unlock()
+	b.wakeSenders()
 }
 
-func sendEndpoint(o Outgoing) string {
-	if o.Inbox == InboxDMs {
+// wakeSenders tells the senders that the outbox changed.
+func (b *Bot) wakeSenders() {
+	for _, s := range b.senders {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// sendEndpoint is the rate-limited endpoint that sends a reply of inbox.
+func sendEndpoint(inbox string) string {
+	if inbox == InboxDMs {
 		return twitter.EndpointSendDM
 	}
 	return twitter.EndpointPost
@@ -65,15 +93,45 @@ func outlive(ctx context.Context, grace time.Duration) (context.Context, context
 	return sctx, func() { stop(); cancel() }
 }
 
-// outboxNext is when the first queued reply may go out.
-func (b *Bot) outboxNext() time.Time {
-	if len(b.st.Outbox) == 0 {
-		return time.Time{}
+// sender sends the replies of one inbox.
+type sender struct {
+	b     *Bot
+	inbox string
+	pace  pacer
+	wake  chan struct{}
+}
+
+// startSenders runs a sender per inbox until ctx ends; the returned func
+// waits for them (a send under way gets sendGrace).
+func (b *Bot) startSenders(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	for _, s := range b.senders {
+		wg.Go(func() { s.run(ctx) })
 	}
+	return wg.Wait
+}
+
+// head is the first entry of the sender's inbox, if it may go out now.
+func (s *sender) head() (Outgoing, bool) {
+	b := s.b
+	b.led.mu.Lock()
+	defer b.led.mu.Unlock()
+	for _, o := range b.st.Outbox {
+		if o.Inbox == s.inbox {
+			return o, o.ready // in order: one not ready holds those after it
+		}
+	}
+	return Outgoing{}, false
+}
+
+// next is when a reply may go out: after the backoff, inside the rate
+// limits the latest answer named.
+func (s *sender) next() time.Time {
+	b := s.b
 	now := time.Now()
-	p := b.pacer(sendEndpoint(b.st.Outbox[0]))
-	t := p.next
-	rl := b.opt.Client.RateLimits()[sendEndpoint(b.st.Outbox[0])]
+	ep := sendEndpoint(s.inbox)
+	t := s.pace.next
+	rl := b.opt.Client.RateLimits()[ep]
 	if rl.DayLimit > 0 && rl.DayRemaining <= 0 && !rl.DayReset.IsZero() {
 		t = later(t, b.resetAt(rl.DayReset, now, dayCap))
 	}
@@ -83,90 +141,207 @@ func (b *Bot) outboxNext() time.Time {
 	return t
 }
 
-// flush sends queued replies in order until one must wait.
-func (b *Bot) flush(ctx context.Context) error {
-	changed := false
-	defer func() {
-		if changed {
-			if err := b.save(); err != nil {
-				b.log.Error("save state", "err", err)
+func (s *sender) run(ctx context.Context) {
+	const idle = time.Hour // nothing to send: wait for a wake
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		wait := idle
+		o, ok := s.head()
+		if ok {
+			wait = max(0, time.Until(s.next()))
+			if s.b.clockBad.Load() {
+				wait = 10 * time.Second // nothing is sent until the clock is set
 			}
 		}
-	}()
-	restamps := 0
-	for len(b.st.Outbox) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if b.clockBad {
-			return nil
-		}
-		o := b.st.Outbox[0]
-		if time.Now().Before(b.outboxNext()) {
-			return nil
-		}
-		p := b.pacer(sendEndpoint(o))
-		b.led.mu.Lock()
-		b.st.Outbox[0].tried = true
-		b.led.mu.Unlock()
-		// A send under way when the bot is told to stop may finish: cut
-		// short, it may reach X without the bot knowing, and go out again
-		// after the restart (X refuses a repeated post, not a repeated DM).
-		sctx, sent := outlive(ctx, sendGrace)
-		var err error
-		if o.Inbox == InboxDMs {
-			var id string
-			if id, err = b.opt.Client.SendDM(sctx, o.To, o.Text); err == nil && twitter.ValidID(id) && slices.Contains(b.opt.Listen, InboxDMs) {
-				// It shows in dm_events too, on top: the next poll's look
-				// at the newest events knows it for the bot's own, and
-				// looks one further.
-				b.sentDMs.add(id)
+		if ok && wait == 0 {
+			s.send(ctx, o)
+			if ctx.Err() != nil {
+				return
 			}
-		} else {
-			_, err = b.opt.Client.Reply(sctx, o.InReplyTo, o.Text)
-		}
-		cut := sctx.Err() != nil
-		sent()
-		b.noteClock()
-		if err != nil && cut {
-			return ctx.Err() // unknown whether it went out: it stays queued
-		}
-		switch k := twitter.KindOf(err); {
-		case k == twitter.KindDuplicate && err != nil && o.base != "" && !o.tried && restamps < 5:
-			// This run never sent this text, yet the API has it: an earlier
-			// run (killed and restarted within the second) sent the same
-			// text to another post. Counting it as sent would leave this
-			// command unanswered; stamp it anew instead.
-			restamps++
-			text := b.freshReplyText(o.base)
-			b.led.mu.Lock()
-			b.st.Outbox[0].Text, b.st.Outbox[0].tried = text, false
-			b.led.mu.Unlock()
-			b.log.Info("reply text sent before by an earlier run; stamping it anew", "inbox", o.Inbox, "text", text)
 			continue
-		case err == nil || k == twitter.KindDuplicate:
-			// A duplicate was sent before (a restart after sending): it counts.
-			b.ok(p, sendEndpoint(o), time.Now())
-			b.everOK = true
-			b.log.Info("sent", "inbox", o.Inbox, "in_reply_to", o.InReplyTo, "to", o.To, "text", o.Text, "duplicate", k == twitter.KindDuplicate && err != nil)
-		case k == twitter.KindRateLimited || k == twitter.KindTransient || k == twitter.KindUnauthorized:
-			p.next = time.Now().Add(b.backoff(p, err))
-			b.log.Warn("reply waits", "inbox", o.Inbox, "err", err, "queued", len(b.st.Outbox), "retry_at", p.next.UTC().Format(time.RFC3339))
-			return err
-		default:
-			// Not allowed (a DM to someone who does not accept them, a
-			// deleted post): waiting will not help; drop it.
-			b.log.Error("reply dropped", "inbox", o.Inbox, "err", err, "text", o.Text, "fix", twitter.Fix(err))
 		}
-		b.led.mu.Lock()
-		b.catchUp()
-		if len(b.st.Outbox) > b.unsaved {
-			changed = true // it was in the file
-		} else {
-			b.unsaved--
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-timer.C:
 		}
-		b.st.Outbox = b.st.Outbox[1:]
-		b.led.mu.Unlock()
 	}
-	return nil
+}
+
+// update changes the queued entry seq, if it is still there.
+func (b *Bot) update(seq uint64, f func(o *Outgoing)) {
+	b.led.mu.Lock()
+	defer b.led.mu.Unlock()
+	if i := slices.IndexFunc(b.st.Outbox, func(o Outgoing) bool { return o.seq == seq }); i >= 0 {
+		f(&b.st.Outbox[i])
+	}
+}
+
+// remove takes the entry seq out of the outbox (sent, or given up) and
+// writes the state when the file holds it: a restart must not send it again.
+func (b *Bot) remove(seq uint64) {
+	b.led.mu.Lock()
+	defer b.led.mu.Unlock()
+	i := slices.IndexFunc(b.st.Outbox, func(o Outgoing) bool { return o.seq == seq })
+	if i < 0 {
+		return // dropped meanwhile, the outbox being full
+	}
+	saved := b.st.Outbox[i].saved
+	b.st.Outbox = slices.Delete(b.st.Outbox, i, i+1)
+	if !saved {
+		return // it was never in the file: nothing to undo there
+	}
+	if err := b.led.save(); err != nil {
+		b.led.dirty = true // the next write takes it along
+		b.log.Error("save state", "err", err)
+	}
+}
+
+// unsure reports the failures after which a send may have taken effect:
+// no answer came (a timeout, a connection cut), or X's own error.
+func unsure(err error) bool {
+	if twitter.KindOf(err) != twitter.KindTransient {
+		return false
+	}
+	var ae *twitter.APIError
+	if !errors.As(err, &ae) {
+		return true
+	}
+	return ae.Status == 0 || ae.Status >= 500
+}
+
+// send sends o once, or learns that it went out before.
+func (s *sender) send(ctx context.Context, o Outgoing) {
+	b := s.b
+	p := &s.pace
+	if o.Inbox == InboxDMs && !o.Unsure.IsZero() {
+		// X takes the same DM twice: look for it among the account's
+		// own sent events first.
+		sent, err := b.confirmDM(ctx, o)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			p.next = time.Now().Add(b.backoff(p, err))
+			b.log.Warn("reply waits: cannot tell whether an earlier try went out", "inbox", o.Inbox, "err", err,
+				"retry_at", p.next.UTC().Format(time.RFC3339))
+			return
+		}
+		if sent {
+			b.log.Info("sent", "inbox", o.Inbox, "to", o.To, "text", o.Text, "confirmed", true)
+			b.remove(o.seq)
+			return
+		}
+	}
+	b.update(o.seq, func(x *Outgoing) { x.busy, x.tried = true, true })
+	// A send under way when the bot is told to stop may finish: cut short,
+	// it may reach X without the bot knowing.
+	sctx, done := outlive(ctx, sendGrace)
+	attempt := time.Now()
+	var err error
+	if o.Inbox == InboxDMs {
+		var id string
+		if id, err = b.opt.Client.SendDM(sctx, o.To, o.Text); err == nil && twitter.ValidID(id) && slices.Contains(b.opt.Listen, InboxDMs) {
+			// It shows in dm_events too, on top: the next poll's look at
+			// the newest events knows it for the bot's own, and looks one
+			// further.
+			b.sentDMs.add(id)
+		}
+	} else {
+		_, err = b.opt.Client.Reply(sctx, o.InReplyTo, o.Text)
+	}
+	cut := sctx.Err() != nil
+	done()
+	b.noteClock()
+	b.update(o.seq, func(x *Outgoing) { x.busy = false })
+	if err != nil && (cut || unsure(err)) {
+		// Whether it went out is unknown: it stays queued, marked, and is
+		// confirmed (a DM) or taken for sent on a duplicate (a post)
+		// before it goes again, also after a restart.
+		b.led.mu.Lock()
+		if i := slices.IndexFunc(b.st.Outbox, func(x Outgoing) bool { return x.seq == o.seq }); i >= 0 && b.st.Outbox[i].Unsure.IsZero() {
+			b.st.Outbox[i].Unsure, b.led.dirty = attempt, true
+			if cut {
+				if err := b.led.save(); err != nil {
+					b.log.Error("save state", "err", err)
+				}
+			}
+		}
+		b.led.mu.Unlock()
+		if cut {
+			return
+		}
+	}
+	switch k := twitter.KindOf(err); {
+	case k == twitter.KindDuplicate && err != nil && o.base != "" && !o.tried && o.Unsure.IsZero() && o.restamps < 5:
+		// This run never sent this text, yet the API has it: an earlier
+		// run (killed and restarted within the second) sent the same text
+		// to another post. Counting it as sent would leave this command
+		// unanswered; stamp it anew instead.
+		text := b.freshReplyText(o.base)
+		b.update(o.seq, func(x *Outgoing) { x.Text, x.tried, x.restamps = text, false, x.restamps+1 })
+		b.log.Info("reply text sent before by an earlier run; stamping it anew", "inbox", o.Inbox, "text", text)
+		return
+	case err == nil || k == twitter.KindDuplicate:
+		// A duplicate was sent before (a restart after sending): it counts.
+		b.ok(p, sendEndpoint(o.Inbox), time.Now())
+		b.everOK.Store(true)
+		b.log.Info("sent", "inbox", o.Inbox, "in_reply_to", o.InReplyTo, "to", o.To, "text", o.Text, "duplicate", k == twitter.KindDuplicate && err != nil)
+	case k == twitter.KindRateLimited || k == twitter.KindTransient || k == twitter.KindUnauthorized:
+		p.next = time.Now().Add(b.backoff(p, err))
+		b.log.Warn("reply waits", "inbox", o.Inbox, "err", err, "queued", b.queued(), "retry_at", p.next.UTC().Format(time.RFC3339))
+		return
+	default:
+		// Not allowed (a DM to someone who does not accept them, a
+		// deleted post): waiting will not help; drop it.
+		b.log.Error("reply dropped", "inbox", o.Inbox, "err", err, "text", o.Text, "fix", twitter.Fix(err))
+	}
+	b.remove(o.seq)
+}
+
+// queued is how many replies wait.
+func (b *Bot) queued() int {
+	b.led.mu.Lock()
+	defer b.led.mu.Unlock()
+	return len(b.st.Outbox)
+}
+
+// confirmDM looks for o among the account's own sent DMs (dm_events lists
+// them): the newest pages, back to a minute before the unsure try.
+func (b *Bot) confirmDM(ctx context.Context, o Outgoing) (bool, error) {
+	if now := time.Now(); b.spent(twitter.EndpointDMEvents, now) {
+		return false, &twitter.APIError{Kind: twitter.KindRateLimited, Endpoint: twitter.EndpointDMEvents, Status: 429,
+			Reset: b.opt.Client.RateLimits()[twitter.EndpointDMEvents].Reset}
+	}
+	before := o.Unsure.Add(-time.Minute)
+	dms, err := b.opt.Client.DirectMessages(ctx, twitter.DMParams{MaxResults: dmPage, MaxPages: 3, Seen: func(id string) bool {
+		t := twitter.IDTime(id)
+		return !t.IsZero() && t.Before(before)
+	}})
+	b.noteClock()
+	if err != nil {
+		return false, err
+	}
+	convo := conversation(b.account.ID, o.To)
+	for _, d := range dms {
+		if d.SenderID == b.account.ID && d.Text == o.Text && (d.ConversationID == "" || d.ConversationID == convo) {
+			if slices.Contains(b.opt.Listen, InboxDMs) {
+				b.sentDMs.add(d.ID)
+			}
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// conversation is the id of the one-to-one conversation of two users: both
+// ids, the smaller first, joined by "-".
+func conversation(a, b string) string {
+	if twitter.IDLess(b, a) {
+		a, b = b, a
+	}
+	return a + "-" + b
 }

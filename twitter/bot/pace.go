@@ -38,7 +38,7 @@ const (
 // resetAt is a rate-limit reset in the server's clock as a local time, at
 // most max from now.
 func (b *Bot) resetAt(reset, now time.Time, max time.Duration) time.Time {
-	t := reset.Add(-b.skew).Add(resetMargin)
+	t := reset.Add(-b.skew()).Add(resetMargin)
 	if lim := now.Add(max + resetMargin); t.After(lim) {
 		return lim
 	}

@@ -69,7 +69,7 @@ func (b *Bot) startPush(ctx context.Context) (wait func()) {
 func (b *Bot) pushed(ctx context.Context, p Push) error {
 	if p.Item.ID != "" {
 		err := b.take(ctx, p.Item)
-		if err == nil && b.dirty {
+		if err == nil && b.dirty() {
 			err = b.save()
 		}
 		if err != nil && ctx.Err() == nil {
@@ -113,8 +113,7 @@ func (b *Bot) poll(ctx context.Context, s Source) error {
 	err := s.Poll(ctx)
 	b.noteClock()
 	if err == nil {
-		b.catchUp()
-		if b.dirty {
+		if b.dirty() {
 			// What was taken without a write of its own (posts that ran
 			// nothing, sent DMs marked seen): one write for the whole
 			// poll, before their queued answers go out.
@@ -122,7 +121,7 @@ func (b *Bot) poll(ctx context.Context, s Source) error {
 		}
 	}
 	if err == nil {
-		b.everOK = true
+		b.everOK.Store(true)
 		return nil
 	}
 	var f *Fatal
@@ -132,7 +131,7 @@ func (b *Bot) poll(ctx context.Context, s Source) error {
 	inbox := s.Inbox()
 	switch twitter.KindOf(err) {
 	case twitter.KindUnauthorized:
-		if !b.everOK && !b.clockBad {
+		if !b.everOK.Load() && !b.clockBad.Load() {
 			return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
 		}
 		b.log.Error("the API refused the keys; outputs stay as they are, retrying slowly", "inbox", inbox, "err", err, "fix", twitter.Fix(err))

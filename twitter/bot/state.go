@@ -92,11 +92,23 @@ type Outgoing struct {
 	To        string    `json:"to,omitempty"`          // the user id (dms)
 	Text      string    `json:"text"`
 	Queued    time.Time `json:"queued"`
+	// Unsure is when a try to send it ended without knowing whether it
+	// went out (no answer came, or X's own error): a DM is then looked for
+	// among the account's sent DMs before it goes again, and a post's
+	// duplicate counts as sent. Zero for a reply never tried so.
+	Unsure time.Time `json:"unsure,omitzero"`
 
-	// base is the text before its time stamp, for a reply this run made;
-	// tried is set once this run has tried to send it. Neither is saved.
-	base  string
-	tried bool
+	// Not saved: base is the text before its time stamp, for a reply this
+	// run made; tried is set once this run has tried to send it; restamps
+	// counts the new stamps a duplicate of an earlier run's text cost. seq
+	// tells the entry in the outbox; saved: the file holds it (as of the
+	// latest write); ready: it may go out (the item it answers is recorded
+	// taken in the file); busy: a sender sends it now.
+	base               string
+	tried              bool
+	restamps           int
+	seq                uint64
+	saved, ready, busy bool
 }
 
 // ErrCorruptState is returned by LoadState for a state file that cannot be

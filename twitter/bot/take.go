@@ -52,8 +52,8 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 		log.Info("ignored: author not allowed", "text", config.Truncate(c.Text, 80))
 		return nil
 	}
-	if b.clockBad {
-		return fmt.Errorf("clock off by %s: not running %s", b.skew.Round(time.Second), c.ID)
+	if b.clockBad.Load() {
+		return fmt.Errorf("clock off by %s: not running %s", b.skew().Round(time.Second), c.ID)
 	}
 	if age, known := b.age(c); !known || age > b.opt.MaxAge {
 		// Nothing runs, so nothing is written yet: the poll's own write
@@ -67,7 +67,7 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 		}
 		log.Info("command", "text", config.Truncate(c.Text, 200), "result", "too_old", "reply", reply)
 		if b.opt.Reply {
-			b.enqueue(b.outgoing(c, reply))
+			b.enqueue(b.outgoing(c, reply), false) // after the write that records c
 		}
 		return nil
 	}
@@ -89,9 +89,7 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 	if !b.opt.Reply || reply == "" {
 		return nil
 	}
-	b.enqueue(b.outgoing(c, reply))
-	// A reply that must wait stays queued; the poll itself went fine.
-	_ = b.flush(ctx)
+	b.enqueue(b.outgoing(c, reply), true)
 	return nil
 }
 
@@ -106,7 +104,7 @@ const maxAhead = 5 * time.Second
 // id (a snowflake), which X makes as it makes the post or event. known is
 // false when neither gives a believable time.
 func (b *Bot) age(c Command) (age time.Duration, known bool) {
-	now := time.Now().Add(b.skew)
+	now := time.Now().Add(b.skew())
 	for _, t := range []time.Time{c.CreatedAt, twitter.IDTime(c.ID)} {
 		if !t.IsZero() && !t.After(now.Add(maxAhead)) {
 			return now.Sub(t), true
@@ -138,9 +136,8 @@ const maxSkipped = 1000
 func (b *Bot) mark(c Command) {
 	b.led.mu.Lock()
 	defer b.led.mu.Unlock()
-	b.catchUp()
 	b.markLocked(c)
-	b.dirty = true
+	b.led.dirty = true
 }
 
 // markLocked records c taken, and the earlier versions of an edit with it:

@@ -81,7 +81,7 @@ func (s *Server) api(ep string, ver version, h handler) http.HandlerFunc {
 					return
 				}
 			}
-			if f.Drop {
+			if f.Drop && !f.Lost {
 				if hj, ok := w.(http.Hijacker); ok {
 					if c, _, err := hj.Hijack(); err == nil {
 						c.Close()
@@ -120,6 +120,19 @@ func (s *Server) api(ep string, ver version, h handler) http.HandlerFunc {
 		s.reads[ep] += a.reads
 		s.mu.Unlock()
 
+		if f != nil && f.Lost {
+			// It took effect; the answer never reaches the client.
+			if a.event != nil {
+				s.notify(*a.event)
+			}
+			if hj, ok := w.(http.Hijacker); ok {
+				if c, _, err := hj.Hijack(); err == nil {
+					c.Close()
+					return
+				}
+			}
+			panic(http.ErrAbortHandler)
+		}
 		s.write(w, a)
 		if a.event != nil {
 			s.notify(*a.event)

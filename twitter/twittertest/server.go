@@ -114,6 +114,10 @@ type Fault struct {
 	Delay     time.Duration // wait this long first (or until the client gives up); alone, the answer is then normal
 	Malformed bool          // answer 200 with truncated JSON
 	Drop      bool          // close the connection without an answer
+	// Lost: the request takes effect (a post made, a DM sent), then the
+	// connection closes without an answer, as when X accepted it and the
+	// answer was lost or came after the client's timeout.
+	Lost bool
 }
 
 // Reply is a post the account made through the API.
