@@ -22,7 +22,18 @@ const (
 	KindOutput = "output"
 	KindPWM    = "pwm"
 	KindInput  = "input"
+
+	// Sensors: read through periph.io's device drivers, on a bus instead of
+	// a pin.
+	KindDS18B20 = "ds18b20" // 1-Wire temperature, through the kernel's w1 netlink
+	KindBME280  = "bme280"  // I2C temperature, humidity and pressure
+	KindAHT20   = "aht20"   // I2C temperature and humidity
 )
+
+// IsSensor reports whether kind is one of the sensor kinds.
+func IsSensor(kind string) bool {
+	return kind == KindDS18B20 || kind == KindBME280 || kind == KindAHT20
+}
 
 // API versions.
 const (
@@ -56,6 +67,17 @@ type Config struct {
 	StateDir string   `json:"state_dir"`
 	GPIO     GPIO     `json:"gpio"`
 	Devices  []Device `json:"devices"` // in the order of the file
+
+	// Interlocks are groups of device names of which at most one is on at
+	// a time; InterlockWait is how long the others must have been off
+	// before one goes on (default 500ms; 0: no wait).
+	Interlocks    [][]string    `json:"interlocks,omitempty"`
+	InterlockWait time.Duration `json:"interlock_wait"`
+	// Schedules run a command at set times, in the order of the file.
+	Schedules []Schedule `json:"schedules,omitempty"`
+
+	// MQTT is the mqtt: section; nil when the file has none (MQTT off).
+	MQTT *MQTT `json:"mqtt,omitempty"`
 }
 
 // Twitter is the account, the API and the polling policy.
@@ -94,14 +116,15 @@ type GPIO struct {
 type Device struct {
 	Name    string   `json:"name"`    // lower-case word, unique
 	Pin     string   `json:"pin"`     // a name periph's gpioreg knows: GPIO17 or a line name
-	Kind    string   `json:"kind"`    // KindOutput, KindPWM or KindInput
+	Kind    string   `json:"kind"`    // KindOutput, KindPWM, KindInput or a sensor kind
 	Aliases []string `json:"aliases"` // other names for it, unique across devices
 	Allow   []string `json:"allow"`   // narrows twitter.allow for this device; empty: everyone allowed there
 
 	// Outputs and pwm.
-	Initial   bool          `json:"initial"`    // level when opened: true is on (default off)
-	ActiveLow bool          `json:"active_low"` // on drives the pin low
-	MaxOn     time.Duration `json:"max_on"`     // 0: no limit; else turns off by itself after this
+	Initial   bool          `json:"initial"`           // level when opened: true is on (default off)
+	ActiveLow bool          `json:"active_low"`        // on drives the pin low
+	MaxOn     time.Duration `json:"max_on"`            // 0: no limit; else turns off by itself after this
+	Confirm   bool          `json:"confirm,omitempty"` // a person's command that can turn it on waits for their "yes"
 
 	// PWM.
 	FrequencyHz float64 `json:"frequency_hz"` // default 1kHz
@@ -113,6 +136,34 @@ type Device struct {
 	Low      string        `json:"low"`      // word for a low level (default "low")
 	Debounce time.Duration `json:"debounce"` // default 50ms
 
+	// Sensors.
+	Bus     string `json:"bus,omitempty"`     // I2C: the bus number (default "1"); ds18b20: the w1 master number ("" the first)
+	Address string `json:"address,omitempty"` // I2C: "0x76"; ds18b20: the kernel's id, "28-00000a1b2c3d"
+
+	// HAClass is Home Assistant's binary sensor device class for an input
+	// (door, motion...), with mqtt: on; "" for none.
+	HAClass string `json:"ha_class,omitempty"`
+
 	// Line is the line of the file that defined the device, for messages.
 	Line int `json:"-"`
+}
+
+// Schedule is one entry of schedules: a command run at set times.
+type Schedule struct {
+	At   string `json:"at,omitempty"`   // "06:30": every day at that local time
+	Cron string `json:"cron,omitempty"` // five fields: "0 */2 * * 1-5"
+	Do   string `json:"do"`             // a command, as a post would say it
+
+	// Where it was written, for messages: the item, its at or cron, its do.
+	Line     int `json:"-"`
+	WhenLine int `json:"-"`
+	DoLine   int `json:"-"`
+}
+
+// When is the schedule's time as written: "at 06:30" or "cron 0 */2 * * 1-5".
+func (s Schedule) When() string {
+	if s.Cron != "" {
+		return "cron " + s.Cron
+	}
+	return "at " + s.At
 }

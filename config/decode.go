@@ -27,6 +27,11 @@ type decoder struct {
 
 	files  map[string]place // twitter.<key>_file paths, by key name
 	inline map[string]int   // inline secrets: key name -> line
+
+	mqttFile mqttFile // the mqtt section's inline password and password_file
+
+	data  []byte   // the file, to scrub what it wrote as secrets from messages
+	board []string // the board's pin names (Options.Pins), or nil
 }
 
 // place is where a value was written.
@@ -69,7 +74,7 @@ func (d *decoder) at(key, fallback string) (int, string) {
 
 // Keys of each part of the file.
 var (
-	topKeys = []string{"twitter", "state_dir", "gpio", "devices"}
+	topKeys = []string{"twitter", "state_dir", "gpio", "devices", "interlocks", "interlock_wait", "schedules", "mqtt"}
 
 	twitterKeys = []string{
 		"consumer_key", "consumer_secret", "access_token", "access_token_secret",
@@ -81,13 +86,19 @@ var (
 
 	deviceKeys = []string{
 		"pin", "kind", "aliases", "allow",
-		"initial", "active_low", "max_on",
+		"initial", "active_low", "max_on", "confirm",
 		"frequency",
 		"pull", "notify", "high", "low", "debounce",
+		"bus", "address",
+		"ha_class",
 	}
 
 	// deviceKeyKinds are the kinds a device key fits; keys not here fit all.
 	deviceKeyKinds = map[string][]string{
+		"pin":        {KindOutput, KindPWM, KindInput},
+		"confirm":    {KindOutput, KindPWM},
+		"bus":        sensorKinds,
+		"address":    sensorKinds,
 		"initial":    {KindOutput, KindPWM},
 		"active_low": {KindOutput, KindPWM},
 		"max_on":     {KindOutput, KindPWM},
@@ -97,6 +108,7 @@ var (
 		"high":       {KindInput},
 		"low":        {KindInput},
 		"debounce":   {KindInput},
+		"ha_class":   {KindInput},
 	}
 
 	// synonyms are words people write for a key, and the key they meant.
@@ -110,6 +122,8 @@ var (
 		"base_url": "api_url", "api_version": "api", "version": "api", "inboxes": "listen",
 		"api_key": "consumer_key", "api_secret": "consumer_secret", "api_key_secret": "consumer_secret",
 		"access_secret": "access_token_secret",
+		"host":          "broker", "server": "broker", "user": "username", "prefix": "discovery",
+		"discovery_prefix": "discovery", "device_class": "ha_class", "class": "ha_class",
 	}
 )
 
@@ -121,10 +135,12 @@ func home(k, here string) string {
 		return "twitter"
 	case here != "gpio" && k == "backend":
 		return "gpio"
-	case here != "top" && (k == "state_dir" || k == "devices" || k == "twitter" || k == "gpio"):
+	case here != "top" && slices.Contains(topKeys, k):
 		return "the top level"
 	case here != "device" && slices.Contains(deviceKeys, k):
 		return "a device under devices"
+	case here != "mqtt" && slices.Contains(mqttKeys, k):
+		return "mqtt"
 	}
 	return ""
 }
@@ -196,7 +212,7 @@ func (d *decoder) mapping(n *yaml.Node, key string, known []string, here, exampl
 			continue
 		}
 		if !slices.Contains(known, k) {
-			d.add(kn.Line, full, "", unknownKey(k, known, here))
+			d.unknown(kn.Line, key, k, known, here)
 			continue
 		}
 		out[k] = entry{k: kn, v: vn, line: kn.Line}
@@ -225,6 +241,9 @@ func unknownKey(k string, known []string, here string) string {
 // scalar returns n's text. A null (an empty value, ~) is unset: ok is false
 // and nothing is reported. secret keeps the value out of messages.
 func (d *decoder) scalar(n *yaml.Node, key, example string, secret bool) (string, bool) {
+	if !d.plain(n, key) {
+		return "", false
+	}
 	if isNull(n) {
 		return "", false
 	}
@@ -242,6 +261,24 @@ func (d *decoder) scalar(n *yaml.Node, key, example string, secret bool) (string
 	}
 	d.pos[key] = p
 	return n.Value, true
+}
+
+// plain reports a value that is only an anchor (&name) or carries a tag
+// (!name) other than !!str: the file has no use for either, and each is
+// what a value starting with & or ! becomes unquoted. The name is not
+// shown (it may be a key).
+func (d *decoder) plain(n *yaml.Node, key string) bool {
+	switch {
+	case n == nil:
+		return true
+	case n.Anchor != "" && isNull(n):
+		d.add(n.Line, key, "", "has only an anchor (&...) and no value; a value that starts with & must be in quotes")
+		return false
+	case n.Style&yaml.TaggedStyle != 0 && n.Tag != "!!str":
+		d.add(n.Line, key, "", "has a YAML tag (!...); remove it, or put a value that starts with ! in quotes")
+		return false
+	}
+	return true
 }
 
 // str is scalar for keys whose value may be shown.
@@ -268,7 +305,7 @@ func (d *decoder) list(n *yaml.Node, key, example string) ([]string, bool) {
 	switch n.Kind {
 	case yaml.SequenceNode:
 	case yaml.ScalarNode:
-		d.addf(n.Line, key, n.Value, "%s is not a list; write it in brackets, like [%s]", quote(n.Value), n.Value)
+		d.addf(n.Line, key, n.Value, "%s is not a list; write it in brackets, like %s", quote(n.Value), flowList(n.Value))
 		return nil, false
 	default:
 		d.addf(n.Line, key, "", "must be a list like %s, not %s", example, what(n))
@@ -403,6 +440,10 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 	}
 	if e, ok := m["devices"]; ok && !isNull(e.v) {
 		c.Devices = d.devices(e.v)
+	}
+	d.automation(m, c)
+	if e, ok := m["mqtt"]; ok {
+		d.mqtt(e.v, c)
 	}
 }
 
@@ -606,13 +647,20 @@ func (d *decoder) device(n *yaml.Node, key string, dev *Device) {
 			dev.Debounce = v
 		}
 	}
+	d.deviceMore(m, key, dev)
+	if e, ok := m["ha_class"]; ok {
+		d.haClass(e, key, dev)
+	}
 	dev.setDefaults()
 }
 
-var kinds = []string{KindOutput, KindPWM, KindInput}
+var (
+	kinds       = []string{KindOutput, KindPWM, KindInput, KindDS18B20, KindBME280, KindAHT20}
+	sensorKinds = []string{KindDS18B20, KindBME280, KindAHT20}
+)
 
 func article(kind string) string {
-	if kind == KindInput || kind == KindOutput {
+	if kind == KindInput || kind == KindOutput || kind == KindAHT20 {
 		return "an " + kind
 	}
 	return "a " + kind

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode"
 )
 
 // keyNames are the four OAuth 1.0a keys, as the file names them.
@@ -81,8 +80,8 @@ func (d *decoder) keys(t *Twitter, dir string, opt Options) {
 	for _, k := range keyNames {
 		if env := KeyEnv(k); strings.TrimSpace(getenv(env)) != "" {
 			v := strings.TrimSpace(getenv(env))
-			if badKey(v) {
-				d.addf(0, "twitter."+k, "", "%s has spaces or control characters inside; set it to the %s alone", env, human(k))
+			if p := keyProblem(v); p != "" {
+				d.addf(0, "twitter."+k, "", "%s %s; set it to the %s alone", env, p, human(k))
 			}
 			*t.secret(k) = Secret(v)
 			t.setSource(k, "env "+env)
@@ -98,12 +97,20 @@ func (d *decoder) keys(t *Twitter, dir string, opt Options) {
 			continue
 		}
 		if line, ok := d.inline[k]; ok {
-			if badKey(string(*t.secret(k))) {
-				d.addf(line, "twitter."+k, "", "has spaces or control characters inside; write the %s alone, in quotes", human(k))
+			if p := keyProblem(string(*t.secret(k))); p != "" {
+				d.addf(line, "twitter."+k, "", "%s; write the %s alone, in plain double quotes", p, human(k))
 			}
 			t.setSource(k, "inline")
 		}
 	}
+	line := d.inline["access_token"]
+	if src := t.KeySources["access_token"]; src != "inline" {
+		line = d.files["access_token"].line
+		if strings.HasPrefix(src, "env ") {
+			line = 0
+		}
+	}
+	d.checkAccessToken(t, line, t.KeySources["access_token"])
 }
 
 func (t *Twitter) setSource(k, src string) {
@@ -111,12 +118,6 @@ func (t *Twitter) setSource(k, src string) {
 		t.KeySources = map[string]string{}
 	}
 	t.KeySources[k] = src
-}
-
-// badKey reports whether a key holds spaces or control characters: a sign
-// that more than the key was pasted.
-func badKey(s string) bool {
-	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
 }
 
 // exposed reports whether a file that holds a secret can be read by others
@@ -157,6 +158,13 @@ func (d *decoder) keyFile(k string, f place, dir string, opt Options) (string, s
 	shown := quote(f.raw)
 	fi, err := os.Stat(path)
 	if err != nil {
+		if !strings.Contains(f.raw, "/") {
+			// No directory in it: it may be the key itself, written
+			// here by mistake; its text is not shown.
+			d.addf(f.line, key, "", "names a file that cannot be read (%s) in %s; the name is not shown, as it may be a key written here by mistake: give the file's full path, like /etc/tweetpi/keys/%s, or write the %s itself as %s:",
+				reason(err), dir, k, human(k), k)
+			return "", "", false
+		}
 		d.addf(f.line, key, f.raw, "%s cannot be read: %s; check the path (a relative path starts at the config file's directory)", shown, reason(err))
 		return "", "", false
 	}
@@ -191,8 +199,8 @@ func (d *decoder) keyFile(k string, f place, dir string, opt Options) (string, s
 	case v == "":
 		d.addf(f.line, key, f.raw, "%s is empty; put the %s in it", shown, human(k))
 		return "", "", false
-	case badKey(v):
-		d.addf(f.line, key, f.raw, "%s has spaces or control characters inside the key; it must hold only the %s", shown, human(k))
+	case keyProblem(v) != "":
+		d.addf(f.line, key, f.raw, "%s: the key in it %s; it must hold only the %s", shown, keyProblem(v), human(k))
 		return "", "", false
 	}
 	return v, path, true

@@ -21,6 +21,12 @@ type Options struct {
 	Getenv func(string) string
 	// InsecurePerms accepts secret files readable by group or others.
 	InsecurePerms bool
+	// Pins returns the names of the board's pins (periph's gpioreg after
+	// host.Init, aliases included). With the periph backend each device's
+	// pin must be one of them; it is called only then. nil, or no names (a
+	// machine without GPIO), checks only the shape of the names, as for the
+	// sim backend.
+	Pins func() []string
 }
 
 // PathFrom returns the configuration path to use when no -config flag is
@@ -72,20 +78,14 @@ func Load(path string, opt Options) (*Config, error) {
 	}
 
 	c, d := parse(path, data, opt)
-	if len(d.inline) > 0 && exposed(path, fi.Mode(), opt) && !opt.InsecurePerms {
-		first := ""
-		for _, k := range keyNames {
-			if l, ok := d.inline[k]; ok && (first == "" || l < d.inline[first]) {
-				first = k
-			}
-		}
+	if line, key, elsewhere := d.firstInline(); line > 0 && exposed(path, fi.Mode(), opt) && !opt.InsecurePerms {
 		abs, err := filepath.Abs(path)
 		if err != nil {
 			abs = path
 		}
-		d.addf(d.inline[first], "twitter."+first, "",
-			"this file holds a secret and can be read by group or others (mode %04o); run chmod 600 %s, or move the keys out of it (%s, %s_file)",
-			fi.Mode().Perm(), abs, KeyEnv(first), first)
+		d.addf(line, key, "",
+			"this file holds a secret and can be read by group or others (mode %04o); run chmod 600 %s, or move the %s",
+			fi.Mode().Perm(), abs, elsewhere)
 	}
 	return d.result(c)
 }
@@ -100,6 +100,7 @@ func Parse(name string, data []byte, opt Options) (*Config, error) {
 
 func (d *decoder) result(c *Config) (*Config, error) {
 	if len(d.errs) > 0 {
+		d.scrub(c)
 		sortErrors(d.errs)
 		return nil, d.errs
 	}
@@ -109,6 +110,7 @@ func (d *decoder) result(c *Config) (*Config, error) {
 // parse decodes and checks data; the problems are in the decoder.
 func parse(name string, data []byte, opt Options) (*Config, *decoder) {
 	d := newDecoder(name)
+	d.data = data
 	c := Default()
 	c.Path = name
 	c.Twitter.file = name
@@ -121,6 +123,10 @@ func parse(name string, data []byte, opt Options) (*Config, *decoder) {
 		c.StateDir = filepath.Join(filepath.Dir(name), c.StateDir)
 	}
 	d.keys(&c.Twitter, filepath.Dir(name), opt)
+	d.mqttFiles(c.MQTT, filepath.Dir(name), opt)
+	if c.GPIO.Backend == BackendPeriph && opt.Pins != nil && slices.ContainsFunc(c.Devices, func(dev Device) bool { return dev.Pin != "" }) {
+		d.board = opt.Pins()
+	}
 	c.validate(d)
 	return c, d
 }
@@ -180,6 +186,16 @@ func (d *decoder) syntax(err error, data []byte) {
 		}
 		return slices.IndexFunc(lines, re.MatchString) + 1
 	}
+	// yaml.v3 quotes the source in a few messages (an alias's name); the
+	// text may be a secret, so it is never shown.
+	if strings.HasPrefix(msg, "unknown anchor") || strings.HasPrefix(msg, "anchor ") {
+		msg = "an alias (*name) refers to an anchor (&name) that is not defined"
+		fix = `a value that starts with * must be in quotes, like "*abc"`
+		if l := find(unquotedAlias); l > 0 {
+			line = l
+		}
+	}
+	msg = quotedInYAML.ReplaceAllString(msg, "(text not shown)")
 	if strings.Contains(msg, "cannot start any token") {
 		if l := find(tabIndent); l > 0 {
 			line, fix = l, "YAML indents with spaces, not tabs; replace the tabs"

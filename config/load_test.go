@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -246,11 +247,11 @@ func TestKeyPrecedence(t *testing.T) {
 
 func TestKeyFileNotReadWhenEnvSet(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "config.yaml", "twitter:\n  access_token_file: /nonexistent/tweetpi/access_token\n", 0o600)
-	c, err := Load(path, Options{Getenv: envMap(map[string]string{"TWEETPI_ACCESS_TOKEN": "fromENV"})})
+	c, err := Load(path, Options{Getenv: envMap(map[string]string{"TWEETPI_ACCESS_TOKEN": "1-fromENV"})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Twitter.AccessToken.Reveal() != "fromENV" {
+	if c.Twitter.AccessToken.Reveal() != "1-fromENV" {
 		t.Errorf("access token %q", c.Twitter.AccessToken.Reveal())
 	}
 	if _, err := Load(path, Options{}); err == nil {
@@ -273,7 +274,7 @@ func TestPermissions(t *testing.T) {
 		{name: "inline, private", yaml: "twitter:\n  consumer_key: k\n", mode: 0o600},
 		{name: "inline, owner read only", yaml: "twitter:\n  consumer_key: k\n", mode: 0o400},
 		{
-			name: "inline, world readable", yaml: "twitter:\n  api: v2\n  access_token: k\n  consumer_key: k\n", mode: 0o644,
+			name: "inline, world readable", yaml: "twitter:\n  api: v2\n  access_token: 1-k\n  consumer_key: k\n", mode: 0o644,
 			want: "$CONFIG:3: twitter.access_token: this file holds a secret and can be read by group or others (mode 0644); run chmod 600 $CONFIG, or move the keys out of it (TWEETPI_ACCESS_TOKEN, access_token_file)",
 		},
 		{
@@ -352,7 +353,7 @@ func TestKeyFileContents(t *testing.T) {
   access_token_secret: "s3cr3t inline  with spaces"
 `, 0o600)
 	_, err := Load(path, Options{})
-	want := strings.ReplaceAll(`$C:2: twitter.consumer_key_file: "spaces" has spaces or control characters inside the key; it must hold only the consumer key
+	want := strings.ReplaceAll(`$C:2: twitter.consumer_key_file: "spaces": the key in it has spaces or control characters inside; it must hold only the consumer key
 $C:3: twitter.consumer_secret_file: "big" is larger than 4096 bytes; it must hold only the consumer secret
 $C:4: twitter.access_token_file: "blank" is empty; put the access token in it`, "$C", path)
 	if err == nil || err.Error() != want {
@@ -398,7 +399,7 @@ func TestLoadErrors(t *testing.T) {
 
 func TestCheckKeys(t *testing.T) {
 	c, err := Parse("/etc/tweetpi/config.yaml", []byte("twitter:\n  consumer_key: a\n  consumer_secret: b\n"), Options{
-		Getenv: envMap(map[string]string{"TWEETPI_ACCESS_TOKEN": "c"}),
+		Getenv: envMap(map[string]string{"TWEETPI_ACCESS_TOKEN": "1-c"}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -548,7 +549,7 @@ func TestExample(t *testing.T) {
 		t.Errorf("devices %q backend %s, want %q periph", got, c.GPIO.Backend, want)
 	}
 	// Every key of the schema appears in it, set or commented out.
-	for _, k := range append(append(append([]string{}, topKeys...), twitterKeys...), deviceKeys...) {
+	for _, k := range slices.Concat(topKeys, twitterKeys, deviceKeys, mqttKeys) {
 		if !strings.Contains(string(data), k+":") {
 			t.Errorf("the example does not mention %s", k)
 		}

@@ -15,7 +15,7 @@ import (
 // environment, a file and the file itself) every way a program might, and
 // looks for any of them in the output.
 func TestRedaction(t *testing.T) {
-	secrets := []string{"ENVconsumerKEYxq7", "FILEconsumerSECRETzp4", "INLINEaccessTOKENwv9", "INLINEtokenSECRETkj2"}
+	secrets := []string{"ENVconsumerKEYxq7", "FILEconsumerSECRETzp4", "9876-INLINEaccessTOKENwv9", "INLINEtokenSECRETkj2"}
 	dir := t.TempDir()
 	writeFile(t, dir, "cs", secrets[1], 0o600)
 	path := writeFile(t, dir, "config.yaml", `twitter:

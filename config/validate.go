@@ -43,8 +43,9 @@ func Default() *Config {
 			MaxAge:       DefaultMaxAge,
 			Reply:        true,
 		},
-		StateDir: DefaultStateDir,
-		GPIO:     GPIO{Backend: DefaultBackend},
+		StateDir:      DefaultStateDir,
+		GPIO:          GPIO{Backend: DefaultBackend},
+		InterlockWait: DefaultInterlockWait,
 	}
 }
 
@@ -68,6 +69,8 @@ func (dev *Device) setDefaults() {
 		if dev.Debounce == 0 {
 			dev.Debounce = DefaultDebounce
 		}
+	default:
+		dev.sensorDefaults()
 	}
 }
 
@@ -134,6 +137,8 @@ func (c *Config) validate(d *decoder) {
 		d.addf(line, "gpio.backend", raw, "%s is not a backend; use periph (real pins) or sim (simulated pins)", quote(raw))
 	}
 	c.checkDevices(d)
+	c.checkMQTT(d)
+	c.checkAutomation(d)
 }
 
 // checkURL says what is wrong with an api_url, or "".
@@ -186,6 +191,9 @@ func (d *decoder) checkAllow(key string, allow []string) {
 		}
 		fix := `write @handles like "@alice" (in quotes: a bare @ is not YAML) or numeric user ids like "12345"`
 		switch {
+		case strings.Contains(s, "YOUR_"):
+			d.addf(line, key, raw, "%s is the example's placeholder; write your own @handle (in quotes) or numeric user id in its place", quote(raw))
+			continue
 		case strings.HasPrefix(s, "@") && len(s) > 16:
 			fix = "handles are at most 15 letters, digits or _ after the @"
 		case strings.HasPrefix(s, "@"):
@@ -220,15 +228,20 @@ func (c *Config) checkDevices(d *decoder) {
 
 		switch {
 		case dev.Kind == "" && !d.bad[key+".kind"]:
-			d.addf(dev.Line, key, "", "has no kind; add kind: output, kind: pwm or kind: input")
+			d.addf(dev.Line, key, "", "has no kind; add kind: output, kind: pwm, kind: input, or a sensor's (ds18b20, bme280, aht20)")
 		case dev.Kind != "" && !slices.Contains(kinds, dev.Kind):
 			line, raw := d.at(key+".kind", dev.Kind)
-			d.addf(line, key+".kind", raw, "%s is not a kind; use output, pwm or input", quote(raw))
+			d.addf(line, key+".kind", raw, "%s is not a kind; use output, pwm, input, ds18b20, bme280 or aht20", quote(raw))
 		}
 		switch {
+		case IsSensor(dev.Kind):
+			d.checkSensor(dev)
 		case strings.TrimSpace(dev.Pin) == "" && !d.bad[key+".pin"]:
 			d.addf(dev.Line, key, "", "has no pin; add pin: with a name periph knows, like GPIO17")
 		case dev.Pin != "":
+			if !d.bad[key+".pin"] {
+				d.checkPin(key+".pin", dev.Pin, d.board)
+			}
 			p := strings.ToUpper(dev.Pin)
 			if u, ok := pins[p]; ok {
 				line, raw := d.at(key+".pin", dev.Pin)

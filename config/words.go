@@ -11,8 +11,11 @@ const (
 	WordPulse  = "pulse"
 	WordBlink  = "blink"
 	WordAll    = "all" // every device at once (all off)
+
+	WordYes       = "yes"       // confirms the command that waits for the person's yes
+	WordSchedules = "schedules" // the schedules and their next run
 )
 
 // ReservedWords are the words of the command language; no device or alias
 // may be named one of them.
-var ReservedWords = []string{WordHelp, WordStatus, WordOn, WordOff, WordToggle, WordPulse, WordBlink, WordAll}
+var ReservedWords = []string{WordHelp, WordStatus, WordOn, WordOff, WordToggle, WordPulse, WordBlink, WordAll, WordYes, WordSchedules}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -24,7 +25,7 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return writeErr(path, "create a temp file", err)
 	}
 	defer func() {
 		if err != nil {
@@ -33,22 +34,39 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 		}
 	}()
 	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return writeErr(path, "chmod", err)
 	}
 	keepOwner(f, path)
 	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return writeErr(path, "write", err)
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: fsync: %w", path, err)
+		return writeErr(path, "fsync", err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return writeErr(path, "close", err)
 	}
 	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return writeErr(path, "rename the temp file over it", err)
 	}
-	return syncDir(dir)
+	if err = syncDir(dir); err != nil {
+		return writeErr(path, "fsync the directory", err)
+	}
+	return nil
+}
+
+// writeErr names the file and the step once: the *fs.PathError or
+// *os.LinkError inside would name the temp file again.
+func writeErr(path, step string, err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
+	}
+	return fmt.Errorf("write %s: %s: %w", path, step, err)
 }
 
 // RemoveTemp removes the temp files WriteFile leaves for path when a crash

@@ -2,10 +2,7 @@
 
 package config
 
-import (
-	"fmt"
-	"os"
-)
+import "os"
 
 // keepOwner does nothing where files have no unix owner.
 func keepOwner(f *os.File, path string) {}
@@ -14,11 +11,8 @@ func keepOwner(f *os.File, path string) {}
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
+		return err
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
+	return d.Sync()
 }

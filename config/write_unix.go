@@ -3,7 +3,6 @@
 package config
 
 import (
-	"fmt"
 	"os"
 	"syscall"
 )
@@ -28,11 +27,8 @@ func keepOwner(f *os.File, path string) {
 func syncDir(dir string) error {
 	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
+		return err
 	}
 	defer syscall.Close(fd)
-	if err := syscall.Fsync(fd); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
+	return syscall.Fsync(fd)
 }

@@ -76,7 +76,9 @@ check_bin dist/tweetpi-linux-amd64 x86-64
 check_bin dist/tweetpi-linux-arm64 aarch64
 check_bin dist/tweetpi-linux-armv6 "32-bit LSB executable, ARM"
 go version -m dist/tweetpi-linux-armv6 | grep -q 'GOARM=6' || fail "armv6 binary not built with GOARM=6"
-[ "$(dist/tweetpi-linux-amd64 version)" = "tweetpi $version" ] || fail "tweetpi version: $(dist/tweetpi-linux-amd64 version)"
+# "tweetpi VERSION (what the build info adds)": the first two words.
+vers() { "$@" version | awk '{print $1, $2}'; }
+[ "$(vers dist/tweetpi-linux-amd64)" = "tweetpi $version" ] || fail "tweetpi version: $(dist/tweetpi-linux-amd64 version)"
 
 step "packages"
 # What every .deb holds: mode owner/group path (directories end in /).
@@ -167,10 +169,11 @@ in_root dpkg -i "/root/ci/$(basename "$deb1")" </dev/null | tee "$tmp/install.tx
 grep -q 'installed and enabled, but not started' "$tmp/install.txt" || fail "no hint after a fresh install"
 in_root id tweetpi
 in_root id -nG tweetpi | tr ' ' '\n' | grep -qx gpio || fail "tweetpi is not in group gpio"
+in_root id -nG tweetpi | tr ' ' '\n' | grep -qx i2c || fail "tweetpi is not in group i2c"
 [ "$(mode /etc/tweetpi)" = "700 root:root" ] || fail "/etc/tweetpi: $(mode /etc/tweetpi)"
 [ "$(mode /etc/tweetpi/config.yaml)" = "600 root:root" ] || fail "config.yaml: $(mode /etc/tweetpi/config.yaml)"
 [ -L "$m$wants" ] || fail "the unit is not enabled"
-[ "$(in_root tweetpi version)" = "tweetpi $version" ] || fail "installed tweetpi version"
+[ "$(vers in_root tweetpi)" = "tweetpi $version" ] || fail "installed tweetpi version"
 
 echo "-- systemd-analyze verify (the installed unit, with /usr/bin/tweetpi in place)"
 in_root systemd-analyze verify /usr/lib/systemd/system/tweetpi.service 2>&1 | tee "$tmp/verify.txt"
@@ -185,7 +188,7 @@ in_root dpkg -i --force-confold "/root/ci/$(basename "$deb2")" </dev/null | tee 
 ! grep -q 'not started' "$tmp/upgrade.txt" || fail "the fresh-install hint printed on an upgrade"
 # shellcheck disable=SC2016 # dpkg-query's own ${Version}
 [ "$(in_root dpkg-query -W -f '${Version}' tweetpi)" = "$version+ci2-1" ] || fail "upgrade: version"
-[ "$(in_root tweetpi version)" = "tweetpi $version+ci2" ] || fail "upgraded tweetpi version"
+[ "$(vers in_root tweetpi)" = "tweetpi $version+ci2" ] || fail "upgraded tweetpi version"
 [ "$(sha256sum <"$m/etc/tweetpi/config.yaml")" = "$sum" ] || fail "upgrade replaced the edited config"
 [ "$(mode /etc/tweetpi/config.yaml)" = "600 root:root" ] || fail "upgrade: config.yaml is $(mode /etc/tweetpi/config.yaml)"
 [ "$(mode /etc/tweetpi)" = "700 root:root" ] || fail "upgrade: /etc/tweetpi is $(mode /etc/tweetpi)"

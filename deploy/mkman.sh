@@ -119,8 +119,20 @@ names one.
 .BR TWEETPI_CONSUMER_KEY ", " TWEETPI_CONSUMER_SECRET ", " TWEETPI_ACCESS_TOKEN ", " TWEETPI_ACCESS_TOKEN_SECRET
 The keys, overriding the configuration's.
 .SH EXIT STATUS
-0 on success, 78 on a configuration or credential error (systemd does not
-restart the service on it), 2 on a usage error, 1 on any other failure.
+.TP
+.B 0
+Success.
+.TP
+.B 1
+Any other failure (a pin, the network, the API).
+.TP
+.B 2
+A usage error: an unknown command or flag, or an argument missing or too
+many. The message says which, once.
+.TP
+.B 78
+A configuration or credential error (EX_CONFIG); systemd does not restart
+the service on it.
 .SH NOTES
 Raspberry Pi kernels keep a GPIO line driven after the process that set it
 exits. Add

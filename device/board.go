@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -32,10 +33,15 @@ const eventBuffer = 16
 
 // Caller is who sent a command.
 type Caller struct {
-	ID       string // numeric user id: what allow lists are matched by
+	// ID is the numeric X user id: what allow lists are matched by. Only
+	// a caller with one is asked to confirm (a confirm device's command
+	// waits for the same ID's yes): callers that are not a person on X
+	// (MQTT, schedules) leave it empty.
+	ID       string
 	Username string // handle without @, for messages only: a name is never matched (anyone can take a free one)
-	// Local is a person at the device itself (tweetpi do): device allow
-	// lists do not apply. The bot never sets it.
+	// Local is a person at the device itself (tweetpi do) or the owner's
+	// file (a schedule): device allow lists and confirmation do not apply.
+	// The bot never sets it.
 	Local bool
 }
 
@@ -53,6 +59,29 @@ type Options struct {
 	// known, and the handle then lets nobody in. nil: handles let nobody in,
 	// only ids do. cmd passes the bot's, which resolves them at start.
 	UserID func(handle string) (id string, ok bool)
+
+	// Interlocks are groups of device names of which one at most is on;
+	// InterlockWait is how long the others must have been off before one
+	// goes on (config.Config's keys of the same names; 0: no wait).
+	Interlocks    [][]string
+	InterlockWait time.Duration
+
+	// Schedules run on the board once RunSchedules is called. Location is
+	// their time zone (nil: time.Local); Now their wall clock (nil:
+	// time.Now; tests move it to play a suspend or a clock that jumps).
+	Schedules []config.Schedule
+	Location  *time.Location
+	Now       func() time.Time
+
+	// I2C and OneWire open the sensors' buses; a board with sensors needs
+	// the one its sensors use. ReadTimeout bounds one sensor read (0:
+	// DefaultReadTimeout).
+	I2C         I2CSource
+	OneWire     OneWireSource
+	ReadTimeout time.Duration
+	// WatchInputs watches every input for changes, not only the notify
+	// ones, so that a Feed sees them (MQTT turns it on).
+	WatchInputs bool
 }
 
 // Result is what came of a command text.
@@ -84,6 +113,9 @@ type Board struct {
 	thermal string
 	userID  func(handle string) (string, bool)
 
+	watchInputs bool  // every input is watched, not only notify ones
+	feeds       feeds // the Watch feeds of state changes
+
 	events   chan Event
 	ctx      context.Context // the board's life: jobs and watchers end with it
 	stop     context.CancelFunc
@@ -91,17 +123,27 @@ type Board struct {
 	once     sync.Once
 	closeErr error
 
+	groups map[string]*group // interlock group of each interlocked device (interlock.go)
+	wait   time.Duration     // interlock_wait
+	scheds []*schedule       // schedule.go
+	loc    *time.Location
+	now    func() time.Time
+	buses  []io.Closer // the sensors' buses, closed with the board
+
 	mu      sync.Mutex // guards everything below and every dev's state
 	closed  bool
-	running int           // background jobs
-	idle    chan struct{} // closed while running is 0
+	running int                 // background jobs
+	idle    chan struct{}       // closed while running is 0
+	epoch   uint64              // bumped by all off and Halt: a command waiting on an interlock gives up
+	pending map[string]*pending // confirmations waiting for a yes, by user id (confirm.go)
 }
 
 // dev is one device on its pin.
 type dev struct {
-	spec config.Device
-	pin  gpio.PinIO
-	freq physic.Frequency
+	spec   config.Device
+	pin    gpio.PinIO // nil for a sensor
+	freq   physic.Frequency
+	sensor *sensor // sensors only (sensor.go)
 
 	// Guarded by Board.mu.
 	on     bool               // output on, or pwm duty above 0
@@ -110,6 +152,7 @@ type dev struct {
 	cancel context.CancelFunc // the running job, if any
 	job    string             // "pulse", "blink" or "max_on" while one runs
 	offAt  time.Time          // when the job turns it off
+	off    time.Time          // when it last went off (Open counts): interlock_wait runs from here
 }
 
 // Open takes every device's pin: outputs go to their initial level, pwm to
@@ -125,13 +168,29 @@ func Open(specs []config.Device, pins PinSource, opt Options) (*Board, error) {
 		return nil, err
 	}
 	b := newBoard(specs, opt)
+	if err := b.setAutomation(opt); err != nil {
+		return nil, err
+	}
+	buses := newBusSet(opt)
 	for i := range specs {
 		s := specs[i]
+		if config.IsSensor(s.Kind) {
+			sn, err := buses.sensor(s, b.readTimeout(opt))
+			if err != nil {
+				b.closeBuses(buses.opened)
+				return nil, err
+			}
+			d := &dev{spec: s, sensor: sn}
+			b.devs = append(b.devs, d)
+			b.byName[s.Name] = d
+			continue
+		}
 		p, err := pins(s.Pin)
 		if err == nil && p == nil {
 			err = errors.New("no such pin")
 		}
 		if err != nil {
+			b.closeBuses(buses.opened)
 			return nil, fmt.Errorf("%s: pin %s: %w", where(s), s.Pin, err)
 		}
 		d := &dev{spec: s, pin: p}
@@ -141,6 +200,7 @@ func Open(specs []config.Device, pins PinSource, opt Options) (*Board, error) {
 		b.devs = append(b.devs, d)
 		b.byName[s.Name] = d
 	}
+	b.buses = buses.opened
 	b.mu.Lock()
 	for i, d := range b.devs {
 		if err := b.setup(d); err != nil {
@@ -152,7 +212,7 @@ func Open(specs []config.Device, pins PinSource, opt Options) (*Board, error) {
 	}
 	b.mu.Unlock()
 	for _, d := range b.devs {
-		if d.spec.Kind == config.KindInput && d.spec.Notify {
+		if b.watches(d.spec) {
 			b.watchers.Add(1)
 			go b.watch(d, d.pin.Read())
 		}
@@ -170,8 +230,19 @@ func newBoard(specs []config.Device, opt Options) *Board {
 		userID:  opt.UserID,
 		events:  make(chan Event, eventBuffer),
 		idle:    make(chan struct{}),
+		pending: map[string]*pending{},
+		groups:  map[string]*group{},
+		loc:     opt.Location,
+		now:     opt.Now,
 	}
+	b.watchInputs = opt.WatchInputs
 	close(b.idle)
+	if b.loc == nil {
+		b.loc = time.Local
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -195,16 +266,24 @@ func checkSpecs(specs []config.Device) error {
 		}
 		switch s.Kind {
 		case config.KindOutput, config.KindPWM, config.KindInput:
+		case config.KindDS18B20, config.KindBME280, config.KindAHT20:
+			if err := checkSensor(s); err != nil {
+				return err
+			}
 		default:
-			return fmt.Errorf("%s: kind %q; use output, pwm or input", where(s), s.Kind)
+			return fmt.Errorf("%s: kind %q; use output, pwm, input, ds18b20, bme280 or aht20", where(s), s.Kind)
 		}
-		if s.Pin == "" {
+		switch {
+		case config.IsSensor(s.Kind):
+			// on a bus, not a pin
+		case s.Pin == "":
 			return fmt.Errorf("%s: no pin; give it one, such as pin: GPIO17 (tweetpi pins lists them)", where(s))
+		default:
+			if other, dup := pins[s.Pin]; dup {
+				return fmt.Errorf("%s: pin %s is also device %s's; give each device its own pin", where(s), s.Pin, other)
+			}
+			pins[s.Pin] = s.Name
 		}
-		if other, dup := pins[s.Pin]; dup {
-			return fmt.Errorf("%s: pin %s is also device %s's; give each device its own pin", where(s), s.Pin, other)
-		}
-		pins[s.Pin] = s.Name
 		for _, n := range append([]string{s.Name}, s.Aliases...) {
 			n = strings.ToLower(n)
 			if other, dup := names[n]; dup {
@@ -250,6 +329,7 @@ const pinFix = "check that no other program or overlay holds the pin and that th
 // setup puts a device's pin in its starting state. b.mu is held.
 func (b *Board) setup(d *dev) error {
 	s := d.spec
+	d.off = time.Now() // what the pin did before is unknown: count it as just gone off
 	switch s.Kind {
 	case config.KindOutput:
 		if err := b.drive(d, s.Initial, "open"); err != nil {
@@ -265,7 +345,7 @@ func (b *Board) setup(d *dev) error {
 		}
 	case config.KindInput:
 		edge := gpio.NoEdge
-		if s.Notify {
+		if b.watches(s) {
 			edge = gpio.BothEdges
 		}
 		if err := d.pin.In(pull(s.Pull), edge); err != nil {
@@ -300,7 +380,9 @@ func (b *Board) drive(d *dev, on bool, by string) error {
 	if err := d.pin.Out(l); err != nil {
 		return err
 	}
+	d.wentOff(!on)
 	d.on = on
+	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "state", onWord(on), "by", by)
 	return nil
 }
@@ -317,7 +399,9 @@ func (b *Board) duty(d *dev, pct int, by string) error {
 	if err := d.pin.PWM(dt, d.freq); err != nil {
 		return err
 	}
+	d.wentOff(pct == 0)
 	d.pct, d.on = pct, pct > 0
+	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "duty", strconv.Itoa(pct)+"%", "by", by)
 	return nil
 }
@@ -325,14 +409,16 @@ func (b *Board) duty(d *dev, pct int, by string) error {
 // safe drives an output or pwm to its safe level. For pwm this stops the
 // PWM and holds the pin at the off level. b.mu is held.
 func (b *Board) safe(d *dev, by string) error {
-	if d.spec.Kind == config.KindInput {
+	if d.spec.Kind != config.KindOutput && d.spec.Kind != config.KindPWM {
 		return nil
 	}
 	l := offLevel(d.spec)
 	if err := d.pin.Out(l); err != nil {
 		return fmt.Errorf("%s: pin %s (%s) to its safe level %s: %v", where(d.spec), d.spec.Pin, driver(d.pin), l, err)
 	}
+	d.wentOff(true)
 	d.on, d.pct = false, 0
+	b.changed(d)
 	b.log.Info("pin set", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "state", "off", "by", by)
 	return nil
 }
@@ -435,6 +521,7 @@ func (b *Board) Halt() error {
 }
 
 func (b *Board) halt(by string) error {
+	b.epoch++
 	var errs []error
 	for _, d := range b.devs {
 		d.cancelJob()
@@ -475,13 +562,15 @@ func (b *Board) shutdown(halt bool) {
 		b.mu.Unlock()
 		b.stop()
 		for _, d := range b.devs {
-			if d.spec.Kind == config.KindInput && d.spec.Notify {
+			if b.watches(d.spec) {
 				_ = d.pin.Halt() // wakes WaitForEdge
 			}
 		}
 		b.watchers.Wait()
 		<-idle
+		b.closeBuses(b.buses)
 		close(b.events)
+		b.closeFeeds()
 	})
 }
 
@@ -515,7 +604,10 @@ func (b *Board) watch(d *dev, last gpio.Level) {
 		last = l
 		ev := Event{Device: d.spec.Name, Word: word(d.spec, l), Level: l, At: time.Now()}
 		b.log.Info("input changed", "device", d.spec.Name, "pin", d.spec.Pin, "level", l.String(), "word", ev.Word)
-		b.send(ev)
+		b.changed(d)
+		if d.spec.Notify {
+			b.send(ev)
+		}
 	}
 }
 

@@ -651,7 +651,7 @@ func TestOpenErrors(t *testing.T) {
 			{Name: "fan", Pin: "GPIO4", Kind: config.KindPWM, FrequencyHz: 25000, Line: 9},
 		}, func(s *Sim) { s.Get("GPIO4").DisablePWM() },
 			[]string{"device fan (config line 9)", "pin GPIO4", "*device.SimPin", "cannot do PWM at 25kHz", "GPIO18", "kind: output"}},
-		{"bad kind", []config.Device{{Name: "x", Pin: "P1", Kind: "motor"}}, nil, []string{"device x", `kind "motor"`, "output, pwm or input"}},
+		{"bad kind", []config.Device{{Name: "x", Pin: "P1", Kind: "motor"}}, nil, []string{"device x", `kind "motor"`, "output, pwm, input"}},
 		{"shared pin", []config.Device{
 			{Name: "a", Pin: "P1", Kind: config.KindOutput},
 			{Name: "b", Pin: "P1", Kind: config.KindOutput},

@@ -22,7 +22,14 @@ const (
 	VerbPulse  = config.WordPulse // on, then off after Action.Duration
 	VerbBlink  = config.WordBlink // Action.Count times, one every Action.Duration
 	VerbDuty   = "duty"           // pwm at Action.Percent ("fan 40%")
+
+	VerbAllOff    = config.WordAll + " " + config.WordOff // every output and pwm off
+	VerbYes       = config.WordYes                        // confirms the command waiting for this person's yes
+	VerbSchedules = config.WordSchedules                  // the schedules and their next run
 )
+
+// alone are the command words that stand for a whole command.
+var alone = []string{VerbHelp, VerbStatus, VerbSchedules, VerbYes}
 
 // Limits of the command language.
 const (
@@ -49,7 +56,7 @@ type Action struct {
 // String is the action as a command: "pump pulse 30s".
 func (a Action) String() string {
 	switch a.Verb {
-	case VerbHelp, VerbStatus:
+	case VerbHelp, VerbStatus, VerbAllOff, VerbYes, VerbSchedules:
 		return a.Verb
 	case VerbState:
 		return a.Device
@@ -69,6 +76,10 @@ var verbsFor = map[string][]string{
 	config.KindOutput: {VerbOn, VerbOff, VerbToggle, VerbPulse, VerbBlink, VerbStatus},
 	config.KindPWM:    {VerbOn, VerbOff, VerbToggle, VerbStatus},
 	config.KindInput:  {VerbStatus},
+
+	config.KindDS18B20: {VerbStatus},
+	config.KindBME280:  {VerbStatus},
+	config.KindAHT20:   {VerbStatus},
 }
 
 var allVerbs = []string{VerbOn, VerbOff, VerbToggle, VerbPulse, VerbBlink, VerbStatus}
@@ -109,6 +120,13 @@ func Parse(text string, specs []config.Device) ([]Action, error) {
 			return nil, err
 		}
 		acts = append(acts, a)
+	}
+	if len(acts) > 1 {
+		for _, a := range acts {
+			if a.Verb == VerbYes {
+				return nil, errors.New("nothing run: say yes alone, in a post or DM of its own")
+			}
+		}
 	}
 	return acts, nil
 }
@@ -199,11 +217,17 @@ func newIndex(specs []config.Device) *index {
 
 func parseOne(w []string, idx *index) (Action, error) {
 	first := w[0]
-	if first == VerbHelp || first == VerbStatus {
+	if contains(alone, first) {
 		if len(w) > 1 {
 			return Action{}, fmt.Errorf("%s takes nothing after it", first)
 		}
 		return Action{Verb: first}, nil
+	}
+	if first == config.WordAll {
+		if len(w) == 2 && w[1] == VerbOff {
+			return Action{Verb: VerbAllOff}, nil
+		}
+		return Action{}, errors.New("all goes with off only: say all off")
 	}
 	d, ok := idx.byName[first]
 	if !ok {
@@ -215,16 +239,16 @@ func parseOne(w []string, idx *index) (Action, error) {
 	}
 	verb, args := w[1], w[2:]
 	kind := d.Kind
-	if pct, ok := strings.CutSuffix(verb, "%"); ok || isDigits(verb) {
+	if pct, ok := strings.CutSuffix(verb, "%"); ok || isDigits(verb) || isDecimal(verb) {
 		if kind != config.KindPWM {
-			return Action{}, fmt.Errorf("%s is not pwm: say %s", d.Name, verbList(kind))
+			return Action{}, fmt.Errorf("%s %s: %s is %s, not pwm; say %s", d.Name, echo(verb), d.Name, kindWord(kind), verbList(kind))
 		}
 		if !ok {
-			return Action{}, fmt.Errorf("say %s%%", verb)
+			return Action{}, fmt.Errorf("%s %s: pwm takes a percent; say %s %s", d.Name, echo(verb), d.Name, asPercent(verb))
 		}
 		n, err := percent(pct)
 		if err != nil {
-			return Action{}, err
+			return Action{}, fmt.Errorf("%s %s: %v", d.Name, echo(verb), err)
 		}
 		a.Verb, a.Percent = VerbDuty, n
 		return a, noMore(a, args)
@@ -237,7 +261,7 @@ func parseOne(w []string, idx *index) (Action, error) {
 		return Action{}, fmt.Errorf("%s; say %s", msg, verbList(kind))
 	}
 	if !contains(verbsFor[kind], verb) {
-		return Action{}, fmt.Errorf("%s is %s: no %s; say %s", d.Name, kindWord(kind), verb, verbList(kind))
+		return Action{}, fmt.Errorf("%s is %s: no %s; say %s", d.Name, kindWord(kind), echo(verb), verbList(kind))
 	}
 	switch verb {
 	case VerbStatus:
@@ -248,11 +272,11 @@ func parseOne(w []string, idx *index) (Action, error) {
 	case VerbPulse:
 		a.Verb = verb
 		if len(args) == 0 {
-			return Action{}, fmt.Errorf("how long? say %s pulse 30s", d.Name)
+			return Action{}, fmt.Errorf("%s pulse: how long? say %s pulse 30s", d.Name, d.Name)
 		}
 		dur, err := duration(args[0])
 		if err != nil {
-			return Action{}, err
+			return Action{}, fmt.Errorf("%s pulse %s: %v; say %s pulse 30s, 1m30s or 500ms", d.Name, echo(args[0]), err, d.Name)
 		}
 		limit, what := MaxPulse, "the longest pulse"
 		if d.MaxOn > 0 {
@@ -266,25 +290,25 @@ func parseOne(w []string, idx *index) (Action, error) {
 	case VerbBlink:
 		a.Verb, a.Duration = verb, DefaultBlink
 		if len(args) == 0 {
-			return Action{}, fmt.Errorf("how many times? say %s blink 3", d.Name)
+			return Action{}, fmt.Errorf("%s blink: how many times? say %s blink 3", d.Name, d.Name)
 		}
 		n, err := strconv.Atoi(args[0])
 		if err != nil || !isDigits(args[0]) || n < 1 || n > MaxBlinks {
-			return Action{}, fmt.Errorf("blink %s: say a count from 1 to %d", echo(args[0]), MaxBlinks)
+			return Action{}, fmt.Errorf("%s blink %s: say a count from 1 to %d, like %s blink 3", d.Name, echo(args[0]), MaxBlinks, d.Name)
 		}
 		a.Count = n
 		if len(args) > 1 {
 			p, err := duration(args[1])
 			if err != nil {
-				return Action{}, err
+				return Action{}, fmt.Errorf("%s blink %d %s: %v; say a period like %s blink %d 500ms", d.Name, n, echo(args[1]), err, d.Name, n)
 			}
 			if p < MinBlinkPeriod || p > MaxBlinkPeriod {
-				return Action{}, fmt.Errorf("blink period %s refused: it must be %s to %s", fmtDuration(p), fmtDuration(MinBlinkPeriod), fmtDuration(MaxBlinkPeriod))
+				return Action{}, fmt.Errorf("%s blink period %s refused: it must be %s to %s", d.Name, fmtDuration(p), fmtDuration(MinBlinkPeriod), fmtDuration(MaxBlinkPeriod))
 			}
 			a.Duration = p
 		}
 		if d.MaxOn > 0 && a.Duration/2 > d.MaxOn {
-			return Action{}, fmt.Errorf("blink period %s refused: on for half of it is longer than %s's max_on %s", fmtDuration(a.Duration), d.Name, fmtDuration(d.MaxOn))
+			return Action{}, fmt.Errorf("%s blink period %s refused: on for half of it is longer than %s's max_on %s", d.Name, fmtDuration(a.Duration), d.Name, fmtDuration(d.MaxOn))
 		}
 		return a, noMore(a, args[min(len(args), 2):])
 	}
@@ -299,7 +323,7 @@ func unknownDevice(w []string, idx *index) error {
 			return fmt.Errorf("the device comes first: say %s %s", d.Name, first)
 		}
 	}
-	cands := append([]string{VerbHelp, VerbStatus}, idx.names...)
+	cands := append([]string{VerbHelp, VerbStatus, VerbSchedules}, idx.names...)
 	if s := config.Nearest(first, cands); s != "" {
 		return fmt.Errorf("no device %s; did you mean %s?", echo(first), s)
 	}
@@ -309,14 +333,21 @@ func unknownDevice(w []string, idx *index) error {
 	return fmt.Errorf("no device %s; say help", echo(first))
 }
 
+// noMore refuses words after a whole command, naming the first of them.
 func noMore(a Action, rest []string) error {
-	if len(rest) > 0 {
-		return fmt.Errorf("%s: too many words; say %s", echo(a.Device), a)
+	switch len(rest) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("%s: %s is one word too many; say %s", a, echo(rest[0]), a)
 	}
-	return nil
+	return fmt.Errorf("%s: %s and the words after it are too many; say %s", a, echo(rest[0]), a)
 }
 
 func percent(s string) (int, error) {
+	if isDecimal(s) {
+		return 0, errors.New("pwm takes whole percents, 0% to 100%")
+	}
 	n, err := strconv.Atoi(s)
 	if err != nil || !isDigits(s) || len(s) > 3 || n > 100 {
 		return 0, errors.New("pwm takes 0% to 100%")
@@ -324,12 +355,31 @@ func percent(s string) (int, error) {
 	return n, nil
 }
 
+// asPercent is a number written without % as the duty it likely means: a
+// fraction (0.5) as 50%, a whole number (40) as 40%.
+func asPercent(s string) string {
+	v, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil || v < 0 || v > 100:
+		return "40%"
+	case isDecimal(s) && v <= 1:
+		return strconv.Itoa(int(v*100+0.5)) + "%"
+	}
+	return strconv.Itoa(int(v+0.5)) + "%"
+}
+
 func duration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil || strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") {
-		return 0, fmt.Errorf("%s is not a duration: say 30s, 1m30s or 500ms", echo(s))
+		return 0, errors.New("not a duration")
 	}
 	return d, nil
+}
+
+// isDecimal reports a number with a decimal point: 0.5, 12.5.
+func isDecimal(s string) bool {
+	i, f, ok := strings.Cut(s, ".")
+	return ok && isDigits(i) && isDigits(f)
 }
 
 func isDigits(s string) bool {
@@ -361,6 +411,8 @@ func kindWord(kind string) string {
 	switch kind {
 	case config.KindInput:
 		return "an input"
+	case config.KindDS18B20, config.KindBME280, config.KindAHT20:
+		return "a sensor"
 	case config.KindPWM:
 		return "pwm"
 	}
@@ -369,7 +421,7 @@ func kindWord(kind string) string {
 
 func verbList(kind string) string {
 	switch kind {
-	case config.KindInput:
+	case config.KindInput, config.KindDS18B20, config.KindBME280, config.KindAHT20:
 		return "just its name"
 	case config.KindPWM:
 		return "on, off, toggle or 0-100%"
@@ -383,6 +435,9 @@ func verbList(kind string) string {
 func echo(s string) string {
 	if s == "" || len(s) > maxEcho {
 		return "that word"
+	}
+	if n, ok := strings.CutSuffix(s, "%"); isDecimal(s) || ok && isDecimal(n) {
+		return `"` + s + `"` // a number like 0.5: a dot between digits makes no link
 	}
 	for _, r := range s {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '%') {

@@ -2,6 +2,7 @@ package device
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,18 +11,24 @@ import (
 )
 
 // Run parses text, checks every command that acts on a device against
-// that device's allow list for c (reading a state needs no permission), and runs the commands in order. If any command is not understood
-// or not allowed, nothing runs and the reply says which. ctx is checked
-// before anything runs; pulse, blink and max_on go on in the background
-// after Run returns, until the next command on that device, Halt or Close.
+// that device's allow list for c (reading a state needs no permission),
+// and runs the commands in order. If any command is not understood or not
+// allowed, nothing runs and the reply says which. A command that could
+// turn on a confirm device waits for c's yes instead (confirm.go). ctx is
+// checked before anything runs; pulse, blink and max_on go on in the
+// background after Run returns, until the next command on that device,
+// Halt or Close.
 func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 	acts, err := Parse(text, b.specs)
 	if err != nil {
 		return Result{Reply: fit(err.Error()), Rejected: true}
 	}
+	if len(acts) == 1 && acts[0].Verb == VerbYes {
+		return b.yes(ctx, c)
+	}
 	for i, a := range acts {
 		if a.Device == "" || a.Verb == VerbState {
-			continue // reading a state is not commanding; status shows it anyway
+			continue // reading a state is not commanding; status shows it anyway; all off skips what c may not use
 		}
 		if !b.allowed(b.byName[a.Device].spec, c) {
 			msg := fmt.Sprintf("you may not use %s", a.Device)
@@ -34,6 +41,16 @@ func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 	if err := ctx.Err(); err != nil {
 		return Result{Reply: "not run: shutting down"}
 	}
+	if b.needsConfirm(acts, c) {
+		return b.ask(c, acts)
+	}
+	return b.exec(ctx, acts, c)
+}
+
+// exec runs checked actions in order. Sensors are read first, outside the
+// lock; an interlocked device's command waits for its group (interlock.go).
+func (b *Board) exec(ctx context.Context, acts []Action, c Caller) Result {
+	rd := b.readFor(ctx, acts)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -42,22 +59,87 @@ func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 	var replies []string
 	ran := false
 	for i, a := range acts {
-		r, err := b.do(a)
+		r, err := b.act(ctx, a, c, rd)
 		if err != nil {
-			b.log.Error("command failed", "command", a.String(), "err", err)
+			var stop *stopErr
 			msg := fmt.Sprintf("%s failed: pin error (see the log)", a)
+			if errors.As(err, &stop) {
+				msg = stop.msg
+			} else {
+				b.log.Error("command failed", "command", a.String(), "err", err)
+			}
+			if r != "" {
+				msg = r + "; " + msg
+			}
 			if i+1 < len(acts) {
 				msg += "; the rest not run"
 			}
 			replies = append(replies, msg)
 			break
 		}
-		if a.Verb != VerbHelp && a.Verb != VerbStatus && a.Verb != VerbState {
+		switch a.Verb {
+		case VerbHelp, VerbStatus, VerbState, VerbSchedules:
+		default:
 			ran = true
 		}
 		replies = append(replies, r)
 	}
 	return Result{Reply: fit(strings.Join(replies, "; ")), Ran: ran}
+}
+
+// act runs one action, taking its interlock group first if it has one.
+// b.mu is held (and let go while an interlock waits).
+func (b *Board) act(ctx context.Context, a Action, c Caller, rd map[string]Reading) (string, error) {
+	g := b.groups[a.Device]
+	if g == nil || a.Verb == VerbState {
+		return b.do(a, c, rd)
+	}
+	if err := b.lockGroup(ctx, g); err != nil {
+		return "", err
+	}
+	defer g.unlock()
+	if b.closed {
+		return "", &stopErr{"not run: shutting down"}
+	}
+	d := b.byName[a.Device]
+	var was []string
+	if turnsOn(d, a) {
+		var err error
+		if was, err = b.clear(ctx, d, g); err != nil {
+			if len(was) > 0 {
+				return strings.Join(was, ", ") + " off", err
+			}
+			return "", err
+		}
+	}
+	r, err := b.do(a, c, rd)
+	if err == nil && len(was) > 0 {
+		r += " (" + strings.Join(was, ", ") + " off first)"
+	}
+	return r, err
+}
+
+// readFor reads the sensors the actions ask for: the one named, or all of
+// them for status. It runs before the board's lock is taken.
+func (b *Board) readFor(ctx context.Context, acts []Action) map[string]Reading {
+	all := false
+	named := map[string]bool{}
+	for _, a := range acts {
+		switch {
+		case a.Verb == VerbStatus:
+			all = true
+		case a.Verb == VerbState && b.byName[a.Device].sensor != nil:
+			named[a.Device] = true
+		}
+	}
+	if !all && len(named) == 0 {
+		return nil
+	}
+	out := map[string]Reading{}
+	for _, r := range b.readSome(ctx, func(d *dev) bool { return all || named[d.spec.Name] }) {
+		out[r.Device] = r
+	}
+	return out
 }
 
 // allowed reports whether c may use the device s: c's id is in its allow
@@ -85,16 +167,23 @@ func (b *Board) allowed(s config.Device, c Caller) bool {
 }
 
 // do runs one action. b.mu is held.
-func (b *Board) do(a Action) (string, error) {
+func (b *Board) do(a Action, c Caller, rd map[string]Reading) (string, error) {
 	switch a.Verb {
 	case VerbHelp:
 		return b.help(), nil
 	case VerbStatus:
-		return b.status(), nil
+		return b.status(rd), nil
+	case VerbSchedules:
+		return b.schedulesReply(), nil
+	case VerbAllOff:
+		return b.allOff(c)
 	}
 	d := b.byName[a.Device]
 	name := d.spec.Name
 	if a.Verb == VerbState {
+		if d.sensor != nil {
+			return rd[name].String(), nil
+		}
 		return name + " is " + b.state(d), nil
 	}
 	d.cancelJob()
@@ -201,21 +290,28 @@ func (b *Board) state(d *dev) string {
 	return s
 }
 
-// Status is every device's state, the uptime and the CPU temperature where
-// there is one: "led on, pump off, fan 40%, door closed; up 3h12m; 48.3°C".
+// Status is every device's state, the sensors' readings, the uptime and
+// the CPU temperature where there is one: "led on, pump off, fan 40%, door
+// closed, tank 21.4°C; up 3h12m; 48.3°C". It reads the sensors first,
+// within their read timeout.
 func (b *Board) Status() string {
+	rd := b.readFor(context.Background(), []Action{{Verb: VerbStatus}})
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.status()
+	return b.status(rd)
 }
 
-func (b *Board) status() string {
+func (b *Board) status(rd map[string]Reading) string {
 	tail := "; up " + fmtUptime(time.Since(b.start))
 	if t := readTemp(b.thermal); t != "" {
 		tail += "; " + t
 	}
 	var parts []string
 	for _, d := range b.devs {
+		if d.sensor != nil {
+			parts = append(parts, rd[d.spec.Name].String())
+			continue
+		}
 		parts = append(parts, d.spec.Name+" "+b.state(d))
 	}
 	head := strings.Join(parts, ", ")
@@ -240,7 +336,7 @@ func Help(specs []config.Device) string {
 		}
 		names = append(names, n)
 	}
-	s := "say status, or a device: <dev> on|off|toggle, <dev> pulse 30s, <dev> blink 3 [1s], <pwm> 40%, <dev> for its state. "
+	s := "say status, schedules, all off, yes (to a question), or <dev> on|off|toggle|pulse 30s|blink 3 [1s], <pwm> 40%, <dev> for its state. "
 	if len(names) == 0 {
 		return s + "no devices are set up"
 	}
@@ -260,3 +356,40 @@ func fmtUptime(d time.Duration) string {
 
 // fit cuts a reply to MaxReply.
 func fit(s string) string { return config.Truncate(s, MaxReply) }
+
+// allOff turns every output and pwm that c may use off, cancelling their
+// timers, and says which were on. It also makes any command waiting on an
+// interlock give up. b.mu is held.
+func (b *Board) allOff(c Caller) (string, error) {
+	b.epoch++
+	var was, kept []string
+	var errs []error
+	for _, d := range b.devs {
+		if d.spec.Kind != config.KindOutput && d.spec.Kind != config.KindPWM {
+			continue
+		}
+		on := d.on || d.job != ""
+		if !b.allowed(d.spec, c) {
+			if on {
+				kept = append(kept, d.spec.Name)
+			}
+			continue
+		}
+		d.cancelJob()
+		if err := b.safe(d, "all off"); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if on {
+			was = append(was, d.spec.Name)
+		}
+	}
+	r := "all off: nothing was on"
+	if len(was) > 0 {
+		r = "all off: " + strings.Join(was, ", ")
+	}
+	if len(kept) > 0 {
+		r += "; not " + strings.Join(kept, ", ") + " (you may not use it)"
+	}
+	return r, errors.Join(errs...)
+}

@@ -23,6 +23,8 @@ type Sim struct {
 	mu   sync.Mutex
 	pins map[string]*SimPin
 	next int
+	i2c  map[string]*simI2C // simbus.go
+	w1   *simW1
 }
 
 // NewSim returns an empty Sim.

@@ -23,15 +23,14 @@ func TestCommandWords(t *testing.T) {
 	for _, w := range config.ReservedWords {
 		text := "led " + w
 		switch w {
-		case VerbHelp, VerbStatus:
+		case VerbHelp, VerbStatus, VerbYes, VerbSchedules:
 			text = w
 		case VerbPulse:
 			text = "led pulse 1s"
 		case VerbBlink:
 			text = "led blink 2"
 		case config.WordAll:
-			// Reserved for commands on every device at once ("all off").
-			continue
+			text = "all off" // every device at once
 		}
 		if _, err := Parse(text, specs); err != nil {
 			t.Errorf("reserved word %q: Parse(%q): %v", w, text, err)

@@ -135,19 +135,28 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.c.limits.observe(t.ep, resp.Header, time.Now())
+	if err := keep(resp, t.ex); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// keep reads an answer's body (at most maxBody) into ex, with its status
+// and header, and gives resp a body that reads it again for the API code.
+func keep(resp *http.Response, ex *exchange) error {
 	defer resp.Body.Close()
 	body, err := readBody(resp)
-	t.c.limits.observe(t.ep, resp.Header, time.Now())
 	if err != nil {
-		return nil, fmt.Errorf("reading answer: %w", err)
+		return fmt.Errorf("reading answer: %w", err)
 	}
 	if len(body) > maxBody {
-		return nil, fmt.Errorf("answer longer than %d bytes", maxBody)
+		return fmt.Errorf("answer longer than %d bytes", maxBody)
 	}
-	t.ex.status, t.ex.header, t.ex.body = resp.StatusCode, resp.Header, body
+	ex.status, ex.header, ex.body = resp.StatusCode, resp.Header, body
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
-	return resp, nil
+	return nil
 }
 
 // readBody reads an answer's body, at most maxBody+1 bytes. A body of known

@@ -97,6 +97,10 @@ func KindOf(err error) ErrorKind {
 // Fix says what the user can do about a failed call: the one place the
 // daemon's log and `tweetpi verify` take their advice from.
 func Fix(err error) string {
+	var re *RefusedError
+	if errors.As(err, &re) {
+		return re.Fix() // the Activity API's own advice
+	}
 	var ae *APIError
 	if !errors.As(err, &ae) {
 		return "check the network"

@@ -1,11 +1,9 @@
 package twitter
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -155,16 +153,8 @@ func (t *pinTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := readBody(resp)
-	if err != nil {
-		return nil, fmt.Errorf("reading answer: %w", err)
+	if err := keep(resp, t.ex); err != nil {
+		return nil, err
 	}
-	if len(body) > maxBody {
-		return nil, fmt.Errorf("answer longer than %d bytes", maxBody)
-	}
-	t.ex.status, t.ex.header, t.ex.body = resp.StatusCode, resp.Header, body
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
 	return resp, nil
 }

@@ -50,6 +50,12 @@ func errorFromAnswer(ep string, status int, h http.Header, body []byte) *APIErro
 			if e.Detail == "" {
 				e.Detail = first.Detail
 			}
+			// Problem JSON with an errors list (invalid-request): the
+			// list says which parameter, the title and detail only that
+			// one was wrong.
+			if m := first.Message; m != "" && m != e.Title && !strings.Contains(e.Detail, m) {
+				e.Detail = strings.TrimSpace(e.Detail + " " + m)
+			}
 		}
 		if e.Title == "" && e.Detail == "" && b.Reason != "" {
 			e.Title = b.Reason

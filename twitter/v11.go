@@ -6,10 +6,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	gotwitter "github.com/dghubble/go-twitter/twitter"
@@ -25,13 +23,23 @@ import (
 type V11 struct {
 	c *conn
 
-	// go-twitter's client is built once (building one allocates ~40
-	// objects); its transport serves the call in progress, so calls take
-	// turns.
-	mu  sync.Mutex
-	cur http.RoundTripper
-	api *gotwitter.Client
+	// go-twitter's clients, each built once (building one allocates ~40
+	// objects) and lent to one call at a time, whose transport it uses:
+	// calls run side by side (the replies beside the polls), none waits
+	// for another's answer.
+	free chan *v11Client
 }
+
+// v11Client is a go-twitter client and the transport of the call it
+// serves.
+type v11Client struct {
+	api *gotwitter.Client
+	cur http.RoundTripper
+}
+
+// v11Clients is how many idle go-twitter clients are kept for reuse: the
+// loop's and the two senders' calls.
+const v11Clients = 4
 
 // roundTripFunc adapts a function to http.RoundTripper.
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -46,11 +54,29 @@ func NewV11(opt Options) (*V11, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &V11{c: c}
-	v.api = gotwitter.NewClient(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		return v.cur.RoundTrip(r) // v.mu is held by do
+	return &V11{c: c, free: make(chan *v11Client, v11Clients)}, nil
+}
+
+// client lends a go-twitter client; give it back with put.
+func (v *V11) client() *v11Client {
+	select {
+	case gc := <-v.free:
+		return gc
+	default:
+	}
+	gc := &v11Client{}
+	gc.api = gotwitter.NewClient(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return gc.cur.RoundTrip(r) // set by do for the call in progress
 	})})
-	return v, nil
+	return gc
+}
+
+func (v *V11) put(gc *v11Client) {
+	gc.cur = nil
+	select {
+	case v.free <- gc:
+	default: // enough idle ones
+	}
 }
 
 // Version is "v1.1".
@@ -65,12 +91,11 @@ func (v *V11) ServerDate() time.Time { return v.c.limits.date() }
 // do runs one go-twitter call. go-twitter returns err == nil for some error
 // bodies, so the status code decides, not its error.
 func (v *V11) do(ctx context.Context, ep string, f func(api *gotwitter.Client) error) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
+	gc := v.client()
+	defer v.put(gc)
 	_, err := v.c.call(ctx, ep, true, func(hc *http.Client) error {
-		v.cur = hc.Transport
-		defer func() { v.cur = nil }()
-		return f(v.api)
+		gc.cur = hc.Transport
+		return f(gc.api)
 	})
 	return err
 }
@@ -120,22 +145,26 @@ func (v *V11) Mentions(ctx context.Context, userID string, p MentionsParams) ([]
 	if p.SinceID != "" {
 		id, err := strconv.ParseInt(p.SinceID, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("mentions since %q: not a post id", p.SinceID)
+			return nil, fmt.Errorf("%s: since_id %q is not a post id", EndpointMentions, p.SinceID)
 		}
 		q.SinceID = id
 	}
-	seen := map[string]bool{}
-	var posts []Post
-	for page := 0; p.MaxPages == 0 || page < p.MaxPages; page++ {
+	// max_id paging: the next page is the posts below the oldest so far.
+	return pages(p.MaxPages, postID, func(token string) ([]Post, string, error) {
+		q.MaxID = 0
+		if token != "" {
+			q.MaxID, _ = strconv.ParseInt(token, 10, 64)
+		}
 		var tweets []gotwitter.Tweet
 		err := v.do(ctx, EndpointMentions, func(api *gotwitter.Client) (err error) {
 			tweets, _, err = api.Timelines.MentionTimeline(q)
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("mentions since %q: %w", p.SinceID, err)
+			return nil, "", err
 		}
 		var oldest int64
+		posts := make([]Post, 0, len(tweets))
 		for _, t := range tweets {
 			if t.ID != 0 && (oldest == 0 || t.ID < oldest) {
 				oldest = t.ID
@@ -144,10 +173,6 @@ func (v *V11) Mentions(ctx context.Context, userID string, p MentionsParams) ([]
 			if id == "" && t.ID != 0 {
 				id = strconv.FormatInt(t.ID, 10)
 			}
-			if id == "" || seen[id] {
-				continue
-			}
-			seen[id] = true
 			text := t.FullText
 			if text == "" {
 				text = t.Text
@@ -160,12 +185,10 @@ func (v *V11) Mentions(ctx context.Context, userID string, p MentionsParams) ([]
 			posts = append(posts, post)
 		}
 		if len(tweets) < q.Count || oldest <= 1 || oldest-1 <= q.SinceID {
-			break
+			return posts, "", nil
 		}
-		q.MaxID = oldest - 1
-	}
-	sort.Slice(posts, func(i, j int) bool { return IDLess(posts[i].ID, posts[j].ID) })
-	return posts, nil
+		return posts, strconv.FormatInt(oldest-1, 10), nil
+	})
 }
 
 // entities are the only HTML entities X puts in v1.1 text.
@@ -177,32 +200,25 @@ func decodeEntities(s string) string { return entities.Replace(s) }
 // (direct_messages/events/list, cursor paging), oldest first.
 func (v *V11) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 	q := &gotwitter.DirectMessageEventsListParams{Count: clamp(p.MaxResults, 1, 50, 50)}
-	seen := map[string]bool{}
-	var dms []DM
-	for page := 0; p.MaxPages == 0 || page < p.MaxPages; page++ {
+	return pages(p.MaxPages, dmID, func(token string) ([]DM, string, error) {
+		q.Cursor = token
 		var evs *gotwitter.DirectMessageEvents
 		err := v.do(ctx, EndpointDMEvents, func(api *gotwitter.Client) (err error) {
 			evs, _, err = api.DirectMessages.EventsList(q)
 			return err
 		})
-		if err != nil {
-			return nil, fmt.Errorf("direct messages: %w", err)
+		if err != nil || evs == nil {
+			return nil, "", err
 		}
-		if evs == nil {
-			break
-		}
-		stop, before := false, len(dms)
+		next := evs.NextCursor
+		dms := make([]DM, 0, len(evs.Events))
 		for _, e := range evs.Events {
 			if e.ID == "" || e.Type != "message_create" || e.Message == nil {
 				continue
 			}
 			if p.Seen != nil && p.Seen(e.ID) {
-				stop = true
+				next = "" // older pages were read before
 			}
-			if seen[e.ID] {
-				continue
-			}
-			seen[e.ID] = true
 			dm := DM{ID: e.ID, SenderID: e.Message.SenderID}
 			if e.Message.Data != nil {
 				dm.Text = decodeEntities(e.Message.Data.Text)
@@ -215,13 +231,8 @@ func (v *V11) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 			}
 			dms = append(dms, dm)
 		}
-		if stop || evs.NextCursor == "" || len(dms) == before || evs.NextCursor == q.Cursor {
-			break
-		}
-		q.Cursor = evs.NextCursor
-	}
-	sort.Slice(dms, func(i, j int) bool { return IDLess(dms[i].ID, dms[j].ID) })
-	return dms, nil
+		return dms, next, nil
+	})
 }
 
 // conversationID is v2's id of a one-to-one conversation: both user ids,
@@ -241,7 +252,7 @@ func conversationID(a, b string) string {
 func (v *V11) Reply(ctx context.Context, inReplyTo, text string) (string, error) {
 	id, err := strconv.ParseInt(inReplyTo, 10, 64)
 	if err != nil {
-		return "", fmt.Errorf("reply to %q: not a post id", inReplyTo)
+		return "", fmt.Errorf("%s: in_reply_to %q is not a post id", EndpointPost, inReplyTo)
 	}
 	var t *gotwitter.Tweet
 	err = v.do(ctx, EndpointPost, func(api *gotwitter.Client) (err error) {
@@ -252,10 +263,10 @@ func (v *V11) Reply(ctx context.Context, inReplyTo, text string) (string, error)
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("reply to %s: %w", inReplyTo, err)
+		return "", err
 	}
 	if t == nil || t.IDStr == "" {
-		return "", fmt.Errorf("reply to %s: %w", inReplyTo, &APIError{Kind: KindTransient, Endpoint: EndpointPost, Title: "malformed answer", Detail: "post without id"})
+		return "", &APIError{Kind: KindTransient, Endpoint: EndpointPost, Title: "malformed answer", Detail: "post without id"}
 	}
 	return t.IDStr, nil
 }
@@ -276,10 +287,10 @@ func (v *V11) SendDM(ctx context.Context, toUserID, text string) (string, error)
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("dm to %s: %w", toUserID, err)
+		return "", err
 	}
 	if e == nil || e.ID == "" {
-		return "", fmt.Errorf("dm to %s: %w", toUserID, &APIError{Kind: KindTransient, Endpoint: EndpointSendDM, Title: "malformed answer", Detail: "event without id"})
+		return "", &APIError{Kind: KindTransient, Endpoint: EndpointSendDM, Title: "malformed answer", Detail: "event without id"}
 	}
 	return e.ID, nil
 }

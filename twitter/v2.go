@@ -3,10 +3,8 @@ package twitter
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -194,28 +192,22 @@ func (v *V2) user(ctx context.Context, ep string, s *sling.Sling) (User, error) 
 func (v *V2) Mentions(ctx context.Context, userID string, p MentionsParams) ([]Post, error) {
 	q := v2MentionsQuery{SinceID: p.SinceID, MaxResults: clamp(p.MaxResults, 5, 100, 100)}
 	path := "users/" + url.PathEscape(userID) + "/mentions?"
-	seen := map[string]bool{}
-	var posts []Post
-	for page := 0; p.MaxPages == 0 || page < p.MaxPages; page++ {
+	return pages(p.MaxPages, postID, func(token string) ([]Post, string, error) {
+		q.PaginationToken = token
 		var a v2MentionsAnswer
-		s := v.base.New().Get(path + q.query())
-		ex, err := v.do(ctx, EndpointMentions, s, &a)
+		ex, err := v.do(ctx, EndpointMentions, v.base.New().Get(path+q.query()), &a)
 		if err != nil {
-			return nil, fmt.Errorf("mentions since %q: %w", p.SinceID, err)
+			return nil, "", err
 		}
 		if a.Data == nil && len(a.Errors) > 0 {
-			return nil, fmt.Errorf("mentions since %q: %w", p.SinceID, partialError(EndpointMentions, ex.status, ex.body))
+			return nil, "", partialError(EndpointMentions, ex.status, ex.body)
 		}
-		before := len(posts)
 		names := map[string]string{}
 		for _, u := range a.Includes.Users {
 			names[u.ID] = u.Username
 		}
+		posts := make([]Post, 0, len(a.Data))
 		for _, t := range a.Data {
-			if t.ID == "" || seen[t.ID] {
-				continue
-			}
-			seen[t.ID] = true
 			posts = append(posts, Post{
 				ID:             t.ID,
 				AuthorID:       t.AuthorID,
@@ -226,15 +218,8 @@ func (v *V2) Mentions(ctx context.Context, userID string, p MentionsParams) ([]P
 				EditOf:         editOf(t),
 			})
 		}
-		// A page with nothing new ends it too: a server that sends the same
-		// page again must not keep the loop going.
-		if a.Meta.NextToken == "" || len(posts) == before || a.Meta.NextToken == q.PaginationToken {
-			break
-		}
-		q.PaginationToken = a.Meta.NextToken
-	}
-	sort.Slice(posts, func(i, j int) bool { return IDLess(posts[i].ID, posts[j].ID) })
-	return posts, nil
+		return posts, a.Meta.NextToken, nil
+	})
 }
 
 // DirectMessages lists the account's DM events, received and sent
@@ -245,29 +230,25 @@ func (v *V2) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 		EventTypes:    "MessageCreate",
 		MaxResults:    clamp(p.MaxResults, 1, 100, 100),
 	}
-	seen := map[string]bool{}
-	var dms []DM
-	for page := 0; p.MaxPages == 0 || page < p.MaxPages; page++ {
+	return pages(p.MaxPages, dmID, func(token string) ([]DM, string, error) {
+		q.PaginationToken = token
 		var a v2DMAnswer
 		ex, err := v.do(ctx, EndpointDMEvents, v.base.New().Get("dm_events").QueryStruct(q), &a)
 		if err != nil {
-			return nil, fmt.Errorf("direct messages: %w", err)
+			return nil, "", err
 		}
 		if a.Data == nil && len(a.Errors) > 0 {
-			return nil, fmt.Errorf("direct messages: %w", partialError(EndpointDMEvents, ex.status, ex.body))
+			return nil, "", partialError(EndpointDMEvents, ex.status, ex.body)
 		}
-		stop, before := false, len(dms)
+		next := a.Meta.NextToken
+		dms := make([]DM, 0, len(a.Data))
 		for _, d := range a.Data {
 			if d.ID == "" || (d.EventType != "" && d.EventType != "MessageCreate") {
 				continue
 			}
 			if p.Seen != nil && p.Seen(d.ID) {
-				stop = true
+				next = "" // older pages were read before
 			}
-			if seen[d.ID] {
-				continue
-			}
-			seen[d.ID] = true
 			dms = append(dms, DM{
 				ID:             d.ID,
 				SenderID:       d.SenderID,
@@ -276,13 +257,8 @@ func (v *V2) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 				ConversationID: d.DMConversationID,
 			})
 		}
-		if stop || a.Meta.NextToken == "" || len(dms) == before || a.Meta.NextToken == q.PaginationToken {
-			break
-		}
-		q.PaginationToken = a.Meta.NextToken
-	}
-	sort.Slice(dms, func(i, j int) bool { return IDLess(dms[i].ID, dms[j].ID) })
-	return dms, nil
+		return dms, next, nil
+	})
 }
 
 // Reply posts text as a threaded reply to post inReplyTo (POST /2/tweets).
@@ -297,10 +273,10 @@ func (v *V2) Reply(ctx context.Context, inReplyTo, text string) (string, error) 
 	var a v2PostAnswer
 	ex, err := v.do(ctx, EndpointPost, v.base.New().Post("tweets").BodyJSON(body), &a)
 	if err != nil {
-		return "", fmt.Errorf("reply to %s: %w", inReplyTo, err)
+		return "", err
 	}
 	if a.Data == nil || a.Data.ID == "" {
-		return "", fmt.Errorf("reply to %s: %w", inReplyTo, partialError(EndpointPost, ex.status, ex.body))
+		return "", partialError(EndpointPost, ex.status, ex.body)
 	}
 	return a.Data.ID, nil
 }
@@ -314,21 +290,24 @@ func (v *V2) SendDM(ctx context.Context, toUserID, text string) (string, error) 
 	s := v.base.New().Post("dm_conversations/with/" + url.PathEscape(toUserID) + "/messages").BodyJSON(body)
 	ex, err := v.do(ctx, EndpointSendDM, s, &a)
 	if err != nil {
-		return "", fmt.Errorf("dm to %s: %w", toUserID, err)
+		return "", err
 	}
 	if a.Data == nil || a.Data.DMEventID == "" {
-		return "", fmt.Errorf("dm to %s: %w", toUserID, partialError(EndpointSendDM, ex.status, ex.body))
+		return "", partialError(EndpointSendDM, ex.status, ex.body)
 	}
 	return a.Data.DMEventID, nil
 }
 
 // editOf are the earlier versions a post's edit history names: every id
 // in it but its own (the last), those that are X ids.
-func editOf(t v2Tweet) []string {
+func editOf(t v2Tweet) []string { return earlierVersions(t.ID, t.EditHistory) }
+
+// earlierVersions are the ids of history (edit_history_tweet_ids) but id.
+func earlierVersions(id string, history []string) []string {
 	var ids []string
-	for _, id := range t.EditHistory {
-		if id != t.ID && ValidID(id) {
-			ids = append(ids, id)
+	for _, h := range history {
+		if h != id && ValidID(h) {
+			ids = append(ids, h)
 		}
 	}
 	return ids

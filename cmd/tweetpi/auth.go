@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -50,21 +51,16 @@ func cmdAuth(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	flow, err := twitter.NewPINFlow(twitter.Options{
 		BaseURL:     t.APIURL,
 		Credentials: twitter.Credentials{ConsumerKey: t.ConsumerKey.Reveal(), ConsumerSecret: t.ConsumerSecret.Reveal()},
-		UserAgent:   "tweetpi/" + version,
+		UserAgent:   "tweetpi/" + appVersion(),
 	})
 	if err != nil {
 		return configErr(err)
 	}
+	host := hostOf(cmp.Or(t.APIURL, twitter.DefaultBaseURL))
 	authURL, err := flow.Start(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if twitter.KindOf(err) == twitter.KindUnauthorized {
-			return configErr(errors.New("the API refused the consumer key and secret: check them against the app's \"Keys and tokens\" page in the developer portal, " +
-				"and that the app has user authentication (OAuth 1.0a) set up with a callback URL"))
-		}
-		return err
+		return pinErr(ctx, host, err, configErr(errors.New("the API refused the consumer key and secret: check them against the app's \"Keys and tokens\" page in the developer portal, "+
+			"and that the app has user authentication (OAuth 1.0a) set up with a callback URL")))
 	}
 	fmt.Fprintf(e.stdout, "1. Open this page in a browser and sign in as the device's account:\n\n   %s\n\n2. Authorize the app, then type the PIN the page shows here: ", authURL)
 	pin, err := readLine(ctx, e.stdin)
@@ -77,13 +73,7 @@ func cmdAuth(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	}
 	token, secret, err := flow.Finish(ctx, pin)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if twitter.KindOf(err) == twitter.KindUnauthorized {
-			return errors.New("the API refused the PIN (wrong, or more than a few minutes old): run tweetpi auth again and type the PIN the page shows")
-		}
-		return err
+		return pinErr(ctx, host, err, errors.New("the API refused the PIN (wrong, or more than a few minutes old): run tweetpi auth again and type the PIN the page shows"))
 	}
 	fmt.Fprintln(e.stdout)
 	if *printOnly {
@@ -96,6 +86,22 @@ func cmdAuth(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	}
 	fmt.Fprintf(e.stdout, "Wrote the access token and secret into %s (mode 0600). Check them with: tweetpi verify -config %s\n", path, path)
 	return nil
+}
+
+// pinErr is what auth says when a step of the PIN flow failed: nothing at
+// a stop, the network's trouble in plain words, refused when the API
+// refused the keys or the PIN (by the error's kind), else the error.
+func pinErr(ctx context.Context, host string, err, refused error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if p := netProblem(host, err); p != nil {
+		return p
+	}
+	if twitter.KindOf(err) == twitter.KindUnauthorized {
+		return refused
+	}
+	return err
 }
 
 // readLine reads one line, or gives up when ctx ends.

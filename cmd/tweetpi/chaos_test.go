@@ -34,9 +34,6 @@ func chaosSize(t *testing.T) int {
 		}
 		return n
 	}
-	if testing.Short() {
-		return 30
-	}
 	return 80
 }
 
@@ -66,6 +63,7 @@ type chaosCommand struct {
 // right failure: "pump on" run twice, or an old "door open" run after a
 // reboot, is worse than a command the person sees unanswered and sends again.
 func TestChaos(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	n := chaosSize(t)
 	seed := uint64(time.Now().UnixNano())

@@ -21,9 +21,9 @@ func cmdCheck(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	if fs.NArg() > 0 {
 		return usageErr(fmt.Sprintf("check takes no arguments (got %q); name the file with -config", fs.Arg(0)))
 	}
-	cfg, err := cf.load(e)
+	cfg, err := cf.loadChecked(e)
 	if err != nil {
-		return &exitError{exitFail, err}
+		return &exitError{code: exitFail, err: err}
 	}
 	fmt.Fprintln(e.stdout, checkSummary(cfg))
 	for _, w := range checkWarnings(cfg) {
@@ -52,13 +52,17 @@ func checkSummary(c *config.Config) string {
 		}
 		devs := make([]string, len(c.Devices))
 		for i, d := range c.Devices {
-			devs[i] = d.Name + " " + d.Kind + " " + d.Pin
+			devs[i] = deviceSummary(d)
 		}
 		fmt.Fprintf(&b, " (%s)", strings.Join(devs, ", "))
 	}
+	b.WriteString(automationSummary(c))
 	fmt.Fprintf(&b, "; listens to %s via API %s", strings.Join(c.Twitter.Listen, ", "), c.Twitter.API)
 	if c.Twitter.APIURL != "" {
 		fmt.Fprintf(&b, " at %s", c.Twitter.APIURL)
+	}
+	if len(c.Twitter.Allow) == 0 {
+		b.WriteString("; nobody can command it yet (twitter.allow is empty)")
 	}
 	b.WriteString("; keys: ")
 	missing := c.Twitter.MissingKeys()
@@ -87,17 +91,30 @@ func checkSummary(c *config.Config) string {
 	}
 	b.WriteString(strings.Join(parts, ", "))
 	b.WriteString(")")
+	if c.MQTT != nil {
+		fmt.Fprintf(&b, "; mqtt: %s", c.MQTT)
+	}
 	return b.String()
+}
+
+// allowed says, for the daemon's start line, who may command the device.
+func allowed(c *config.Config) string {
+	if len(c.Twitter.Allow) == 0 {
+		return "nobody can command it yet: twitter.allow is empty; add your @handle or user id and reload"
+	}
+	return fmt.Sprintf("%d handles or ids", len(c.Twitter.Allow))
 }
 
 // checkWarnings are things that load but are likely not what was meant.
 func checkWarnings(c *config.Config) []string {
-	var out []string
+	out := c.Warnings()
 	if len(c.Devices) == 0 {
 		out = append(out, "no devices: add some under devices: (see config.example.yaml)")
+	} else if c.GPIO.Backend == config.BackendPeriph && len(boardPins()) == 0 {
+		out = append(out, "the pin names are checked for their form only: periph sees no GPIO pins on this machine (run tweetpi check on the board to check them against its pins)")
 	}
 	if len(c.Twitter.Allow) == 0 {
-		out = append(out, `twitter.allow is empty, so nobody can command the device; add handles like "@alice" or user ids`)
+		out = append(out, `twitter.allow is empty, so nobody can command the device; add your own @handle or numeric user id to it, in quotes, like allow: ["@handle"]`)
 	}
 	return out
 }

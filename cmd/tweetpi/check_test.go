@@ -50,12 +50,17 @@ func TestCheckExample(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
-	want := path + ": ok: 3 devices (led output GPIO17, pump output GPIO27, door input GPIO22); listens to mentions, dms via API v2; keys: missing consumer_key, consumer_secret, access_token, access_token_secret (tweetpi run needs them)\n"
+	want := path + ": ok: 3 devices (led output GPIO17, pump output GPIO27, door input GPIO22); listens to mentions, dms via API v2; nobody can command it yet (twitter.allow is empty); keys: missing consumer_key, consumer_secret, access_token, access_token_secret (tweetpi run needs them)\n"
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
-	if stderr != "" {
-		t.Errorf("stderr: %q, want nothing", stderr)
+	// The installed file lets nobody in, and check says how to change that.
+	want = "tweetpi check: warning: twitter.allow is empty, so nobody can command the device; add your own @handle or numeric user id to it, in quotes, like allow: [\"@handle\"]\n"
+	if len(boardPins()) == 0 { // not on a board: the example's pins are checked for their form
+		want = "tweetpi check: warning: the pin names are checked for their form only: periph sees no GPIO pins on this machine (run tweetpi check on the board to check them against its pins)\n" + want
+	}
+	if stderr != want {
+		t.Errorf("stderr: %q, want %q", stderr, want)
 	}
 }
 
@@ -75,7 +80,7 @@ func TestCheckConfigFromEnv(t *testing.T) {
 func TestCheckKeys(t *testing.T) {
 	const (
 		envKey    = "envKEYs3cr3tAAAA"
-		fileKey   = "fileKEYs3cr3tBBBB"
+		fileKey   = "4321-fileKEYs3cr3tBBBB"
 		inlineKey = "inlineKEYs3cr3tCCCC"
 		lostKey   = "overriddenKEYs3cr3tDDDD"
 	)
@@ -204,7 +209,7 @@ func TestCheckWarnings(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	if want := path + ": ok: no devices; listens to mentions via API v2; keys: missing consumer_key, consumer_secret, access_token, access_token_secret (tweetpi run needs them)\n"; stdout != want {
+	if want := path + ": ok: no devices; listens to mentions via API v2; nobody can command it yet (twitter.allow is empty); keys: missing consumer_key, consumer_secret, access_token, access_token_secret (tweetpi run needs them)\n"; stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
 	for _, w := range []string{"warning: no devices", "warning: twitter.allow is empty"} {
@@ -222,5 +227,33 @@ func TestCheckUsage(t *testing.T) {
 	code, _, stderr := checkRun(t, nil, "-h")
 	if code != 0 || !strings.Contains(stderr, "-config") {
 		t.Errorf("check -h: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestCheckWarnsDeviceAllow: a device allow naming someone twitter.allow
+// does not let in is a warning (the file loads; nobody can use the device
+// through that entry), and a short key is one too, without the key.
+func TestCheckWarnsDeviceAllow(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "config.yaml", `twitter:
+  consumer_key: "shortKEY1"
+  allow: ["@alice"]
+gpio: {backend: sim}
+devices:
+  pump: {pin: GPIO27, kind: output, allow: ["@bob"]}
+`, 0o600)
+	code, _, stderr := checkRun(t, nil, "-config", path)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	for _, w := range []string{
+		"tweetpi check: warning: " + path + `:6: devices.pump.allow: "@bob" is not in twitter.allow, so it cannot command pump`,
+		"tweetpi check: warning: twitter.consumer_key (inline) is only 9 characters long",
+	} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr %q lacks %q", stderr, w)
+		}
+	}
+	if strings.Contains(stderr, "shortKEY1") {
+		t.Errorf("the key is shown: %q", stderr)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"log/slog"
 
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/twitter"
@@ -26,7 +27,18 @@ func (cf *configFlags) load(e *env) (*config.Config, error) {
 	if path == "" {
 		path = config.PathFrom(e.getenv)
 	}
-	return config.Load(path, config.Options{Getenv: e.getenv, InsecurePerms: cf.insecure})
+	return config.Load(path, config.Options{Getenv: e.getenv, InsecurePerms: cf.insecure, Pins: boardPins})
+}
+
+// boardPins are the pin names periph knows here, for config.Options.Pins:
+// a pin name this board lacks is a configuration error, with its line.
+// host.Init runs once per process; the drivers that failed are logged
+// when the pins are opened.
+func boardPins() []string {
+	if initPeriph(slog.New(slog.DiscardHandler)) != nil {
+		return nil
+	}
+	return pinNames()
 }
 
 // clientOptions are the API client settings of a configuration: the
@@ -42,6 +54,6 @@ func clientOptions(cfg *config.Config) twitter.Options {
 			AccessToken:       t.AccessToken.Reveal(),
 			AccessTokenSecret: t.AccessTokenSecret.Reveal(),
 		},
-		UserAgent: "tweetpi/" + version,
+		UserAgent: "tweetpi/" + appVersion(),
 	}
 }

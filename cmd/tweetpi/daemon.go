@@ -20,6 +20,7 @@ import (
 
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
+	devmqtt "github.com/tweetpi/tweetpi/device/mqtt"
 	"github.com/tweetpi/tweetpi/twitter"
 	"github.com/tweetpi/tweetpi/twitter/bot"
 )
@@ -35,7 +36,7 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err != nil {
 		return usageErr(err.Error())
 	}
-	cfg, err := cf.load(e)
+	cfg, err := cf.loadChecked(e)
 	if err != nil {
 		return configErr(err)
 	}
@@ -74,6 +75,7 @@ type daemon struct {
 	client twitter.Client
 	bot    *bot.Bot
 	notify chan string
+	node   *devmqtt.Node // the devices on the MQTT broker; nil without mqtt:
 
 	mu       sync.Mutex
 	board    *device.Board
@@ -139,6 +141,11 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	}
 	d.board = board
 	d.watch(board)
+	if err := d.newMQTT(); err != nil {
+		board.Close()
+		b.Close()
+		return nil, configErr(err)
+	}
 	return d, nil
 }
 
@@ -153,7 +160,15 @@ func (d *daemon) openBoard(cfg *config.Config) (*device.Board, error) {
 		}
 		pins, d.sim = p, sim
 	}
-	return device.Open(cfg.Devices, pins, device.Options{Logger: d.log, Start: time.Now(), UserID: d.bot.UserID})
+	opt := deviceOptions(cfg, d.sim, d.log)
+	opt.Start = time.Now()
+	opt.WatchInputs = d.cfg.MQTT != nil
+	opt.UserID = d.bot.UserID
+	b, err := device.Open(cfg.Devices, pins, opt)
+	if err == nil {
+		d.automate(b)
+	}
+	return b, err
 }
 
 // deviceHandles are the @handles of the devices' allow lists: the bot
@@ -196,12 +211,13 @@ func (d *daemon) handle(ctx context.Context, c bot.Command) string {
 
 // run starts the bot and polls until ctx is cancelled.
 func (d *daemon) run(ctx context.Context) error {
+	defer d.runMQTT(ctx)()
 	// Outputs are at their initial levels and the state is loaded.
 	sdNotify(d.log, sd.SdNotifyReady)
 	err := d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
 	if err == nil {
 		d.log.Info("polling", "account", "@"+d.bot.Account().Username, "inboxes", strings.Join(d.cfg.Twitter.Listen, ","),
-			"api", d.client.Version(), "poll_interval", d.cfg.Twitter.PollInterval.String())
+			"api", d.client.Version(), "poll_interval", d.cfg.Twitter.PollInterval.String(), "allow", allowed(d.cfg))
 		err = d.bot.Run(ctx)
 	}
 	sdNotify(d.log, sd.SdNotifyStopping)
@@ -218,7 +234,7 @@ func (d *daemon) run(ctx context.Context) error {
 // reload reads the configuration again and swaps the devices and the allow
 // list; a bad new configuration is refused and the old one kept.
 func (d *daemon) reload(cf *configFlags, e *env) {
-	cfg, err := cf.load(e)
+	cfg, err := cf.loadChecked(e)
 	if err != nil {
 		d.log.Error("reload refused: the new configuration has errors; keeping the old one", "err", err)
 		return
@@ -240,10 +256,12 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 		}
 	} else {
 		d.cfg.Devices = cfg.Devices
+		d.cfg.Interlocks, d.cfg.InterlockWait, d.cfg.Schedules = cfg.Interlocks, cfg.InterlockWait, cfg.Schedules
 		d.cfg.Twitter.Allow = cfg.Twitter.Allow
 	}
 	d.board = board
 	d.watch(board)
+	d.reloadMQTT(board, cfg)
 	if err := config.WriteDeviceList(d.cfg.StateDir, d.cfg.GPIO.Backend, d.cfg.Devices); err != nil {
 		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}

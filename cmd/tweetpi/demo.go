@@ -37,6 +37,10 @@ devices:
   pump: {pin: GPIO27, kind: output, max_on: 5m, aliases: [water]}
   fan:  {pin: GPIO18, kind: pwm, frequency: 25kHz}
   door: {pin: GPIO22, kind: input, pull: down, notify: true, high: open, low: closed}
+  heater: {pin: GPIO5, kind: output}
+  cooler: {pin: GPIO6, kind: output}
+  tank: {kind: ds18b20, address: 28-00000a1b2c3d}
+interlocks: [[heater, cooler]]
 `
 
 // cmdDemo plays a scripted conversation through the real daemon: the real
@@ -93,12 +97,14 @@ func cmdDemo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 
 	w := e.stdout
 	pins := func() string {
-		return fmt.Sprintf("led=%s pump=%s fan=%d%% door=%s",
+		return fmt.Sprintf("led=%s pump=%s fan=%d%% door=%s heater=%s cooler=%s",
 			onOff(sim.Get("GPIO17").Level()), onOff(sim.Get("GPIO27").Level()),
-			int((sim.Get("GPIO18").Duty()*100+gpio.DutyMax/2)/gpio.DutyMax), openClosed(sim.Get("GPIO22").Level()))
+			int((sim.Get("GPIO18").Duty()*100+gpio.DutyMax/2)/gpio.DutyMax), openClosed(sim.Get("GPIO22").Level()),
+			onOff(sim.Get("GPIO5").Level()), onOff(sim.Get("GPIO6").Level()))
 	}
 	fmt.Fprintf(w, "tweetpi demo: the daemon against a fake X API (%s) over loopback and simulated pins; no keys, no Pi.\n", *api)
-	fmt.Fprintf(w, "account @mypi; allowed: @alice; devices: led (GPIO17), pump (GPIO27, max_on 5m), fan (GPIO18, pwm), door (GPIO22, input)\n\n")
+	fmt.Fprintf(w, "account @mypi; allowed: @alice; devices: led (GPIO17), pump (GPIO27, max_on 5m), fan (GPIO18, pwm), door (GPIO22, input),\n")
+	fmt.Fprintf(w, "heater (GPIO5) and cooler (GPIO6), interlocked, and tank (a simulated DS18B20 on 1-Wire)\n\n")
 
 	// Wait until both inboxes have their starting point.
 	if err := waitFor(ctx, 10*time.Second, func() bool {
@@ -171,6 +177,18 @@ func cmdDemo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 			}
 			fmt.Fprintf(w, "%-10s %s (2s later, by itself)\n\n", "pins", pins())
 			return nil
+		}},
+		{"an interlock: the heater goes off before the cooler goes on", func() error {
+			say(alice, "@mypi heater on")
+			if err := answer(false); err != nil {
+				return err
+			}
+			say(alice, "@mypi cooler on")
+			return answer(false)
+		}},
+		{"a sensor", func() error {
+			say(alice, "@mypi tank")
+			return answer(false)
 		}},
 		{"a typo", func() error {
 			say(alice, "@mypi lde off")

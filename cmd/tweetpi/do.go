@@ -8,8 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
-	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
 )
 
@@ -20,11 +20,12 @@ import (
 // It opens only the devices the text names (so one do does not reset
 // another device to its initial level) and, for status and help, the
 // inputs. It waits for a pulse, blink or max_on timer to finish; Ctrl-C
-// while waiting turns every opened output off. Otherwise it leaves the
-// outputs as the command set them: on a Raspberry Pi the kernel keeps a
-// released line driven unless dtparam=strict_gpiod is set, in which case
-// the line returns to its default when tweetpi exits. With the sim
-// backend the pins live in memory only, and do prints their state.
+// while waiting turns every opened output off. A command that leaves an
+// output on ("led on", "fan 40%") holds the line until Ctrl-C, which turns
+// it off: with the README's dtparam=strict_gpiod a Raspberry Pi releases a
+// line when its process exits, so "led on" would not stay on to be seen.
+// Otherwise (off, or once a timer ended) it exits at once. With the sim
+// backend the pins live in memory only: do prints their state and exits.
 func cmdDo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	cf := addConfigFlags(fs)
 	verbose := fs.Bool("v", false, "log every pin change and the periph drivers")
@@ -35,7 +36,7 @@ func cmdDo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	if strings.TrimSpace(text) == "" {
 		return usageErr(`say what to do, for example: tweetpi do "led on" (tweetpi do help lists the devices)`)
 	}
-	cfg, err := cf.load(e)
+	cfg, err := cf.loadChecked(e)
 	if err != nil {
 		return configErr(err)
 	}
@@ -47,12 +48,17 @@ func cmdDo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 		fmt.Fprintln(e.stdout, device.Help(cfg.Devices))
 		return nil
 	}
+	if len(acts) == 1 && acts[0].Verb == device.VerbSchedules {
+		fmt.Fprintln(e.stdout, device.ListSchedules(cfg.Schedules, time.Local, time.Now()))
+		return nil
+	}
 	logger := cmdLogger(e.stderr, *verbose)
 	pins, sim, err := pinSource(cfg, logger)
 	if err != nil {
 		return err
 	}
-	board, err := device.Open(devicesFor(acts, cfg.Devices), pins, device.Options{Logger: logger})
+	devs := doDevices(acts, cfg)
+	board, err := device.Open(devs, pins, doOptions(cfg, devs, sim, logger))
 	if err != nil {
 		return err
 	}
@@ -73,29 +79,20 @@ func cmdDo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 		}
 		return errors.New("interrupted: the outputs it opened are off")
 	}
+	if on := board.On(); len(on) > 0 && sim == nil {
+		// With dtparam=strict_gpiod the kernel releases the lines when
+		// tweetpi exits: hold them, so that "led on" stays on to be seen.
+		fmt.Fprintf(e.stderr, "holding: %s on until Ctrl-C (the line is released when tweetpi exits; Ctrl-C turns it off)\n", strings.Join(on, ", "))
+		<-ctx.Done()
+		if err := board.Close(); err != nil {
+			return fmt.Errorf("turning %s off: %w", strings.Join(on, ", "), err)
+		}
+		fmt.Fprintf(e.stdout, "%s off\n", strings.Join(on, ", "))
+		return nil
+	}
 	board.Release()
 	printSim(e.stdout, sim)
 	return nil
-}
-
-// devicesFor are the devices the actions name, in config order; all the
-// inputs when an action is status or help.
-func devicesFor(acts []device.Action, all []config.Device) []config.Device {
-	named := map[string]bool{}
-	inputs := false
-	for _, a := range acts {
-		if a.Device == "" {
-			inputs = true
-		}
-		named[a.Device] = true
-	}
-	var out []config.Device
-	for _, d := range all {
-		if named[d.Name] || inputs && d.Kind == config.KindInput {
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 func printSim(w io.Writer, sim *device.Sim) {

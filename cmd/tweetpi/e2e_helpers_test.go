@@ -50,6 +50,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// slowE2E skips, under -short, a test that runs the real daemon for
+// seconds (polls at the 1s the configuration allows at the least, kills,
+// restarts): -short is the quick loop; the full suite (CI) runs them.
+func slowE2E(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the real daemon for seconds; skipped with -short (the full suite runs it)")
+	}
+}
+
 // tweetpiBinary builds ./cmd/tweetpi once per test binary run (with -race
 // when the tests run with it) and returns the path of the binary.
 func tweetpiBinary(t testing.TB) string {

@@ -60,6 +60,7 @@ func checkSafeAtExit(t *testing.T, p *daemonProc) {
 // reply); a stranger's is logged, not run, not answered; the account's own
 // post is ignored; "@alice" in allow is resolved through users/by/username.
 func TestE2EMention(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	forAPIs(t, func(t *testing.T, api string) {
 		f := newFake(t, api)
@@ -113,6 +114,7 @@ func TestE2EMention(t *testing.T) {
 // TestE2EDM: a DM command is answered by DM; a stranger's DM is not run;
 // a DM that was there before the first start is not run.
 func TestE2EDM(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	forAPIs(t, func(t *testing.T, api string) {
 		f := newFake(t, api)
@@ -153,6 +155,7 @@ func TestE2EDM(t *testing.T) {
 
 // TestE2EFirstStart: mentions there before the first start are not run.
 func TestE2EFirstStart(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	forAPIs(t, func(t *testing.T, api string) {
 		f := newFake(t, api)
@@ -186,6 +189,7 @@ func TestE2EFirstStart(t *testing.T) {
 // TestE2ETooOld: a post older than max_age is not run but answered
 // "Too old, not run".
 func TestE2ETooOld(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	forAPIs(t, func(t *testing.T, api string) {
 		f := newFake(t, api)
@@ -212,6 +216,7 @@ func TestE2ETooOld(t *testing.T) {
 // command sent while the daemon was down runs once, and users/me is not
 // asked again (the account is in the state).
 func TestE2ERestart(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	forAPIs(t, func(t *testing.T, api string) {
 		f := newFake(t, api)
@@ -259,11 +264,9 @@ func TestE2ERestart(t *testing.T) {
 // TestE2EKill9: kill -9 at random points over a stream of mention and DM
 // commands never runs one twice, nor answers one twice.
 func TestE2EKill9(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	kills := 8
-	if testing.Short() {
-		kills = 3
-	}
 	forAPIs(t, func(t *testing.T, api string) {
 		f := newFake(t, api)
 		files := writeDaemonConfig(t, f, daemonConfig{})
@@ -364,6 +367,7 @@ func TestE2EKill9(t *testing.T) {
 // TestE2ERateLimit: after a 429 the daemon makes no request to that
 // endpoint before the reset the answer named, then goes on.
 func TestE2ERateLimit(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	forAPIs(t, func(t *testing.T, api string) {
 		f := newFake(t, api)
@@ -407,6 +411,7 @@ func TestE2ERateLimit(t *testing.T) {
 // TestE2EFaults: 503s and malformed JSON on the inboxes and a 503 on the
 // reply are survived: the daemon backs off, goes on, and answers once.
 func TestE2EFaults(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	forAPIs(t, func(t *testing.T, api string) {
 		f := newFake(t, api)
@@ -485,6 +490,7 @@ func TestE2EWrongKeys(t *testing.T) {
 // TestE2ESigterm: SIGTERM exits 0 within 3s, even with a request hanging
 // and a pulse running, and drives every output to its safe level.
 func TestE2ESigterm(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	forAPIs(t, func(t *testing.T, api string) {
 		f := newFake(t, api)
@@ -517,6 +523,7 @@ func TestE2ESigterm(t *testing.T) {
 // TestE2ESecrets: with the keys in the environment and the debug log on, no
 // key appears on stdout, stderr or in the state directory.
 func TestE2ESecrets(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	forAPIs(t, func(t *testing.T, api string) {
 		f := newFake(t, api)

@@ -134,6 +134,7 @@ func TestStateDirRefused(t *testing.T) {
 // running and retrying (a Pi often boots before its network); it neither
 // exits nor spins.
 func TestDNSFailure(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	f := newFake(t, "v2")
 	files := writeDaemonConfig(t, f, daemonConfig{})
@@ -169,6 +170,7 @@ func TestDNSFailure(t *testing.T) {
 // slowly (not in a loop that burns the quota or the CPU), and recovers
 // when the keys work again.
 func TestKeysRevokedMidRun(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	f := newFake(t, "v2")
 	files := writeDaemonConfig(t, f, daemonConfig{Listen: []string{bot.InboxMentions}})

@@ -37,6 +37,7 @@ type hostileCase struct {
 // that every reply fits and carries no link, and that no secret is written
 // anywhere.
 func TestHostileInput(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	f := newFake(t, "v2")
 	homoglyph := f.AddUser("аlice") // Cyrillic а (U+0430)

@@ -13,7 +13,6 @@ import (
 	"periph.io/x/conn/v3/driver/driverreg"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
-	"periph.io/x/host/v3"
 
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
@@ -26,7 +25,7 @@ const maxListed = 24
 // process) and logs the ones that failed: a missing /dev/gpiomem or a user
 // outside group gpio shows up here.
 func initPeriph(logger *slog.Logger) error {
-	state, err := host.Init()
+	state, err := hostInit()
 	if err != nil {
 		return fmt.Errorf("periph host drivers: %w", err)
 	}

@@ -20,9 +20,6 @@ const (
 	exitConfig = 78 // EX_CONFIG: bad configuration or credentials; systemd does not restart on it
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 // env is what a subcommand may touch of the outside world.
 type env struct {
 	getenv func(string) string
@@ -47,7 +44,7 @@ func commands() []command {
 		{"verify", "[-config F]", "ask the API who the keys belong to and what the rate limits are", cmdVerify},
 		{"auth", "[-config F] [-print]", "PIN-based OAuth: get the access token and secret for the device account", cmdAuth},
 		{"do", `[-config F] "led on"`, "run one command on the pins, no network (for wiring tests)", cmdDo},
-		{"safe", "[-config F | -from-state]", "drive every output to its safe level and exit", cmdSafe},
+		{"safe", "[-config F] [-from-state]", "drive every output to its safe level and exit", cmdSafe},
 		{"pins", "[-v]", "list the GPIO pins periph sees", cmdPins},
 		{"version", "", "print the version", cmdVersion},
 	}
@@ -72,7 +69,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		fs := flag.NewFlagSet("tweetpi "+c.name, flag.ContinueOnError)
 		fs.SetOutput(stderr)
+		usageShown := false // the flag package calls Usage on a bad flag, after saying what is wrong
 		fs.Usage = func() {
+			usageShown = true
 			fmt.Fprintf(fs.Output(), "usage: tweetpi %s %s\n\n%s\n", c.name, c.usage, c.summary)
 			var buf strings.Builder
 			fs.SetOutput(&buf)
@@ -83,8 +82,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			}
 		}
 		err := c.run(ctx, e, fs, args[1:])
-		if errors.Is(err, flag.ErrHelp) {
+		switch {
+		case errors.Is(err, flag.ErrHelp):
 			return nil
+		case err != nil && usageShown:
+			// The flag package has said it, with the usage: exit 2, quietly.
+			return &exitError{code: exitUsage, err: err, quiet: true}
 		}
 		return err
 	}
@@ -93,6 +96,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		names = append(names, c.name)
 	}
 	sort.Strings(names)
+	if best := config.Nearest(args[0], names); best != "" {
+		return usageErr(fmt.Sprintf("unknown command %q; did you mean %s? (tweetpi -h lists the commands)", args[0], best))
+	}
 	return usageErr(fmt.Sprintf("unknown command %q; the commands are %s (tweetpi -h for more)", args[0], strings.Join(names, ", ")))
 }
 
@@ -104,23 +110,24 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "\n\"tweetpi <command> -h\" shows a command's flags.\n")
 }
 
-// exitError carries an exit status.
+// exitError carries an exit status. A quiet one has been said already.
 type exitError struct {
-	code int
-	err  error
+	code  int
+	err   error
+	quiet bool
 }
 
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-func usageErr(msg string) error { return &exitError{exitUsage, errors.New(msg)} }
+func usageErr(msg string) error { return &exitError{code: exitUsage, err: errors.New(msg)} }
 
 // configErr marks err as a configuration or credential problem: exit 78.
 func configErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &exitError{exitConfig, err}
+	return &exitError{code: exitConfig, err: err}
 }
 
 // exitCode prints err (if any) and returns the status to exit with.
@@ -128,9 +135,12 @@ func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "tweetpi: %v\n", err)
 	var ee *exitError
-	if errors.As(err, &ee) {
+	if errors.As(err, &ee) && ee.quiet {
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "tweetpi: %v\n", err)
+	if ee != nil {
 		return ee.code
 	}
 	var ce config.Errors
@@ -138,12 +148,4 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitConfig
 	}
 	return exitFail
-}
-
-func cmdVersion(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "tweetpi %s\n", version)
-	return nil
 }

@@ -19,7 +19,7 @@ import (
 func cmdSafe(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	cf := addConfigFlags(fs)
 	verbose := fs.Bool("v", false, "log the periph drivers")
-	fromState := fs.Bool("from-state", false, "use only the device list the daemon keeps in its state directory; nothing to do without one (the systemd unit's ExecStopPost)")
+	fromState := fs.Bool("from-state", false, "use only the device list the daemon keeps in its state directory (the state_dir of -config's file, else $STATE_DIRECTORY, else "+config.DefaultStateDir+"); nothing to do without one (the systemd unit's ExecStopPost)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -29,9 +29,19 @@ func cmdSafe(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	var cfg *config.Config
 	var err error
 	if *fromState {
-		saved, path, ferr := loadSafeFile(e)
+		dirs := stateDirs(e)
+		if cf.path != "" {
+			// -config names the daemon's file: its state_dir is where the
+			// list is.
+			if c, err := cf.load(e); err == nil {
+				dirs = []string{c.StateDir}
+			} else {
+				fmt.Fprintf(e.stderr, "tweetpi safe: cannot read %s (%v); looking in %s\n", cf.path, firstLine(err), strings.Join(dirs, " and "))
+			}
+		}
+		saved, path, ferr := loadSafeFile(dirs)
 		if errors.Is(ferr, iofs.ErrNotExist) {
-			fmt.Fprintln(e.stdout, "safe: no device list in the state directory: the daemon drove no pins")
+			fmt.Fprintf(e.stdout, "safe: no device list in %s: the daemon drove no pins there\n", strings.Join(dirs, " or "))
 			return nil
 		}
 		if ferr != nil {
@@ -42,7 +52,7 @@ func cmdSafe(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	} else if cfg, err = cf.load(e); err != nil {
 		// ExecStopPost may run without the credential: use the device list
 		// the daemon keeps in its state directory.
-		saved, path, ferr := loadSafeFile(e)
+		saved, path, ferr := loadSafeFile(stateDirs(e))
 		if ferr != nil {
 			return configErr(err)
 		}
@@ -71,13 +81,19 @@ func cmdSafe(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	return nil
 }
 
-// loadSafeFile reads the device list the daemon wrote for `tweetpi safe`:
-// from $STATE_DIRECTORY (systemd's StateDirectory=) or the default state_dir.
-func loadSafeFile(e *env) (*config.Config, string, error) {
+// stateDirs are where the daemon keeps its state when no configuration
+// says: $STATE_DIRECTORY (systemd's StateDirectory=), then the default.
+func stateDirs(e *env) []string {
 	dirs := []string{config.DefaultStateDir}
-	if d := e.getenv("STATE_DIRECTORY"); d != "" {
+	if d := e.getenv("STATE_DIRECTORY"); d != "" && strings.Split(d, ":")[0] != config.DefaultStateDir {
 		dirs = append([]string{strings.Split(d, ":")[0]}, dirs...)
 	}
+	return dirs
+}
+
+// loadSafeFile reads the device list the daemon wrote for `tweetpi safe`
+// from the first of dirs that has one.
+func loadSafeFile(dirs []string) (*config.Config, string, error) {
 	var firstErr error
 	for _, dir := range dirs {
 		cfg, path, err := config.ReadDeviceList(dir)

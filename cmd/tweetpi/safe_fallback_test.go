@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,5 +82,48 @@ func TestSafeFromState(t *testing.T) {
 	err = run(t.Context(), []string{"safe", "-from-state"}, getenv, strings.NewReader(""), &stdout, &stderr)
 	if code := exitCode(err, &stderr); code != 0 || !strings.Contains(stdout.String(), "safe: led GPIO17 off") {
 		t.Fatalf("exit %d, stdout %q: want led made safe", code, stdout.String())
+	}
+}
+
+// TestE2ESafeFromStateConfig: `safe -from-state -config F` reads the device
+// list in F's state_dir (not the default one), and always names the
+// directory it looked in.
+func TestE2ESafeFromStateConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	state := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := writeConfig(t, simConfig+"state_dir: "+state+"\n")
+	safe := func() (string, string) {
+		t.Helper()
+		cmd := exec.Command(tweetpiBinary(t), "safe", "-from-state", "-config", path)
+		cmd.Env = []string{"HOME=" + t.TempDir()}
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("tweetpi safe: %v\n%s", err, stderr.String())
+		}
+		return stdout.String(), stderr.String()
+	}
+	stdout, _ := safe()
+	if want := "safe: no device list in " + state + ": the daemon drove no pins there\n"; stdout != want {
+		t.Errorf("stdout %q, want %q", stdout, want)
+	}
+	cfg, err := config.Parse("c.yaml", []byte(simConfig), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := config.WriteDeviceList(state, cfg.GPIO.Backend, cfg.Devices[:2]); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr := safe()
+	if !strings.HasPrefix(stdout, "safe: led GPIO17, pump GPIO27 off\n") {
+		t.Errorf("stdout %q: want led and pump made safe", stdout)
+	}
+	if !strings.Contains(stderr, filepath.Join(state, config.DeviceListFile)) {
+		t.Errorf("stderr %q does not name %s", stderr, filepath.Join(state, config.DeviceListFile))
 	}
 }

@@ -80,6 +80,7 @@ func (n *notifySocket) count(msg string) int {
 // TestE2ESystemdNotify: READY=1 once the pins and state are ready, WATCHDOG=1
 // while the loop goes round, STOPPING=1 on SIGTERM; the unit relies on all three.
 func TestE2ESystemdNotify(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	f := newFake(t, "v2")
 	files := writeDaemonConfig(t, f, daemonConfig{})
@@ -120,6 +121,7 @@ func TestE2ESystemdNotify(t *testing.T) {
 // TestE2EReload: SIGHUP rereads the allow list and the devices; a bad new
 // configuration is refused and the old one kept, with a log line saying why.
 func TestE2EReload(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	f := newFake(t, "v2")
 	files := writeDaemonConfig(t, f, daemonConfig{})

@@ -16,6 +16,7 @@ import (
 // directory (a hand-started one beside the service) would take and run
 // the same posts: it must refuse to start (exit 78) and name the other.
 func TestSecondDaemonRefused(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	f := newFake(t, "v2")
 	files := writeDaemonConfig(t, f, daemonConfig{Listen: []string{bot.InboxMentions}})

@@ -6,9 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/twitter"
 )
 
@@ -34,13 +37,16 @@ func cmdVerify(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return configErr(err)
 	}
-	me, err := client.Me(ctx)
-	if err != nil {
-		return verifyErr(err)
-	}
 	base := cfg.Twitter.APIURL
 	if base == "" {
 		base = twitter.DefaultBaseURL
+	}
+	me, err := client.Me(ctx)
+	if err != nil {
+		if p := netProblem(hostOf(base), err); p != nil {
+			return p
+		}
+		return verifyErr(err)
 	}
 	fmt.Fprintf(e.stdout, "the keys belong to @%s (id %s)\n", me.Username, me.ID)
 	fmt.Fprintf(e.stdout, "api: %s at %s\n", client.Version(), base)
@@ -50,7 +56,36 @@ func cmdVerify(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 		fmt.Fprintf(e.stdout, "server clock: %s (the local clock is %s)\n", d.UTC().Format(time.RFC3339), describeOffset(off))
 	}
 	printLimits(e.stdout, client.RateLimits(), now)
+	printDelivery(ctx, e.stdout, cfg, me.ID)
 	return nil
+}
+
+// printDelivery says which delivery the keys get: the stream when X gives
+// the app its token and subscriptions, polls otherwise, with X's words and
+// the fix. It changes nothing at X and does not connect to the stream.
+func printDelivery(ctx context.Context, w io.Writer, cfg *config.Config, accountID string) {
+	act, err := twitter.NewActivity(clientOptions(cfg))
+	if err != nil {
+		fmt.Fprintf(w, "delivery: polls (%v)\n", err)
+		return
+	}
+	l := cfg.Twitter.Listen
+	c := act.CheckStream(ctx, accountID, twitter.EventTypes(slices.Contains(l, config.InboxMentions), slices.Contains(l, config.InboxDMs))...)
+	var re *twitter.RefusedError
+	switch {
+	case errors.As(c.Err, &re):
+		fmt.Fprintf(w, "delivery: polls, not the stream: %v\n  to get the stream: %s\n", re, re.Fix())
+	case c.Err != nil:
+		fmt.Fprintf(w, "delivery: the stream could not be checked (%v); the daemon tries it at start and polls meanwhile\n", c.Err)
+	default:
+		fmt.Fprintln(w, "delivery: the stream (X Activity API), with polls to fill its gaps")
+		for _, s := range c.Subscriptions {
+			fmt.Fprintf(w, "  subscribed: %s for id %s (subscription %s, tag %q)\n", s.EventType, s.UserID, s.ID, s.Tag)
+		}
+		if len(c.Missing) > 0 {
+			fmt.Fprintf(w, "  to subscribe at start: %s\n", strings.Join(c.Missing, ", "))
+		}
+	}
 }
 
 // verifyErr explains a failed users/me: what is wrong and what to change.

@@ -210,7 +210,7 @@ func TestSystemdUnit(t *testing.T) {
 }
 
 // checkSandboxedProcess checks the daemon's process as the unit sets it up:
-// user tweetpi, group gpio among its groups, no capabilities, no new
+// user tweetpi, groups gpio and i2c among its groups, no capabilities, no new
 // privileges.
 func checkSandboxedProcess(t *testing.T, pid int) {
 	t.Helper()
@@ -230,15 +230,17 @@ func checkSandboxedProcess(t *testing.T, pid int) {
 	if err != nil {
 		t.Fatalf("the package made no user tweetpi: %v", err)
 	}
-	g, err := user.LookupGroup("gpio")
-	if err != nil {
-		t.Fatalf("the package made no group gpio: %v", err)
-	}
 	if uids := strings.Fields(field("Uid")); len(uids) == 0 || uids[0] != u.Uid {
 		t.Errorf("the daemon runs as uid %v, want tweetpi (%s)", uids, u.Uid)
 	}
-	if groups := strings.Fields(field("Groups")); !slices.Contains(groups, g.Gid) {
-		t.Errorf("the daemon's groups %v lack gpio (%s)", groups, g.Gid)
+	for _, name := range []string{"gpio", "i2c"} { // the pins; the I2C sensors
+		g, err := user.LookupGroup(name)
+		if err != nil {
+			t.Fatalf("the package made no group %s: %v", name, err)
+		}
+		if groups := strings.Fields(field("Groups")); !slices.Contains(groups, g.Gid) {
+			t.Errorf("the daemon's groups %v lack %s (%s)", groups, name, g.Gid)
+		}
 	}
 	if c := field("CapEff"); strings.Trim(c, "0") != "" {
 		t.Errorf("the daemon has capabilities %s, want none", c)

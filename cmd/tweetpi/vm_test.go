@@ -14,10 +14,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -590,6 +592,22 @@ func vmTweetpi(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// lineWatch sends on found (once) when what it is written holds text.
+type lineWatch struct {
+	text  string
+	found chan<- string
+}
+
+func (w lineWatch) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.text) {
+		select {
+		case w.found <- w.text:
+		default:
+		}
+	}
+	return len(p), nil
+}
+
 func vmLast(vs []int) int {
 	if len(vs) == 0 {
 		return -1
@@ -597,9 +615,10 @@ func vmLast(vs []int) int {
 	return vs[len(vs)-1]
 }
 
-// The CLI on lines this test process never requests: tweetpi do leaves an
-// output as the command set it, tweetpi safe drives every output to its
-// safe level and leaves inputs alone.
+// The CLI on lines this test process never requests: tweetpi do holds an
+// output it leaves on until Ctrl-C (the kernel sees it driven meanwhile)
+// and then turns it off, tweetpi safe drives every output to its safe
+// level and leaves inputs alone.
 func TestVMDoAndSafe(t *testing.T) {
 	s := vmGPIOSim(t)
 	cfg := writeVMConfig(t, `  siren:  {pin: SIREN, kind: output}
@@ -623,16 +642,55 @@ func TestVMDoAndSafe(t *testing.T) {
 		return strings.TrimSpace(string(out)), tr.sets(t, s, "tweetpi")
 	}
 
-	out, sets := do("siren on")
-	if out != "siren on" || vmLast(sets["SIREN"]) != 1 {
-		t.Errorf("do siren on: %q, kernel set SIREN to %v; want \"siren on\" and 1 last", out, sets["SIREN"])
+	// hold runs a command that leaves line on (at level on): the kernel
+	// sees it driven until Ctrl-C, then off.
+	hold := func(text, line string, on int) (string, map[string][]int) {
+		t.Helper()
+		tr.reset(t)
+		c := vmTweetpi(t, "do", "-config", cfg, text)
+		var stdout strings.Builder
+		c.Stdout = &stdout
+		errPipe, err := c.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		holding := make(chan string, 1)
+		go func() {
+			b, _ := io.ReadAll(io.TeeReader(errPipe, lineWatch{"until Ctrl-C", holding}))
+			t.Logf("tweetpi do %q said on stderr: %s", text, b)
+		}()
+		select {
+		case <-holding:
+		case <-time.After(10 * time.Second):
+			c.Process.Kill()
+			t.Fatalf("tweetpi do %q did not say it holds the line", text)
+		}
+		if got := s.level(t, line); got != on {
+			t.Errorf("do %q: %s is %d while held, want %d", text, line, got, on)
+		}
+		c.Process.Signal(os.Interrupt)
+		if err := c.Wait(); err != nil {
+			t.Fatalf("tweetpi do %q, then Ctrl-C: %v\n%s", text, err, stdout.String())
+		}
+		return strings.TrimSpace(stdout.String()), tr.sets(t, s, "tweetpi")
+	}
+
+	out, sets := hold("siren on", "SIREN", 1)
+	if out != "siren on\nsiren off" || !slices.Contains(sets["SIREN"], 1) || vmLast(sets["SIREN"]) != 0 {
+		t.Errorf("do siren on, Ctrl-C: %q, kernel set SIREN to %v; want \"siren on\", \"siren off\" and 1 then 0", out, sets["SIREN"])
 	}
 	if len(sets["HEATER"]) != 0 {
 		t.Errorf("do siren on touched HEATER: %v", sets["HEATER"])
 	}
-	out, sets = do("heater on")
-	if out != "heater on" || vmLast(sets["HEATER"]) != 0 {
-		t.Errorf("do heater on (active_low): %q, kernel set HEATER to %v; want 0 last", out, sets["HEATER"])
+	out, sets = hold("heater on", "HEATER", 0)
+	if out != "heater on\nheater off" || vmLast(sets["HEATER"]) != 1 {
+		t.Errorf("do heater on (active_low), Ctrl-C: %q, kernel set HEATER to %v; want 1 (off) last", out, sets["HEATER"])
+	}
+	if out, sets = do("siren off"); out != "siren off" || vmLast(sets["SIREN"]) != 0 {
+		t.Errorf("do siren off: %q, kernel set SIREN to %v", out, sets["SIREN"])
 	}
 	s.setPull(t, "GATE", false)
 	if out, _ = do("gate"); out != "gate is shut" {

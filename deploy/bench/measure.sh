@@ -115,6 +115,26 @@ say "exec -> first poll (mentions)" "$(ms $((first - START))) (after users/me an
 say "RSS after ${DUR}s idle" "$(mib "$rss") (VmRSS; VmHWM $(mib "$hwm"))"
 say "peak RSS (time -v)" "$(mib "$(maxrss)")"
 
+if [ -x /usr/sbin/mosquitto ]; then
+	echo "-- idle with mqtt: on (a mosquitto on loopback), default poll_interval 60s"
+	mport=$(shuf -i 20000-59999 -n 1)
+	printf 'listener %s 127.0.0.1\nallow_anonymous true\n%s\n' "$mport" "$([ "$(id -u)" -ne 0 ] || echo 'user root')" >"$WORK/mosquitto.conf"
+	/usr/sbin/mosquitto -c "$WORK/mosquitto.conf" 2>"$WORK/mosquitto.log" &
+	PIDS+=("$!")
+	for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$mport") 2>/dev/null && break; sleep 0.05; done
+	phase mqtt -poll 60s -mqtt "mqtt://127.0.0.1:$mport"
+	for _ in $(seq 200); do grep -q '"msg":"mqtt connected"' "$DIR/daemon.log" 2>/dev/null && break; sleep 0.05; done
+	sleep 2
+	t0=$(date +%s%N) c0=$(cpu_ns "$PID")
+	sleep "$DUR"
+	t1=$(date +%s%N) c1=$(cpu_ns "$PID")
+	rss=$(kb "$PID" VmRSS) hwm=$(kb "$PID" VmHWM)
+	stop
+	say "RSS after ${DUR}s idle, MQTT on" "$(mib "$rss") (VmRSS; VmHWM $(mib "$hwm"))"
+	say "CPU idle, MQTT on" "$(awk -v c=$((c1 - c0)) -v s=$(((t1 - t0) / 1000000)) 'BEGIN { printf "%.3f%% of a core (%.1f ms in %.1fs)", c / s / 1e4, c / 1e6, s / 1000 }')"
+	grep -q '"msg":"mqtt connected"' "$DIR/daemon.log" || echo "(the daemon did not connect to the broker: see $DIR/daemon.log)"
+fi
+
 echo "-- empty polls: poll_interval 1s, nothing to do"
 phase empty -poll 1s
 cpu_per_poll 2 "$DUR"

@@ -174,7 +174,9 @@ fetch() {
 	[ -n "$bbver" ] || die "no busybox-static in trixie"
 
 	local kdir=$adir/kernel-$kver
-	if [ ! -e "$kdir/.done" ]; then
+	# .done-net: the modules of the virtio network card are there too (a
+	# cache from before them is fetched again).
+	if [ ! -e "$kdir/.done-net" ]; then
 		log "kernel $kver ($suite $ver): downloading"
 		if ! ls "$adir"/debs/linux-binary-"$kver"_*.deb "$adir"/debs/linux-modules-"$kver"_*.deb >/dev/null 2>&1; then
 			(cd "$adir/debs" && rm -f ./linux-*.deb &&
@@ -187,11 +189,14 @@ fetch() {
 		m=$(find "$kdir/x" -name 'vmlinuz*' -type f | head -n1)
 		[ -n "$m" ] || die "no kernel image in linux-binary-$kver"
 		mv "$m" "$kdir/vmlinuz"
-		# gpio-sim and what it depends on (configfs); the packages carry no
-		# modules.dep (depmod writes it on install), so the .ko's own
-		# depends= field says.
-		dpkg-deb --fsys-tarfile "$adir"/debs/linux-modules-"$kver"_*.deb |
-			tar -x -C "$kdir/x" --wildcards '*/kernel/fs/configfs/configfs.ko*' '*/kernel/drivers/gpio/gpio-sim.ko*'
+		# gpio-sim and what it depends on (configfs), and the virtio network
+		# card's driver and what it may depend on (those a kernel builds in
+		# are not in the package); the packages carry no modules.dep (depmod
+		# writes it on install), so the .ko's own depends= field says.
+		local -a want
+		mapfile -t want < <(dpkg-deb -c "$adir"/debs/linux-modules-"$kver"_*.deb | awk '{print $NF}' |
+			grep -E '/kernel/(fs/configfs/configfs|drivers/gpio/gpio-sim|drivers/net/(virtio_net|net_failover)|net/core/failover|drivers/virtio/virtio(_ring|_pci|_pci_modern_dev|_pci_legacy_dev)?)\.ko')
+		dpkg-deb --fsys-tarfile "$adir"/debs/linux-modules-"$kver"_*.deb | tar -x -C "$kdir/x" "${want[@]}"
 		find "$kdir/x" -name '*.ko*' -exec cp {} "$kdir/modules/" \;
 		for f in "$kdir/modules"/*; do
 			case $f in
@@ -202,7 +207,7 @@ fetch() {
 		done
 		rm -rf "$kdir/x"
 		rm -f "$adir"/debs/linux-*.deb # extracted; the cache keeps what the VM needs
-		touch "$kdir/.done"
+		touch "$kdir/.done-net"
 	fi
 	kernel=$kdir/vmlinuz
 	kmods=$kdir/modules
@@ -244,6 +249,24 @@ modinfo_depends() {
 	tr '\0' '\n' <"$1" | sed -n 's/^depends=//p' | head -n1 | tr ',' ' '
 }
 
+# load_order MOD...: the modules to insmod for MODs, dependencies first,
+# each once; a dependency that is not in $kmods is built into the kernel.
+load_order() {
+	local -A seen=()
+	local -a out=()
+	visit() {
+		local m=$1 d
+		[ -z "${seen[$m]:-}" ] || return 0
+		seen[$m]=1
+		[ -e "$kmods/$m.ko" ] || return 0
+		for d in $(modinfo_depends "$kmods/$m.ko"); do visit "$d"; done
+		out+=("$m.ko")
+	}
+	local m
+	for m in "$@"; do visit "$m"; done
+	printf '%s\n' "${out[@]}"
+}
+
 # initramfs: busybox, the modules gpio-sim needs (in load order), the
 # binaries and /init, as a gzipped newc cpio.
 initramfs() {
@@ -253,23 +276,69 @@ initramfs() {
 	cp "$work/tweetpi" "$work/tweetpi.test" "$r/bin/"
 	cp "$here/init" "$r/init"
 	chmod 755 "$r/init" "$r/bin/"*
-	# gpio-sim's dependencies (each a module we have, or built in) first.
+	# gpio-sim's dependencies (each a module we have, or built in) first;
+	# with a broker, the network card's driver too.
 	local mods=() d
 	[ -e "$kmods/gpio-sim.ko" ] || die "kernel $kver has no gpio-sim module"
 	for d in $(modinfo_depends "$kmods/gpio-sim.ko"); do
 		[ -e "$kmods/$d.ko" ] || die "gpio-sim needs module $d, which run.sh does not fetch"
-		mods+=("$d.ko")
 	done
-	mods+=(gpio-sim.ko)
+	local -a top=(gpio-sim)
+	[ -z "$mqtt" ] || top+=(virtio_net)
+	mapfile -t mods < <(load_order "${top[@]}")
 	for m in "${mods[@]}"; do cp "$kmods/$m" "$r/lib/modules/"; done
 	printf '%s\n' "${mods[@]}" >"$r/lib/modules/order"
 	{
 		printf 'arch=%s\nkernel=%s\n' "$arch" "$kver"
+		printf "mqtt='%s'\n" "$mqtt"
 		printf "run='%s'\n" "$(printf %s "${TWEETPI_VMTEST_RUN:-}" | sed "s/'/'\\\\''/g")"
 		printf "skip='%s'\n" "$(printf %s "${TWEETPI_VMTEST_SKIP:-}" | sed "s/'/'\\\\''/g")"
 	} >"$r/vmtest.env"
 	(cd "$r" && find . -print0 | sort -z | cpio --null -o -H newc --quiet -R 0:0) | gzip -1 >"$work/initramfs.gz"
 }
+
+# broker: a mosquitto on the host's loopback for TestVMMQTT inside the VM
+# (QEMU's user network shows the host's 127.0.0.1 to the guest as
+# 10.0.2.2); sets mqtt to the address the guest uses, or leaves it empty
+# (the test skips) when the host has no mosquitto.
+broker_pid=
+broker() {
+	mqtt=
+	local bin=/usr/sbin/mosquitto port try
+	if ! [ -x "$bin" ]; then
+		log "no $bin on this host: TestVMMQTT skips inside (apt-get install mosquitto)"
+		return 0
+	fi
+	for try in 1 2 3 4 5; do
+		port=$(shuf -i 20000-59999 -n 1)
+		{
+			printf 'listener %s 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n' "$port"
+			printf 'log_dest file %s\nlog_type all\n' "$work/mosquitto.log"
+			[ "$(id -u)" -ne 0 ] || echo "user root" # else it drops to user mosquitto, who cannot write $work
+		} >"$work/mosquitto.conf"
+		"$bin" -c "$work/mosquitto.conf" 2>>"$work/mosquitto.log" &
+		broker_pid=$!
+		for _ in $(seq 100); do
+			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+				mqtt=10.0.2.2:$port
+				log "mosquitto on 127.0.0.1:$port for the VM (10.0.2.2:$port inside)"
+				return 0
+			fi
+			kill -0 "$broker_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		stop_broker
+	done
+	die "mosquitto did not start (try $try); see $work/mosquitto.log"
+}
+
+stop_broker() {
+	[ -n "$broker_pid" ] || return 0
+	kill "$broker_pid" 2>/dev/null || true
+	wait "$broker_pid" 2>/dev/null || true
+	broker_pid=
+}
+trap stop_broker EXIT
 
 # sysroot: a Debian root with systemd (the base is cached for a week),
 # the tweetpi .deb installed by dpkg in a chroot (its maintainer scripts
@@ -336,7 +405,9 @@ boot() {
 		mem=1024 initrd=$work/sysroot.cpio
 		q[${#q[@]} - 1]+=" rdinit=/sbin/init systemd.show_status=false systemd.log_level=warning"
 	fi
-	q+=(-accel tcg -m "$mem" -nographic -no-reboot -nic none -kernel "$kernel" -initrd "$initrd")
+	local nic=none
+	[ -z "${mqtt:-}" ] || nic=user,model=virtio-net-pci # the guest reaches the host's broker at 10.0.2.2
+	q+=(-accel tcg -m "$mem" -nographic -no-reboot -nic "$nic" -kernel "$kernel" -initrd "$initrd")
 	log "booting $kver under $(basename "${q[0]}") (TCG)"
 	local rc=0
 	timeout --foreground -k 10 "$vm_timeout" "${q[@]}" </dev/null 2>&1 |
@@ -352,13 +423,16 @@ one() {
 	fetch
 	work=$(mktemp -d "${TMPDIR:-/tmp}/tweetpi-vmtest-$arch.XXXXXX")
 	build
+	mqtt=
 	if [ "$mode" = systemd ]; then
 		sysroot
 	else
+		broker
 		initramfs
 	fi
 	t1=$(date +%s.%N)
 	boot
+	stop_broker
 	t2=$(date +%s.%N)
 	result=$(sed -n 's/^TWEETPI-VMTEST-RESULT: \([A-Z]*\).*/\1/p' "$work/console.log" | tail -n1)
 	local prep vm

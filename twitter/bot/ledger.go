@@ -109,7 +109,7 @@ func (l *Ledger) Take(ns, id string) (fresh bool, err error) {
 // file then, and may go out: what it answers is recorded.
 func (l *Ledger) save() error {
 	if err := l.st.Save(l.dir, time.Now()); err != nil {
-		return fmt.Errorf("save state: %w", err)
+		return err // it names the file
 	}
 	l.dirty = false
 	for i := range l.st.Outbox {

@@ -175,7 +175,7 @@ func TestLedgerBesideTheBot(t *testing.T) {
 		if st, err := LoadState(dir); err != nil || len(st.Outbox) != 1 {
 			t.Fatalf("state %+v, %v: want the waiting reply in the file", st, err)
 		}
-		time.Sleep(time.Hour + time.Minute) // the limit resets (an hour after the first DM, and the margin): the reply goes out
+		time.Sleep(time.Hour + time.Minute) // the limit resets (plus the pacing margin): the reply goes out
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}

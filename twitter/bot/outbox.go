@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -69,6 +70,15 @@ func (b *Bot) wakeSenders() {
 		default:
 		}
 	}
+}
+
+// target is whom a reply answers, for the log: the post, or the DM's
+// addressee.
+func (o Outgoing) target() slog.Attr {
+	if o.Inbox == InboxDMs {
+		return slog.String("to", o.To)
+	}
+	return slog.String("in_reply_to", o.InReplyTo)
 }
 
 // sendEndpoint is the rate-limited endpoint that sends a reply of inbox.
@@ -226,7 +236,7 @@ func (s *sender) send(ctx context.Context, o Outgoing) {
 		}
 		if err != nil {
 			p.next = time.Now().Add(b.backoff(p, err))
-			b.log.Warn("reply waits: cannot tell whether an earlier try went out", "inbox", o.Inbox, "err", err,
+			b.log.Warn("reply waits: cannot tell whether an earlier try went out", "inbox", o.Inbox, o.target(), "err", err,
 				"retry_at", p.next.UTC().Format(time.RFC3339))
 			return
 		}
@@ -292,12 +302,12 @@ func (s *sender) send(ctx context.Context, o Outgoing) {
 		b.log.Info("sent", "inbox", o.Inbox, "in_reply_to", o.InReplyTo, "to", o.To, "text", o.Text, "duplicate", k == twitter.KindDuplicate && err != nil)
 	case k == twitter.KindRateLimited || k == twitter.KindTransient || k == twitter.KindUnauthorized:
 		p.next = time.Now().Add(b.backoff(p, err))
-		b.log.Warn("reply waits", "inbox", o.Inbox, "err", err, "queued", b.queued(), "retry_at", p.next.UTC().Format(time.RFC3339))
+		b.log.Warn("reply waits", "inbox", o.Inbox, o.target(), "err", err, "queued", b.queued(), "retry_at", p.next.UTC().Format(time.RFC3339))
 		return
 	default:
 		// Not allowed (a DM to someone who does not accept them, a
 		// deleted post): waiting will not help; drop it.
-		b.log.Error("reply dropped", "inbox", o.Inbox, "err", err, "text", o.Text, "fix", twitter.Fix(err))
+		b.log.Error("reply dropped", "inbox", o.Inbox, o.target(), "err", err, "text", o.Text, "fix", twitter.Fix(err))
 	}
 	b.remove(o.seq)
 }

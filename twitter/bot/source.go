@@ -157,7 +157,7 @@ func (s *mentionPoll) Poll(ctx context.Context) error {
 		// No state: the newest existing mention is the starting point.
 		posts, err := b.opt.Client.Mentions(ctx, b.account.ID, twitter.MentionsParams{MaxResults: 5, MaxPages: 1})
 		if err != nil {
-			return fmt.Errorf("mentions (first start): %w", err)
+			return err
 		}
 		posts = b.goodPosts(posts)
 		b.led.mu.Lock()
@@ -280,7 +280,7 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("direct messages (first start): %w", err)
+			return err
 		}
 		b.led.mu.Lock()
 		defer b.led.mu.Unlock()

@@ -436,10 +436,7 @@ func (s *State) raiseMentions(id string) {
 			kept = append(kept, x)
 		}
 	}
-	s.MentionsSeen = kept
-	if len(kept) == 0 {
-		s.MentionsSeen = nil
-	}
+	s.MentionsSeen = kept // its room is reused by the next take; empty, it is not written
 }
 
 // trimTaken bounds the mentions remembered above the floor (the floor

@@ -29,6 +29,9 @@ type answer struct {
 	ctype  string
 	event  *Event // sent to watchers after the answer
 	reads  int    // posts or DM events returned: what X bills a read by
+	// serve, when set, writes the answer itself, after the lock is let go
+	// (the Activity stream).
+	serve func(w http.ResponseWriter, r *http.Request)
 }
 
 // handler answers one authenticated request; it runs with s.mu held.
@@ -49,6 +52,12 @@ func (s *Server) routes() http.Handler {
 	m.HandleFunc("POST /1.1/statuses/update.json", s.api(twitter.EndpointPost, v11, s.v11Update))
 	m.HandleFunc("GET /1.1/direct_messages/events/list.json", s.api(twitter.EndpointDMEvents, v11, s.v11DMList))
 	m.HandleFunc("POST /1.1/direct_messages/events/new.json", s.api(twitter.EndpointSendDM, v11, s.v11DMNew))
+
+	m.HandleFunc("POST /oauth2/token", s.api(twitter.EndpointAppToken, v11, s.issueToken))
+	m.HandleFunc("GET /2/activity/subscriptions", s.api(twitter.EndpointSubscriptions, v2, s.listSubscriptions))
+	m.HandleFunc("POST /2/activity/subscriptions", s.api(twitter.EndpointSubscribe, v2, s.createSubscription))
+	m.HandleFunc("GET /2/activity/stream", s.api(twitter.EndpointStream, v2, s.stream))
+	m.HandleFunc("DELETE /2/connections/all", s.api(twitter.EndpointConnections, v2, s.deleteConnections))
 
 	m.HandleFunc("POST /oauth/request_token", s.api(EndpointRequestToken, v11, s.requestToken))
 	m.HandleFunc("GET /oauth/authorize", s.api(EndpointAuthorize, v11, s.authorize))
@@ -108,8 +117,8 @@ func (s *Server) api(ep string, ver version, h handler) http.HandlerFunc {
 		case EndpointAuthorize:
 			a = h(r, body, now) // a page for a person: not signed
 		default:
-			if msg := s.authenticate(r, ep, body, now); msg != "" {
-				a = unauthorized(ver, msg)
+			if refused, ok := s.check(r, ep, ver, body, now); !ok {
+				a = refused
 			} else if !s.spend(ep, now) {
 				a = tooMany(ver)
 			} else {
@@ -132,6 +141,10 @@ func (s *Server) api(ep string, ver version, h handler) http.HandlerFunc {
 				}
 			}
 			panic(http.ErrAbortHandler)
+		}
+		if a.serve != nil {
+			a.serve(w, r)
+			return
 		}
 		s.write(w, a)
 		if a.event != nil {
@@ -235,6 +248,28 @@ const (
 	whyTimestamp = "timestamp out of bounds"
 	maxSkew      = 5 * time.Minute
 )
+
+// check authenticates a request the way its endpoint wants: HTTP Basic
+// with the consumer key and secret for the app token, the bearer token for
+// the stream and the connections, an OAuth 1.0a signature for the rest. It
+// returns the refusal X answers, or ok. Call with s.mu held.
+func (s *Server) check(r *http.Request, ep string, ver version, body []byte, now time.Time) (answer, bool) {
+	switch ep {
+	case twitter.EndpointAppToken:
+		if !s.basicOK(r, body) {
+			return tokenRefused(), false
+		}
+	case twitter.EndpointStream, twitter.EndpointConnections:
+		if !s.bearerOK(r) {
+			return unauthorized(v2, "bad bearer token"), false
+		}
+	default:
+		if msg := s.authenticate(r, ep, body, now); msg != "" {
+			return unauthorized(ver, msg), false
+		}
+	}
+	return answer{}, true
+}
 
 // authenticate checks the request's OAuth 1.0a signature and returns why
 // it is refused, or "" when it is good. Call with s.mu held.

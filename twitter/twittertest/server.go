@@ -42,6 +42,12 @@ type Options struct {
 	// Transport() in the client. Needed under testing/synctest, where a
 	// goroutine blocked on a real socket keeps the fake clock still.
 	InMemory bool
+	// KeepAlive is how often the Activity stream writes a keep-alive (an
+	// empty line) when it has nothing else to write; 0 is X's 20 s.
+	KeepAlive time.Duration
+	// StreamLimit is how many Activity stream connections the app may hold
+	// at once; 0 is 1. One more is refused with TooManyConnections.
+	StreamLimit int
 }
 
 // Tier is a set of rate limits like one of X's API tiers. X's own pages
@@ -176,6 +182,8 @@ type Server struct {
 	userReads int // users the answers included (expansions=author_id)
 	watchers  []func(Event)
 	mentionsN int // the v2 cap on reachable mentions
+
+	activity // the Activity API: the app token, subscriptions, streams
 }
 
 type post struct {
@@ -236,6 +244,7 @@ func NewServer(opt Options) *Server {
 		reads:     map[string]int{},
 		mentionsN: 800,
 	}
+	s.activity = newActivity(opt)
 	s.account = s.addUser(handle)
 	// The account's id prefixes its first access token, as X's do.
 	delete(s.tokens, c.AccessToken)
@@ -263,8 +272,14 @@ func NewServer(opt Options) *Server {
 	return s
 }
 
-// Close shuts the server down and waits for requests in flight.
-func (s *Server) Close() { s.hs.Close() }
+// Close shuts the server down and waits for requests in flight (the
+// Activity streams end first).
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.endStreams(endClose)
+	s.mu.Unlock()
+	s.hs.Close()
+}
 
 // Transport is the RoundTripper a client must use to reach the server; for
 // an InMemory server it dials the in-memory pipes.
@@ -389,6 +404,7 @@ func (s *Server) addPost(author, text string, at time.Time, inReplyTo string) *p
 	}
 	s.posts = append(s.posts, p)
 	sort.Slice(s.posts, func(i, j int) bool { return s.posts[i].id < s.posts[j].id })
+	s.streamPost(p)
 	return p
 }
 
@@ -440,6 +456,7 @@ func (s *Server) addDM(from, to, text string, at time.Time) *dmEvent {
 	e := &dmEvent{id: s.newID(at), sender: from, recipient: to, text: text, created: at}
 	s.dms = append(s.dms, e)
 	sort.Slice(s.dms, func(i, j int) bool { return s.dms[i].id < s.dms[j].id })
+	s.streamDM(e)
 	return e
 }
 

@@ -74,6 +74,7 @@ func run() error {
 	every := flag.Duration("every", 0, "post a command this often, from the first poll on (0: never)")
 	dms := flag.Bool("dms", false, "listen to the DMs too, and send every other command as a DM")
 	logPath := flag.String("log", "", "the daemon's JSON log, read at the end for the latencies")
+	broker := flag.String("mqtt", "", "an MQTT broker `URL` for an mqtt: section (\"\": none)")
 	flag.Parse()
 	if *dir == "" {
 		return fmt.Errorf("-dir is needed")
@@ -101,6 +102,9 @@ func run() error {
 		listen = "mentions, dms"
 	}
 	text := fmt.Sprintf(configText, k.ConsumerKey, k.ConsumerSecret, k.AccessToken, k.AccessTokenSecret, *api, srv.URL, listen, poll.String(), state)
+	if *broker != "" {
+		text += fmt.Sprintf("mqtt:\n  broker: %s\n  node: bench\n", *broker)
+	}
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		return err
 	}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+
+	"github.com/tweetpi/tweetpi/config"
+	"github.com/tweetpi/tweetpi/device"
+	devmqtt "github.com/tweetpi/tweetpi/device/mqtt"
+	"github.com/tweetpi/tweetpi/twitter/bot"
+)
+
+// newMQTT makes the daemon's MQTT node when the configuration has mqtt:.
+func (d *daemon) newMQTT() error {
+	if d.cfg.MQTT == nil {
+		return nil
+	}
+	n, err := devmqtt.New(*d.cfg.MQTT, devmqtt.Options{
+		Board:    d.board,
+		Ledger:   ledgerNS{d.bot.Ledger(), mqttNamespace},
+		Logger:   d.log,
+		Version:  version,
+		Model:    boardModel(),
+		StateDir: d.cfg.StateDir,
+	})
+	if err != nil {
+		return err
+	}
+	d.node = n
+	if w := d.cfg.MQTT.Warning(); w != "" {
+		d.log.Warn(w)
+	}
+	return nil
+}
+
+// runMQTT runs the node beside the bot until ctx ends; the returned
+// function waits for it to stop (last states, offline, disconnect). The
+// broker going away never stops the bot, nor the reverse.
+func (d *daemon) runMQTT(ctx context.Context) (wait func()) {
+	if d.node == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := d.node.Run(ctx); err != nil {
+			d.log.Error("mqtt stopped", "err", err)
+		}
+	}()
+	return func() { <-done }
+}
+
+// reloadMQTT hands the node the board a reload opened. Changes to the
+// mqtt: section itself take a restart.
+func (d *daemon) reloadMQTT(b *device.Board, cfg *config.Config) {
+	if d.node == nil {
+		if cfg.MQTT != nil {
+			d.log.Warn("reload: mqtt: was added; restart tweetpi to connect to the broker")
+		}
+		return
+	}
+	if cfg.MQTT == nil || *cfg.MQTT != *d.cfg.MQTT {
+		d.log.Warn("reload: the mqtt: section changed; restart tweetpi for it to apply")
+	}
+	d.node.SetBoard(b)
+}
+
+// boardModel is the board's model as the device tree names it ("Raspberry
+// Pi 4 Model B Rev 1.4"), or "".
+func boardModel() string {
+	b, err := os.ReadFile("/proc/device-tree/model")
+	if err != nil {
+		return ""
+	}
+	return string(bytes.TrimRight(bytes.TrimSpace(b), "\x00"))
+}
+
+// mqttNamespace is the ledger's namespace of the MQTT commands' ids.
+const mqttNamespace = "mqtt"
+
+// ledgerNS is the state file's ledger under one namespace: what device/mqtt
+// calls to record a command's id (its correlation data) before it runs.
+type ledgerNS struct {
+	l  *bot.Ledger
+	ns string
+}
+
+// Take implements devmqtt.Ledger.
+func (l ledgerNS) Take(id string) (bool, error) { return l.l.Take(l.ns, id) }
