@@ -20,6 +20,7 @@ import (
 // of another allowed one) is an error at start: exit 78 (systemd does not
 // restart), naming it and the handle meant; nothing is polled or run.
 func TestAllowUnknownHandle(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	f := newFake(t, "v2")
 	devices := e2eDevices + "  door: {pin: GPIO5, kind: output, allow: [\"@alcie\"]}\n"
@@ -45,6 +46,7 @@ func TestAllowUnknownHandle(t *testing.T) {
 // runs nothing of that person's, whatever her name; once the lookup works,
 // her commands run.
 func TestAllowLookupFails(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	f := newFake(t, "v2")
 	f.Fail(twitter.EndpointUserByName, twittertest.Fault{Status: 503, Count: -1})
@@ -73,6 +75,7 @@ func TestAllowLookupFails(t *testing.T) {
 // the pump, because the handle is resolved to her id; mallory, allowed
 // globally, may not.
 func TestDeviceAllowByID(t *testing.T) {
+	slowE2E(t)
 	t.Parallel()
 	forAPIs(t, func(t *testing.T, api string) {
 		f := newFake(t, api)

@@ -36,6 +36,10 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err != nil {
 		return usageErr(err.Error())
 	}
+	// The log's reader may go away (journald restarted, a pipe closed):
+	// the daemon goes on without its log rather than die of SIGPIPE with
+	// the outputs as they are.
+	signal.Ignore(syscall.SIGPIPE)
 	cfg, err := cf.loadChecked(e)
 	if err != nil {
 		return configErr(err)

@@ -246,11 +246,16 @@ func (s *sender) send(ctx context.Context, o Outgoing) {
 			return
 		}
 	}
-	b.update(o.seq, func(x *Outgoing) { x.busy, x.tried = true, true })
+	attempt := time.Now()
+	if err := b.markSending(o.seq, attempt); err != nil {
+		p.next = time.Now().Add(b.backoff(p, err))
+		b.log.Error("reply waits: the state cannot be written, and a reply it holds goes out only once that is recorded", "inbox", o.Inbox, o.target(), "err", err,
+			"retry_at", p.next.UTC().Format(time.RFC3339))
+		return
+	}
 	// A send under way when the bot is told to stop may finish: cut short,
 	// it may reach X without the bot knowing.
 	sctx, done := outlive(ctx, sendGrace)
-	attempt := time.Now()
 	var err error
 	if o.Inbox == InboxDMs {
 		var id string
@@ -284,6 +289,13 @@ func (s *sender) send(ctx context.Context, o Outgoing) {
 		if cut {
 			return
 		}
+	} else if err != nil && o.Unsure.IsZero() {
+		// X answered no: it did not go out. Only this try marked it.
+		b.update(o.seq, func(x *Outgoing) {
+			if !x.Unsure.IsZero() {
+				x.Unsure, b.led.dirty = time.Time{}, true
+			}
+		})
 	}
 	switch k := twitter.KindOf(err); {
 	case k == twitter.KindDuplicate && err != nil && o.base != "" && !o.tried && o.Unsure.IsZero() && o.restamps < 5:
@@ -310,6 +322,32 @@ func (s *sender) send(ctx context.Context, o Outgoing) {
 		b.log.Error("reply dropped", "inbox", o.Inbox, o.target(), "err", err, "text", o.Text, "fix", twitter.Fix(err))
 	}
 	b.remove(o.seq)
+}
+
+// markSending marks the entry seq busy and tried. When the state file holds
+// it, the file first records that it is being sent (Unsure): a crash after
+// the send and before the write that removes it would otherwise send it
+// again after the restart (X takes a DM twice); marked, it is looked for
+// among the sent DMs (a post: its duplicate counts as sent) instead. A
+// reply the file does not hold needs no such write: a crash loses it.
+func (b *Bot) markSending(seq uint64, at time.Time) error {
+	b.led.mu.Lock()
+	defer b.led.mu.Unlock()
+	i := slices.IndexFunc(b.st.Outbox, func(o Outgoing) bool { return o.seq == seq })
+	if i < 0 {
+		return nil
+	}
+	o := &b.st.Outbox[i]
+	o.busy, o.tried = true, true
+	if !o.saved || !o.Unsure.IsZero() {
+		return nil
+	}
+	o.Unsure = at
+	if err := b.led.save(); err != nil {
+		o.Unsure, o.busy = time.Time{}, false
+		return err
+	}
+	return nil
 }
 
 // queued is how many replies wait.
