@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -343,9 +342,14 @@ func (b *Bot) Run(ctx context.Context) error {
 		// Replies queued since the last write would be lost with the
 		// process: keep them for the next start.
 		b.led.mu.Lock()
-		keep := b.led.dirty || slices.ContainsFunc(b.st.Outbox, func(o Outgoing) bool { return !o.saved })
+		write := b.led.dirty
+		for i := range b.st.Outbox {
+			o := &b.st.Outbox[i]
+			o.keep = true
+			write = write || !o.saved
+		}
 		b.led.mu.Unlock()
-		if keep {
+		if write {
 			if err := b.save(); err != nil {
 				b.log.Error("save state at stop", "err", err)
 			}

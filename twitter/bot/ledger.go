@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -57,7 +58,7 @@ func OpenLedger(dir string, log *slog.Logger) (*Ledger, error) {
 	for i := range st.Outbox {
 		o := &st.Outbox[i]
 		l.seq++
-		o.seq, o.saved, o.ready = l.seq, true, true
+		o.seq, o.keep, o.saved, o.ready = l.seq, true, true, true
 	}
 	return l, nil
 }
@@ -105,15 +106,24 @@ func (l *Ledger) Take(ns, id string) (fresh bool, err error) {
 	return true, nil
 }
 
-// save writes the state file. l.mu is held. Every reply queued is in the
-// file then, and may go out: what it answers is recorded.
+// save writes the state file. l.mu is held. The queued replies the file
+// must keep (those that wait) are in it then; every queued reply may go
+// out: what it answers is recorded.
 func (l *Ledger) save() error {
-	if err := l.st.Save(l.dir, time.Now()); err != nil {
+	all := l.st.Outbox
+	kept := all
+	if slices.ContainsFunc(all, func(o Outgoing) bool { return !o.keep }) {
+		kept = slices.DeleteFunc(slices.Clone(all), func(o Outgoing) bool { return !o.keep })
+	}
+	l.st.Outbox = kept
+	err := l.st.Save(l.dir, time.Now())
+	l.st.Outbox = all
+	if err != nil {
 		return err // it names the file
 	}
 	l.dirty = false
-	for i := range l.st.Outbox {
-		l.st.Outbox[i].saved, l.st.Outbox[i].ready = true, true
+	for i := range all {
+		all[i].saved, all[i].ready = all[i].keep, true
 	}
 	return nil
 }

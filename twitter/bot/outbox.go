@@ -171,12 +171,35 @@ func (s *sender) run(ctx context.Context) {
 			}
 			continue
 		}
+		if ok {
+			s.keepWaiting()
+		}
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
 		case <-timer.C:
+		}
+	}
+}
+
+// keepWaiting has the file hold the inbox's replies, which must wait (a
+// rate limit, a backoff, the clock): a crash or a stop must not lose them.
+func (s *sender) keepWaiting() {
+	b := s.b
+	b.led.mu.Lock()
+	defer b.led.mu.Unlock()
+	write := false
+	for i := range b.st.Outbox {
+		if o := &b.st.Outbox[i]; o.Inbox == s.inbox && !o.keep {
+			o.keep, write = true, true
+		}
+	}
+	if write {
+		if err := b.led.save(); err != nil {
+			b.led.dirty = true
+			b.log.Error("save state", "err", err)
 		}
 	}
 }

@@ -101,14 +101,17 @@ type Outgoing struct {
 	// Not saved: base is the text before its time stamp, for a reply this
 	// run made; tried is set once this run has tried to send it; restamps
 	// counts the new stamps a duplicate of an earlier run's text cost. seq
-	// tells the entry in the outbox; saved: the file holds it (as of the
+	// tells the entry in the outbox; keep: the file must hold it (it waits:
+	// for a rate limit, after a failure; it was loaded; the bot stops); a
+	// reply about to go out is not written (a crash loses it, and no write
+	// is needed to take it out again); saved: the file holds it (as of the
 	// latest write); ready: it may go out (the item it answers is recorded
 	// taken in the file); busy: a sender sends it now.
-	base               string
-	tried              bool
-	restamps           int
-	seq                uint64
-	saved, ready, busy bool
+	base                     string
+	tried                    bool
+	restamps                 int
+	seq                      uint64
+	keep, saved, ready, busy bool
 }
 
 // ErrCorruptState is returned by LoadState for a state file that cannot be
