@@ -40,6 +40,7 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	// the daemon goes on without its log rather than die of SIGPIPE with
 	// the outputs as they are.
 	signal.Ignore(syscall.SIGPIPE)
+	tuneGC(e.getenv)
 	cfg, err := cf.loadChecked(e)
 	if err != nil {
 		return configErr(err)
