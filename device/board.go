@@ -43,6 +43,10 @@ type Caller struct {
 	// file (a schedule): device allow lists and confirmation do not apply.
 	// The bot never sets it.
 	Local bool
+	// CommandID is the command's own id (the post's or DM event's), which
+	// a command on a device of another node carries to that node as its
+	// at-most-once id; "" when the command has none (a schedule).
+	CommandID string
 }
 
 // PinSource finds a pin by the name the config gives it. cmd passes one
@@ -82,6 +86,9 @@ type Options struct {
 	// WatchInputs watches every input for changes, not only the notify
 	// ones, so that a Feed sees them (MQTT turns it on).
 	WatchInputs bool
+	// Fleet reaches the devices of other nodes (config.Device.Remote); a
+	// board with such devices needs one.
+	Fleet Fleet
 }
 
 // Result is what came of a command text.
@@ -130,6 +137,9 @@ type Board struct {
 	now    func() time.Time
 	buses  []io.Closer // the sensors' buses, closed with the board
 
+	fleet   Fleet                    // the devices of other nodes (fleet.go)
+	remotes map[string]config.Device // those devices, by local name; not in devs
+
 	mu      sync.Mutex // guards everything below and every dev's state
 	closed  bool
 	running int                 // background jobs
@@ -174,6 +184,13 @@ func Open(specs []config.Device, pins PinSource, opt Options) (*Board, error) {
 	buses := newBusSet(opt)
 	for i := range specs {
 		s := specs[i]
+		if s.Remote() {
+			if opt.Fleet == nil {
+				return nil, fmt.Errorf("%s: a device of node %s is reached through the fleet's MQTT broker; add the mqtt: section", where(s), s.Node)
+			}
+			b.remotes[s.Name] = s
+			continue
+		}
 		if config.IsSensor(s.Kind) {
 			sn, err := buses.sensor(s, b.readTimeout(opt))
 			if err != nil {
@@ -234,6 +251,8 @@ func newBoard(specs []config.Device, opt Options) *Board {
 		groups:  map[string]*group{},
 		loc:     opt.Location,
 		now:     opt.Now,
+		fleet:   opt.Fleet,
+		remotes: map[string]config.Device{},
 	}
 	b.watchInputs = opt.WatchInputs
 	close(b.idle)
@@ -264,25 +283,15 @@ func checkSpecs(specs []config.Device) error {
 		if s.Name == "" {
 			return fmt.Errorf("%s: a device has no name; give it a lower-case name", where(s))
 		}
-		switch s.Kind {
-		case config.KindOutput, config.KindPWM, config.KindInput:
-		case config.KindDS18B20, config.KindBME280, config.KindAHT20:
-			if err := checkSensor(s); err != nil {
+		switch {
+		case s.Remote() && s.NodeDevice == "":
+			return fmt.Errorf("%s: node %s but no device; name the device on that node", where(s), s.Node)
+		case s.Remote():
+			// another node's: its kind and pin are that node's
+		default:
+			if err := checkLocal(s, pins); err != nil {
 				return err
 			}
-		default:
-			return fmt.Errorf("%s: kind %q; use output, pwm, input, ds18b20, bme280 or aht20", where(s), s.Kind)
-		}
-		switch {
-		case config.IsSensor(s.Kind):
-			// on a bus, not a pin
-		case s.Pin == "":
-			return fmt.Errorf("%s: no pin; give it one, such as pin: GPIO17 (tweetpi pins lists them)", where(s))
-		default:
-			if other, dup := pins[s.Pin]; dup {
-				return fmt.Errorf("%s: pin %s is also device %s's; give each device its own pin", where(s), s.Pin, other)
-			}
-			pins[s.Pin] = s.Name
 		}
 		for _, n := range append([]string{s.Name}, s.Aliases...) {
 			n = strings.ToLower(n)
@@ -294,9 +303,34 @@ func checkSpecs(specs []config.Device) error {
 			}
 			names[n] = s.Name
 		}
-		if s.Kind == config.KindInput && (s.Pull != "" && s.Pull != "up" && s.Pull != "down" && s.Pull != "none") {
-			return fmt.Errorf("%s: pull %q; use up, down or none", where(s), s.Pull)
+	}
+	return nil
+}
+
+// checkLocal checks a device of this board: its kind, pin and pull.
+func checkLocal(s config.Device, pins map[string]string) error {
+	switch s.Kind {
+	case config.KindOutput, config.KindPWM, config.KindInput:
+	case config.KindDS18B20, config.KindBME280, config.KindAHT20:
+		if err := checkSensor(s); err != nil {
+			return err
 		}
+	default:
+		return fmt.Errorf("%s: kind %q; use output, pwm, input, ds18b20, bme280 or aht20", where(s), s.Kind)
+	}
+	switch {
+	case config.IsSensor(s.Kind):
+		// on a bus, not a pin
+	case s.Pin == "":
+		return fmt.Errorf("%s: no pin; give it one, such as pin: GPIO17 (tweetpi pins lists them)", where(s))
+	default:
+		if other, dup := pins[s.Pin]; dup {
+			return fmt.Errorf("%s: pin %s is also device %s's; give each device its own pin", where(s), s.Pin, other)
+		}
+		pins[s.Pin] = s.Name
+	}
+	if s.Kind == config.KindInput && (s.Pull != "" && s.Pull != "up" && s.Pull != "down" && s.Pull != "none") {
+		return fmt.Errorf("%s: pull %q; use up, down or none", where(s), s.Pull)
 	}
 	return nil
 }

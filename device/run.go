@@ -18,8 +18,14 @@ import (
 // checked before anything runs; pulse, blink and max_on go on in the
 // background after Run returns, until the next command on that device,
 // Halt or Close.
+//
+// A device of another node (config.Device.Remote) is checked like a local
+// one, with the kind and max_on its node announced, and its node must be
+// online; then its command goes to that node through the Fleet, in its
+// place in the list, and the node's answer is its part of the reply.
 func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
-	acts, err := Parse(text, b.specs)
+	v := b.view()
+	acts, err := Parse(text, v.specs)
 	if err != nil {
 		return Result{Reply: fit(err.Error()), Rejected: true}
 	}
@@ -30,7 +36,7 @@ func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 		if a.Device == "" || a.Verb == VerbState {
 			continue // reading a state is not commanding; status shows it anyway; all off skips what c may not use
 		}
-		if !b.allowed(b.byName[a.Device].spec, c) {
+		if s, _ := v.spec(a.Device); !b.allowed(s, c) {
 			msg := fmt.Sprintf("you may not use %s", a.Device)
 			if len(acts) > 1 {
 				msg = fmt.Sprintf("nothing run: command %d: %s", i+1, msg)
@@ -38,10 +44,13 @@ func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 			return Result{Reply: msg, Rejected: true}
 		}
 	}
+	if msg := b.checkRemote(v, acts); msg != "" {
+		return Result{Reply: fit(msg), Rejected: true}
+	}
 	if err := ctx.Err(); err != nil {
 		return Result{Reply: "not run: shutting down"}
 	}
-	if b.needsConfirm(acts, c) {
+	if b.needsConfirm(v, acts, c) {
 		return b.ask(c, acts)
 	}
 	return b.exec(ctx, acts, c)
@@ -59,7 +68,16 @@ func (b *Board) exec(ctx context.Context, acts []Action, c Caller) Result {
 	var replies []string
 	ran := false
 	for i, a := range acts {
-		r, err := b.act(ctx, a, c, rd)
+		var r string
+		var err error
+		if _, remote := b.remotes[a.Device]; remote {
+			r, err = b.remoteAct(ctx, a, c, i, len(acts))
+		} else {
+			r, err = b.act(ctx, a, c, rd)
+		}
+		if a.Verb == VerbAllOff && len(b.remotes) > 0 {
+			r = b.remoteAllOff(ctx, c, remoteID(c.CommandID, i, len(acts)), r)
+		}
 		if err != nil {
 			var stop *stopErr
 			msg := fmt.Sprintf("%s failed: pin error (see the log)", a)
@@ -85,6 +103,23 @@ func (b *Board) exec(ctx context.Context, acts []Action, c Caller) Result {
 		replies = append(replies, r)
 	}
 	return Result{Reply: fit(strings.Join(replies, "; ")), Ran: ran}
+}
+
+// remoteAct runs an action on a device of another node: its state from
+// what the node published, or its command sent to the node with b.mu let
+// go meanwhile. b.mu is held.
+func (b *Board) remoteAct(ctx context.Context, a Action, c Caller, i, n int) (string, error) {
+	s := b.remotes[a.Device]
+	if a.Verb == VerbState {
+		return remoteState(s.Name, s, b.fleet.Remote(s.Node, s.NodeDevice)), nil
+	}
+	b.mu.Unlock()
+	r, err := b.sendRemote(ctx, a, c, i, n)
+	b.mu.Lock()
+	if err == nil && b.closed && i+1 < n {
+		return r, &stopErr{"shutting down"}
+	}
+	return r, err
 }
 
 // act runs one action, taking its interlock group first if it has one.
@@ -128,7 +163,7 @@ func (b *Board) readFor(ctx context.Context, acts []Action) map[string]Reading {
 		switch {
 		case a.Verb == VerbStatus:
 			all = true
-		case a.Verb == VerbState && b.byName[a.Device].sensor != nil:
+		case a.Verb == VerbState && b.byName[a.Device] != nil && b.byName[a.Device].sensor != nil:
 			named[a.Device] = true
 		}
 	}
@@ -294,6 +329,10 @@ func (b *Board) state(d *dev) string {
 // the CPU temperature where there is one: "led on, pump off, fan 40%, door
 // closed, tank 21.4°C; up 3h12m; 48.3°C". It reads the sensors first,
 // within their read timeout.
+//
+// Devices of other nodes show their last state as their nodes published
+// it ("garden_pump on", "garden_pump ?" when none came yet), and the tail
+// names the nodes that are offline: "; garden offline".
 func (b *Board) Status() string {
 	rd := b.readFor(context.Background(), []Action{{Verb: VerbStatus}})
 	b.mu.Lock()
@@ -302,12 +341,19 @@ func (b *Board) Status() string {
 }
 
 func (b *Board) status(rd map[string]Reading) string {
+	v := b.view()
 	tail := "; up " + fmtUptime(time.Since(b.start))
 	if t := readTemp(b.thermal); t != "" {
 		tail += "; " + t
 	}
+	tail += offlineTail(b.offlineNodes(v))
 	var parts []string
-	for _, d := range b.devs {
+	for _, s := range b.specs {
+		if r, ok := b.remotes[s.Name]; ok {
+			parts = append(parts, remoteStatus(s.Name, r, v.remote[s.Name]))
+			continue
+		}
+		d := b.byName[s.Name]
 		if d.sensor != nil {
 			parts = append(parts, rd[d.spec.Name].String())
 			continue
@@ -322,8 +368,16 @@ func (b *Board) status(rd map[string]Reading) string {
 	return head + tail
 }
 
-// help lists the verbs and the devices.
-func (b *Board) help() string { return Help(b.specs) }
+// help lists the verbs and the devices, and the nodes of the devices of
+// other nodes that are offline.
+func (b *Board) help() string {
+	nodes := b.offlineNodes(b.view())
+	if len(nodes) == 0 {
+		return Help(b.specs)
+	}
+	tail := offlineTail(nodes)
+	return config.Truncate(Help(b.specs), MaxReply-config.Weight(tail)) + tail
+}
 
 // Help is the reply to "help": the verbs and the device names (with their
 // aliases), cut to MaxReply.

@@ -45,10 +45,16 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err != nil {
 		return configErr(err)
 	}
-	if err := cfg.Twitter.CheckKeys(); err != nil {
-		return configErr(err)
+	if !cfg.Agent() { // a fleet agent has no X side: it needs no keys
+		if err := cfg.Twitter.CheckKeys(); err != nil {
+			return configErr(err)
+		}
 	}
-	d, err := newDaemon(cfg, logger, daemonOptions{})
+	delay, err := runDelay(e)
+	if err != nil {
+		return err
+	}
+	d, err := newDaemon(cfg, logger, daemonOptions{runDelay: delay})
 	if err != nil {
 		return err
 	}
@@ -80,7 +86,11 @@ type daemon struct {
 	client twitter.Client
 	bot    *bot.Bot
 	notify chan string
-	node   *devmqtt.Node // the devices on the MQTT broker; nil without mqtt:
+	node   *devmqtt.Node  // the devices on the MQTT broker; nil without mqtt:
+	ledger *bot.Ledger    // the state directory: the bot's, or an agent's own (fleet.go)
+	fleet  *devmqtt.Fleet // the devices of other nodes, on a gateway; nil otherwise
+
+	runDelay time.Duration // a test hook: the node holds each command this long (fleet.go)
 
 	mu       sync.Mutex
 	board    *device.Board
@@ -93,12 +103,16 @@ type daemonOptions struct {
 	sim          *device.Sim       // the pins, instead of the configured backend
 	transport    http.RoundTripper // carries the API's requests
 	pollInterval time.Duration     // overrides the config's (which is at least 1s)
+	runDelay     time.Duration     // TWEETPI_TEST_RUN_DELAY (fleet.go)
 }
 
 // newDaemon makes the client, loads the state (taking its lock) and opens
 // the pins (outputs at their initial levels).
 func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemon, error) {
-	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim}
+	if cfg.Agent() {
+		return newAgent(cfg, logger, o)
+	}
+	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim, runDelay: o.runDelay}
 	copt := clientOptions(cfg)
 	copt.Transport = o.transport
 	client, err := twitter.New(copt)
@@ -127,7 +141,11 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	if err != nil {
 		return nil, configErr(err)
 	}
-	d.bot = b
+	d.bot, d.ledger = b, b.Ledger()
+	if err := d.newFleet(); err != nil {
+		b.Close()
+		return nil, configErr(err)
+	}
 	// The bot holds the state directory's lock now, so a second daemon
 	// stops before it touches a pin. The list goes before the pins: if the
 	// daemon dies once a pin is driven, the unit's ExecStopPost (tweetpi
@@ -168,7 +186,10 @@ func (d *daemon) openBoard(cfg *config.Config) (*device.Board, error) {
 	opt := deviceOptions(cfg, d.sim, d.log)
 	opt.Start = time.Now()
 	opt.WatchInputs = d.cfg.MQTT != nil
-	opt.UserID = d.bot.UserID
+	if d.bot != nil {
+		opt.UserID = d.bot.UserID
+	}
+	opt.Fleet = d.boardFleet(cfg)
 	b, err := device.Open(cfg.Devices, pins, opt)
 	if err == nil {
 		d.automate(b)
@@ -195,6 +216,10 @@ func (d *daemon) watch(b *device.Board) {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
+		if d.bot == nil {
+			drain(b) // an agent: the node publishes them
+			return
+		}
 		for ev := range b.Events() {
 			select {
 			case d.notify <- ev.String():
@@ -210,7 +235,7 @@ func (d *daemon) handle(ctx context.Context, c bot.Command) string {
 	d.mu.Lock()
 	b := d.board
 	d.mu.Unlock()
-	res := b.Run(ctx, c.Text, device.Caller{ID: c.AuthorID, Username: c.AuthorUsername})
+	res := b.Run(ctx, c.Text, device.Caller{ID: c.AuthorID, Username: c.AuthorUsername, CommandID: c.ID})
 	return res.Reply
 }
 
@@ -219,6 +244,9 @@ func (d *daemon) run(ctx context.Context) error {
 	defer d.runMQTT(ctx)()
 	// Outputs are at their initial levels and the state is loaded.
 	sdNotify(d.log, sd.SdNotifyReady)
+	if d.bot == nil {
+		return d.runAgent(ctx)
+	}
 	err := d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
 	if err == nil {
 		d.log.Info("polling", "account", "@"+d.bot.Account().Username, "inboxes", strings.Join(d.cfg.Twitter.Listen, ","),
@@ -270,7 +298,9 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 	if err := config.WriteDeviceList(d.cfg.StateDir, d.cfg.GPIO.Backend, d.cfg.Devices); err != nil {
 		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}
-	d.bot.Reload(d.cfg.Twitter.Allow, deviceHandles(d.cfg.Devices), bot.HandlerFunc(d.handle))
+	if d.bot != nil {
+		d.bot.Reload(d.cfg.Twitter.Allow, deviceHandles(d.cfg.Devices), bot.HandlerFunc(d.handle))
+	}
 	d.log.Info("reloaded", "devices", len(d.cfg.Devices), "allow", len(d.cfg.Twitter.Allow))
 }
 
@@ -294,6 +324,7 @@ func (d *daemon) safe() {
 func (d *daemon) close() {
 	d.safe()
 	d.wg.Wait()
+	d.closeAgent()
 }
 
 // logFlags choose the log's form.

@@ -62,6 +62,20 @@ type Options struct {
 	// how often the sensors are; 0: every minute.
 	CPUInterval    time.Duration
 	SensorInterval time.Duration
+
+	// Fleet, on a gateway, is its view of the other nodes (NewFleet, also
+	// handed to the board): the node subscribes to what it follows and
+	// carries its requests and answers.
+	Fleet *Fleet
+	// Progress is called each time Run's loop goes round (at least every
+	// ProgressEvery; 0: every 10s), whether the broker is there or not:
+	// the systemd watchdog of an agent, which has no bot to feed it.
+	Progress      func()
+	ProgressEvery time.Duration
+	// RunDelay holds every command from the broker this long before it
+	// runs: a test hook (cmd sets it from TWEETPI_TEST_RUN_DELAY) that
+	// plays a node too slow for its gateway. Never set it otherwise.
+	RunDelay time.Duration
 }
 
 // Tuning of the connection.
@@ -74,6 +88,7 @@ const (
 	stopWait       = 2 * time.Second  // at a stop, how long the board may take to close before the last states go out
 	replyExpiry    = 60               // seconds a reply waits at the broker for the requester
 	defaultCPU     = time.Minute
+	progressEvery  = 10 * time.Second // Run's loop wakes at least this often (Options.Progress)
 )
 
 // Node is this tweetpi on the broker. Its methods are safe for concurrent
@@ -261,6 +276,9 @@ func (n *Node) connConfig() connConfig {
 			n.mu.Lock()
 			n.connected, n.since, n.lastErr = true, time.Now(), ""
 			n.mu.Unlock()
+			if n.opt.Fleet != nil {
+				n.opt.Fleet.connUp()
+			}
 			signal(n.up)
 		},
 		down: func() {
@@ -268,6 +286,9 @@ func (n *Node) connConfig() connConfig {
 			n.connected, n.since = false, time.Now()
 			last := n.lastErr
 			n.mu.Unlock()
+			if n.opt.Fleet != nil {
+				n.opt.Fleet.connDown()
+			}
 			n.log.Warn("mqtt connection lost; reconnecting", "err", last)
 		},
 		connectError: func(err error) {
@@ -335,6 +356,9 @@ func (n *Node) Run(ctx context.Context) error {
 	n.mu.Lock()
 	n.cm = cm // before anything can arrive: answers go out through it
 	n.mu.Unlock()
+	if n.opt.Fleet != nil {
+		n.opt.Fleet.attach(cm)
+	}
 	cm.start(connCtx)
 	n.log.Info("mqtt connecting", "commands", n.cfg.Commands, "discovery", n.cfg.Discovery)
 
@@ -349,7 +373,16 @@ func (n *Node) Run(ctx context.Context) error {
 	}()
 	cpu := time.NewTicker(n.cpuInterval())
 	defer cpu.Stop()
+	every := progressEvery
+	if n.opt.ProgressEvery > 0 {
+		every = n.opt.ProgressEvery
+	}
+	progress := time.NewTicker(every)
+	defer progress.Stop()
 	for {
+		if n.opt.Progress != nil {
+			n.opt.Progress()
+		}
 		var changes, closed <-chan struct{}
 		if feed != nil {
 			changes, closed = feed.C(), feed.Done()
@@ -390,6 +423,7 @@ func (n *Node) Run(ctx context.Context) error {
 			feed = nil // until SetBoard brings a new board
 		case <-cpu.C:
 			n.publishCPU(ctx, cm, board, false)
+		case <-progress.C:
 		}
 	}
 }
@@ -410,6 +444,7 @@ func (n *Node) announce(ctx context.Context, cm *conn, subscribe bool) {
 	if n.cfg.Discovery != "" {
 		n.publishDiscovery(ctx, cm, board)
 	}
+	n.publishAnnouncement(ctx, cm, board)
 	n.publishStates(ctx, cm, board.States())
 	n.publishReadings(ctx, cm)
 	n.publishCPU(ctx, cm, board, true)
@@ -442,6 +477,9 @@ func (n *Node) subscribe(ctx context.Context, cm *conn) error {
 	if n.cfg.Discovery != "" {
 		subs = append(subs, paho.SubscribeOptions{Topic: n.cfg.Discovery + "/status", QoS: 1})
 	}
+	if n.opt.Fleet != nil {
+		subs = append(subs, n.opt.Fleet.subscriptions()...)
+	}
 	if len(subs) == 0 {
 		return nil
 	}
@@ -456,6 +494,9 @@ func (n *Node) subscribe(ctx context.Context, cm *conn) error {
 			return fmt.Errorf("the broker refused the subscription to %s (reason %#x); the ACL must let user %q read it", subs[i].Topic, r, n.cfg.Username)
 		}
 	}
+	if n.opt.Fleet != nil {
+		n.opt.Fleet.subscribed()
+	}
 	return nil
 }
 
@@ -468,7 +509,7 @@ func (n *Node) publish(ctx context.Context, cm *conn, topic, payload string, ret
 
 func (n *Node) publishPacket(ctx context.Context, cm *conn, p *paho.Publish) error {
 	r, err := cm.Publish(ctx, p)
-	if err != nil {
+	if err != nil && (r == nil || r.ReasonCode < 0x80) { // paho returns a refusal as an error too
 		return err
 	}
 	if r != nil && r.ReasonCode >= 0x80 {
