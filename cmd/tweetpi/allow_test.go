@@ -30,7 +30,7 @@ func TestAllowUnknownHandle(t *testing.T) {
 		t.Fatalf("exit %d, want %d\n%s", code, exitConfig, p.stderrText())
 	}
 	out := p.stderrText()
-	for _, want := range []string{"@alcie (did you mean @alice?)", "X has no account with this handle"} {
+	for _, want := range []string{"allow: @alcie (did you mean @alice?)", "X has no account with this handle"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stderr does not say %q:\n%s", want, out)
 		}

@@ -88,7 +88,7 @@ func (b *Bot) setAllow(ctx context.Context, allow, handles []string, start bool)
 	if len(unknown) > 0 {
 		err := unknownHandles(unknown, all)
 		if start {
-			return &Fatal{err}
+			return &Fatal{fmt.Errorf("allow: %w", err)}
 		}
 		b.log.Error("allow: "+err.Error(), "handles", len(unknown))
 	}
