@@ -334,7 +334,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	pctx, stopPush := context.WithCancel(ctx)
 	pushDone := b.startPush(pctx)
-	sendersDone := b.startSenders(ctx)
+	sendersDone := b.startSenders(pctx) // they end with the loop, whatever ends it
 	defer func() {
 		stopPush()
 		pushDone()

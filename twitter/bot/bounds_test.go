@@ -93,3 +93,38 @@ func TestUnsureDMAcrossRestart(t *testing.T) {
 		}
 	})
 }
+
+// TestRunReturnsOnFatal: keys refused at the first poll (the account came
+// from the state, so users/me was not asked) end Run with *Fatal, and the
+// senders beside the loop end with it.
+func TestRunReturnsOnFatal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newWindowClient()
+		c.fail[twitter.EndpointMentions] = []error{&twitter.APIError{Kind: twitter.KindUnauthorized, Endpoint: twitter.EndpointMentions, Status: 401}}
+		dir := t.TempDir()
+		st := &State{AccountID: c.account.ID, AccountUsername: c.account.Username, KeyID: "1", MentionsStarted: true}
+		if err := st.Save(dir, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		b, err := New(Options{Client: c, Handler: &recorder{}, StateDir: dir, ClockFloor: time.Now().Add(-time.Hour), Allow: []string{"@alice"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Start(t.Context(), "1"); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- b.Run(t.Context()) }()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		select {
+		case err := <-done:
+			var f *Fatal
+			if !asFatal(err, &f) {
+				t.Errorf("Run = %v, want *Fatal", err)
+			}
+		default:
+			t.Fatal("Run did not return on refused keys")
+		}
+	})
+}
