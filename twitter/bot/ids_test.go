@@ -119,3 +119,36 @@ func TestDMBeforeOwnReplyRuns(t *testing.T) {
 		}
 	})
 }
+
+// TestCursorRefusedNoMentions: a refused cursor with no mention at all to
+// start from again leaves no cursor (not the refused one, asked again at
+// every poll); the next mention runs.
+func TestCursorRefusedNoMentions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newWindowClient()
+		dir := t.TempDir()
+		st := &State{AccountID: c.account.ID, AccountUsername: c.account.Username, KeyID: "1",
+			MentionsSince: "1000", MentionsTaken: "1000", MentionsStarted: true}
+		if err := st.Save(dir, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		c.fail[twitter.EndpointMentions] = []error{&twitter.APIError{Kind: twitter.KindOther, Endpoint: twitter.EndpointMentions, Status: 400, Title: "Invalid Request"}}
+		h := &recorder{}
+		stop := startBot(t, c, h, dir, Options{PollInterval: time.Second})
+		time.Sleep(3 * time.Second)
+		if got := h.texts(); len(got) != 0 {
+			t.Fatalf("ran %q", got)
+		}
+		if st, err := LoadState(dir); err != nil || st.MentionsSince != "" {
+			t.Errorf("cursor %q after the refusal with no mention to start from (%v), want none", st.MentionsSince, err)
+		}
+		c.addPost(alice, "@mypi led on", 0)
+		time.Sleep(3 * time.Second)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(h.texts(), "|"); got != "@mypi led on" {
+			t.Errorf("ran %q, want the new mention", got)
+		}
+	})
+}

@@ -180,6 +180,13 @@ func (s *mentionPoll) Poll(ctx context.Context) error {
 		b.log.Warn("mentions: the API refused the cursor; reading from the newest posts instead (nothing handled runs again)",
 			"since_id", b.st.MentionsSince, "err", err)
 		posts, err = b.opt.Client.Mentions(ctx, b.account.ID, twitter.MentionsParams{MaxResults: 100, MaxPages: 1})
+		if err == nil && len(posts) == 0 {
+			// No mention at all to start from: no cursor, until one comes
+			// (an empty answer is free).
+			b.led.mu.Lock()
+			b.st.MentionsSince, b.led.dirty = "", true
+			b.led.mu.Unlock()
+		}
 	}
 	if err != nil {
 		return err
