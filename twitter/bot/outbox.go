@@ -152,7 +152,7 @@ func (s *sender) next() time.Time {
 }
 
 func (s *sender) run(ctx context.Context) {
-	const idle = time.Hour // nothing to send: wait for a wake
+	const idle = time.Minute // nothing to send: a wake comes first, or a look anyway
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
