@@ -140,7 +140,7 @@ func TestContractMentions(t *testing.T) {
 		if err != nil || len(got) != 0 {
 			t.Errorf("since the newest: got %v, %v", got, err)
 		}
-		if n := srv.UserReads(); api == "v2" && n != 0 {
+		if n := srv.Billed()[twitter.ChargeUserRead]; api == "v2" && n != 0 {
 			t.Errorf("the answers included %d users, each billed as a user read: the mentions must not expand authors", n)
 		}
 	})

@@ -55,7 +55,7 @@ func TestAllowLookupFails(t *testing.T) {
 	p.waitLog("allow: cannot resolve the handle now; it lets nobody in until it resolves (retried)", "handle", "@alice")
 	p.waitFresh(bot.InboxMentions)
 	early := f.Post(f.Alice, "@mypi led on", 0)
-	p.waitLog("ignored: author not allowed", "post_id", early.ID)
+	p.waitLog("command", "post_id", early.ID, "result", "stranger")
 	f.ClearFaults()
 	p.waitLog("allow: handle resolved; it lets its owner in now", "handle", "@alice", "user_id", f.Alice.ID)
 	late := f.Post(f.Alice, "@mypi fan 10%", 0)

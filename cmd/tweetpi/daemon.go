@@ -54,7 +54,7 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err != nil {
 		return err
 	}
-	d, err := newDaemon(cfg, logger, daemonOptions{runDelay: delay})
+	d, err := newDaemon(cfg, logger, daemonOptions{runDelay: delay, runtimeDir: runtimeDir(e.getenv, cfg)})
 	if err != nil {
 		return err
 	}
@@ -89,6 +89,7 @@ type daemon struct {
 	node   *devmqtt.Node  // the devices on the MQTT broker; nil without mqtt:
 	ledger *bot.Ledger    // the state directory: the bot's, or an agent's own (fleet.go)
 	fleet  *devmqtt.Fleet // the devices of other nodes, on a gateway; nil otherwise
+	runDir string         // the runtime directory of the status file; "" none
 
 	runDelay time.Duration // a test hook: the node holds each command this long (fleet.go)
 
@@ -104,6 +105,7 @@ type daemonOptions struct {
 	transport    http.RoundTripper // carries the API's requests
 	pollInterval time.Duration     // overrides the config's (which is at least 1s)
 	runDelay     time.Duration     // TWEETPI_TEST_RUN_DELAY (fleet.go)
+	runtimeDir   string            // where the status file goes; "" none (the demo)
 }
 
 // newDaemon makes the client, loads the state (taking its lock) and opens
@@ -112,9 +114,11 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	if cfg.Agent() {
 		return newAgent(cfg, logger, o)
 	}
-	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim, runDelay: o.runDelay}
+	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim, runDelay: o.runDelay, runDir: o.runtimeDir}
+	meter := bot.NewMeter(prices(cfg))
 	copt := clientOptions(cfg)
 	copt.Transport = o.transport
+	copt.Meter = meter
 	client, err := twitter.New(copt)
 	if err != nil {
 		return nil, configErr(err)
@@ -126,7 +130,7 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	}
 	b, err := bot.New(bot.Options{
 		Client:       client,
-		Handler:      bot.HandlerFunc(d.handle),
+		Handler:      d,
 		StateDir:     cfg.StateDir,
 		Logger:       logger,
 		Listen:       cfg.Twitter.Listen,
@@ -137,6 +141,8 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 		Reply:        cfg.Twitter.Reply,
 		Notify:       d.notify,
 		Progress:     watchdog(logger),
+		Meter:        meter,
+		DailyBudget:  cfg.Budget.Daily,
 	})
 	if err != nil {
 		return nil, configErr(err)
@@ -230,24 +236,21 @@ func (d *daemon) watch(b *device.Board) {
 	}()
 }
 
-// handle runs a command on the board; the bot calls it.
-func (d *daemon) handle(ctx context.Context, c bot.Command) string {
-	d.mu.Lock()
-	b := d.board
-	d.mu.Unlock()
-	res := b.Run(ctx, c.Text, device.Caller{ID: c.AuthorID, Username: c.AuthorUsername, CommandID: c.ID})
-	return res.Reply
-}
-
 // run starts the bot and polls until ctx is cancelled.
 func (d *daemon) run(ctx context.Context) error {
 	defer d.runMQTT(ctx)()
+	d.startLine(d.runDir)
+	stop, err := d.observe(ctx, d.runDir)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	// Outputs are at their initial levels and the state is loaded.
 	sdNotify(d.log, sd.SdNotifyReady)
 	if d.bot == nil {
 		return d.runAgent(ctx)
 	}
-	err := d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
+	err = d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
 	if err == nil {
 		d.log.Info("polling", "account", "@"+d.bot.Account().Username, "inboxes", strings.Join(d.cfg.Twitter.Listen, ","),
 			"api", d.client.Version(), "poll_interval", d.cfg.Twitter.PollInterval.String(), "allow", allowed(d.cfg))
@@ -299,7 +302,7 @@ func (d *daemon) reload(cf *configFlags, e *env) {
 		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}
 	if d.bot != nil {
-		d.bot.Reload(d.cfg.Twitter.Allow, deviceHandles(d.cfg.Devices), bot.HandlerFunc(d.handle))
+		d.bot.Reload(d.cfg.Twitter.Allow, deviceHandles(d.cfg.Devices), d)
 	}
 	d.log.Info("reloaded", "devices", len(d.cfg.Devices), "allow", len(d.cfg.Twitter.Allow))
 }

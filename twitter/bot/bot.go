@@ -91,6 +91,14 @@ type Options struct {
 	// a dropped connection); default max(PollInterval, 30s), so that the
 	// bot is back within that of X.
 	MaxBackoff time.Duration
+
+	// Meter, when set, is the clients' twitter.Meter: the bot keeps its
+	// estimate of what X bills in the state file, shows it in Status, and
+	// with DailyBudget (USD per UTC day; 0: no cap) warns at 80 % and
+	// withholds replies and notify DMs that would go past it, until 00:00
+	// UTC. Commands still run.
+	Meter       *Meter
+	DailyBudget float64
 }
 
 // Fatal is returned by New, Start and Run for failures a restart cannot
@@ -131,6 +139,12 @@ type Bot struct {
 	clockMu  sync.Mutex   // orders noteClock's changes and their log lines
 	skewNs   atomic.Int64 // server minus local clock, from the Date header
 	clockBad atomic.Bool  // the skew is past MaxSkew: nothing runs or is sent
+
+	live      live      // what Status shows, guarded for other goroutines
+	fresh     int       // items new in the poll under way
+	capped    bool      // budget.daily is reached: replies are withheld
+	heartbeat time.Time // when the last heartbeat was logged
+	spendSave time.Time // when a change of the estimate alone was last written
 }
 
 type reloadReq struct {
@@ -188,6 +202,12 @@ func New(opt Options) (*Bot, error) {
 	b.st = b.led.st
 	for _, in := range []string{InboxMentions, InboxDMs} {
 		b.senders = append(b.senders, &sender{b: b, inbox: in, wake: make(chan struct{}, 1)})
+	}
+	if opt.Meter != nil {
+		b.led.mu.Lock()
+		opt.Meter.restore(b.st.Spend)
+		b.led.meter = opt.Meter
+		b.led.mu.Unlock()
 	}
 	for _, in := range opt.Listen {
 		switch in {
@@ -283,6 +303,9 @@ func (b *Bot) Start(ctx context.Context, keyID string) error {
 		}
 		b.log.Info("account", "account_id", b.account.ID, "username", b.account.Username)
 	}
+	b.live.mu.Lock()
+	b.live.account = b.account.Username
+	b.live.mu.Unlock()
 	return b.setAllow(ctx, b.opt.Allow, b.opt.Handles, true)
 }
 
@@ -342,7 +365,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		// Replies queued since the last write would be lost with the
 		// process: keep them for the next start.
 		b.led.mu.Lock()
-		write := b.led.dirty
+		write := b.led.dirty || (b.opt.Meter != nil && b.opt.Meter.unsaved())
 		for i := range b.st.Outbox {
 			o := &b.st.Outbox[i]
 			o.keep = true
@@ -359,6 +382,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	for _, s := range b.sources {
 		b.pacer(s.Inbox()).next = time.Now()
 	}
+	b.setDelivery(DeliveryPoll)
+	b.heartbeat = time.Now()
+	b.checkBudget()
 	const tick = 10 * time.Second // wake at least this often, for the watchdog
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -418,6 +444,7 @@ func (b *Bot) Run(ctx context.Context) error {
 			if time.Now().Before(p.next) {
 				continue
 			}
+			b.fresh = 0
 			err := b.poll(ctx, s)
 			if ctx.Err() != nil {
 				return nil
@@ -427,7 +454,9 @@ func (b *Bot) Run(ctx context.Context) error {
 				return err
 			}
 			b.schedule(s, p, err)
+			b.logPoll(s, p, err)
 		}
+		b.afterRound()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,10 @@ type Ledger struct {
 	// next write takes them along, whoever makes it.
 	dirty bool
 	seq   uint64 // the last outbox entry's seq
+	// failed counts the writes that failed (a full or read-only card).
+	failed atomic.Uint64
+	// meter, when set, is the bot's spend estimate: every write keeps it.
+	meter *Meter
 }
 
 // OpenLedger checks the state directory (creating it, mode 0700, when it
@@ -106,10 +111,17 @@ func (l *Ledger) Take(ns, id string) (fresh bool, err error) {
 	return true, nil
 }
 
+// WriteErrors is how many writes of the state file failed since it was
+// opened.
+func (l *Ledger) WriteErrors() uint64 { return l.failed.Load() }
+
 // save writes the state file. l.mu is held. The queued replies the file
 // must keep (those that wait) are in it then; every queued reply may go
 // out: what it answers is recorded.
 func (l *Ledger) save() error {
+	if l.meter != nil {
+		l.st.Spend = l.meter.persist()
+	}
 	all := l.st.Outbox
 	kept := all
 	if slices.ContainsFunc(all, func(o Outgoing) bool { return !o.keep }) {
@@ -119,6 +131,10 @@ func (l *Ledger) save() error {
 	err := l.st.Save(l.dir, time.Now())
 	l.st.Outbox = all
 	if err != nil {
+		l.failed.Add(1)
+		if l.meter != nil {
+			l.meter.touch() // not kept after all: the next write keeps it
+		}
 		return err // it names the file
 	}
 	l.dirty = false

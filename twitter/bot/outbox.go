@@ -32,6 +32,10 @@ func (b *Bot) outgoing(c Command, reply string) Outgoing {
 // notify DMs text to every allowed user whose id is known.
 func (b *Bot) notify(text string) {
 	ids := b.allowedIDs()
+	if len(ids) > 0 && b.overBudget(twitter.ChargeDMSend) {
+		b.log.Info("notify", "text", text, "to", len(ids), "result", ResultWithheld, "why", "budget.daily reached: no notify DMs until 00:00 UTC")
+		return
+	}
 	for _, id := range ids {
 		b.enqueue(Outgoing{Inbox: InboxDMs, To: id, Text: b.replyText(text), Queued: time.Now(), base: text}, true)
 	}
@@ -250,6 +254,13 @@ func unsure(err error) bool {
 func (s *sender) send(ctx context.Context, o Outgoing) {
 	b := s.b
 	p := &s.pace
+	if b.overBudget(replyCharge(o.Inbox)) {
+		// Queued before the day's budget ran out: withheld too.
+		b.log.Info("reply withheld", "inbox", o.Inbox, o.target(), "text", o.Text,
+			"result", ResultWithheld, "why", "budget.daily reached: no replies until 00:00 UTC")
+		b.remove(o.seq)
+		return
+	}
 	if o.Inbox == InboxDMs && !o.Unsure.IsZero() {
 		// X takes the same DM twice: look for it among the account's
 		// own sent events first.
@@ -335,7 +346,8 @@ func (s *sender) send(ctx context.Context, o Outgoing) {
 		b.ok(p, sendEndpoint(o.Inbox), time.Now())
 		b.everOK.Store(true)
 		b.log.Info("sent", "inbox", o.Inbox, "in_reply_to", o.InReplyTo, "to", o.To, "text", o.Text, "duplicate", k == twitter.KindDuplicate && err != nil)
-	case k == twitter.KindRateLimited || k == twitter.KindTransient || k == twitter.KindUnauthorized:
+	case k == twitter.KindRateLimited || k == twitter.KindTransient || k == twitter.KindUnauthorized ||
+		k == twitter.KindNoCredits || k == twitter.KindUsageCapped:
 		p.next = time.Now().Add(b.backoff(p, err))
 		b.log.Warn("reply waits", "inbox", o.Inbox, o.target(), "err", err, "queued", b.queued(), "retry_at", p.next.UTC().Format(time.RFC3339))
 		return
@@ -388,7 +400,7 @@ func (b *Bot) confirmDM(ctx context.Context, o Outgoing) (bool, error) {
 			Reset: b.opt.Client.RateLimits()[twitter.EndpointDMEvents].Reset}
 	}
 	before := o.Unsure.Add(-time.Minute)
-	dms, err := b.opt.Client.DirectMessages(ctx, twitter.DMParams{MaxResults: dmPage, MaxPages: 3, Seen: func(id string) bool {
+	dms, err := b.opt.Client.DirectMessages(ctx, twitter.DMParams{MaxResults: dmLookPage, MaxPages: 3, Seen: func(id string) bool {
 		t := twitter.IDTime(id)
 		return !t.IsZero() && t.Before(before)
 	}})

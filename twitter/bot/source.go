@@ -78,6 +78,7 @@ func (b *Bot) pushed(ctx context.Context, p Push) error {
 		return err
 	}
 	now := time.Now()
+	defer b.setDelivery(b.deliveryMode())
 	for _, in := range p.Inboxes {
 		if b.up[in] == p.Up {
 			continue
@@ -128,21 +129,10 @@ func (b *Bot) poll(ctx context.Context, s Source) error {
 	if errors.As(err, &f) || ctx.Err() != nil {
 		return err
 	}
-	inbox := s.Inbox()
-	switch twitter.KindOf(err) {
-	case twitter.KindUnauthorized:
-		if !b.everOK.Load() && !b.clockBad.Load() {
-			return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
-		}
-		b.log.Error("the API refused the keys; outputs stay as they are, retrying slowly", "inbox", inbox, "err", err, "fix", twitter.Fix(err))
-	case twitter.KindForbidden:
-		b.log.Error("the API refused the request", "inbox", inbox, "err", err, "fix", twitter.Fix(err))
-	case twitter.KindRateLimited:
-		b.log.Warn("rate limited; waiting for the reset", "inbox", inbox, "err", err)
-	default:
-		b.log.Warn("poll failed; backing off", "inbox", inbox, "err", err)
+	if twitter.KindOf(err) == twitter.KindUnauthorized && !b.everOK.Load() && !b.clockBad.Load() {
+		return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
 	}
-	return err
+	return err // logged by logPoll, with when the next try is
 }
 
 // mentionPoll is the mentions inbox, polled with a since_id cursor.
@@ -234,10 +224,16 @@ func badRequest(err error) bool {
 	return errors.As(err, &ae) && ae.Status == http.StatusBadRequest
 }
 
-// dmPage is the page size of a DM read after a probe found something new:
-// pages end at the first event seen before, so a few new messages cost a
-// page of this many reads, not of a hundred.
-const dmPage = 20
+// dmLookPage is the page size of a look for one event: the newest with a
+// good id at a first start, a sent DM to confirm.
+const dmLookPage = 20
+
+// dmPages are the page sizes of a DM read after a probe found something
+// new: reading ends at the first page that holds an event seen before, and
+// X bills every event a page returns, so the first page is small (the new
+// message and the seen one before it, most often the bot's own last
+// reply), and a burst takes a few more requests, not a hundred reads.
+var dmPages = []int{2, 8, 32}
 
 // dmPoll is the DM inbox: dm_events has no since_id, so it reads the
 // newest events and the ledger tells which are new.
@@ -278,7 +274,7 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 		if err == nil && newest != "" && !twitter.ValidID(newest) {
 			// Not an id to count from: the newest good one of a page.
 			var dms []twitter.DM
-			dms, err = b.opt.Client.DirectMessages(ctx, twitter.DMParams{MaxResults: dmPage, MaxPages: 1})
+			dms, err = b.opt.Client.DirectMessages(ctx, twitter.DMParams{MaxResults: dmLookPage, MaxPages: 1})
 			newest = ""
 			for _, d := range dms {
 				if twitter.ValidID(d.ID) {
@@ -321,7 +317,7 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 			b.log.Debug("dms: new messages wait for the rate-limit reset")
 			return nil
 		}
-		p.MaxResults = dmPage
+		p.Sizes = dmPages
 	}
 	dms, err := b.opt.Client.DirectMessages(ctx, p)
 	if err != nil {

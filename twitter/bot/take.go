@@ -30,6 +30,7 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 		b.mark(c)
 		return nil
 	}
+	b.fresh++
 	if c.AuthorID == b.account.ID {
 		b.mark(c)
 		return nil // our own post or sent DM: never acts
@@ -49,7 +50,8 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 	log := b.log.With("inbox", c.Inbox, "post_id", c.ID, "author_id", c.AuthorID, "author", c.AuthorUsername)
 	if !b.allowed(c.AuthorID) {
 		b.mark(c)
-		log.Info("ignored: author not allowed", "text", config.Truncate(c.Text, 80))
+		log.Info("command", "text", config.Truncate(c.Text, 80), "result", ResultStranger, "reply", "")
+		b.counted(c.Inbox, ResultStranger)
 		return nil
 	}
 	if b.clockBad.Load() {
@@ -65,10 +67,7 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 		if !known {
 			reply = fmt.Sprintf("Not run: the API gave no time it was sent at, so it may be older than the limit (%s).", b.opt.MaxAge)
 		}
-		log.Info("command", "text", config.Truncate(c.Text, 200), "result", "too_old", "reply", reply)
-		if b.opt.Reply {
-			b.enqueue(b.outgoing(c, reply), false) // after the write that records c
-		}
+		b.answer(log, c, ResultTooOld, reply, false) // it goes out after the write that records c
 		return nil
 	}
 	b.led.mu.Lock()
@@ -84,12 +83,8 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 	}
 	b.led.mu.Unlock()
 	log.Info("run", "text", config.Truncate(c.Text, 200))
-	reply := b.opt.Handler.Handle(ctx, c)
-	log.Info("command", "text", config.Truncate(c.Text, 200), "result", "done", "reply", reply)
-	if !b.opt.Reply || reply == "" {
-		return nil
-	}
-	b.enqueue(b.outgoing(c, reply), true)
+	out := b.handle(ctx, c)
+	b.answer(log, c, out.Result, out.Reply, true)
 	return nil
 }
 
