@@ -59,7 +59,7 @@ func TestAllowLookupFails(t *testing.T) {
 	f.ClearFaults()
 	p.waitLog("allow: handle resolved; it lets its owner in now", "handle", "@alice", "user_id", f.Alice.ID)
 	late := f.Post(f.Alice, "@mypi fan 10%", 0)
-	p.waitLog("command", "post_id", late.ID, "result", "done")
+	p.waitLog("command", "post_id", late.ID, "result", "ran")
 	settle(t, f, twitter.EndpointMentions)
 	runs := runsByPost(p)
 	if runs[late.ID] != 1 || runs[early.ID] != 0 {

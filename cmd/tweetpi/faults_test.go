@@ -225,7 +225,7 @@ func TestBadCursorStateRepaired(t *testing.T) {
 	p.waitLog("state file: a bound applied on load")
 	p.waitFresh(bot.InboxMentions)
 	c := f.Post(f.Alice, "@mypi fan 10%", 0)
-	p.waitLog("command", "post_id", c.ID, "result", "done")
+	p.waitLog("command", "post_id", c.ID, "result", "ran")
 	settle(t, f, twitter.EndpointMentions)
 	if runs := runsByPost(p); runs[old.ID] != 0 || runs[c.ID] != 1 {
 		t.Errorf("runs: old %d, new %d; want 0 and 1", runs[old.ID], runs[c.ID])
@@ -277,7 +277,7 @@ func TestEditNotRunAgain(t *testing.T) {
 	p := startDaemon(t, files.Path, files.Env)
 	p.waitFresh(bot.InboxMentions)
 	c := f.Post(f.Alice, "@mypi led on", 0)
-	p.waitLog("command", "post_id", c.ID, "result", "done")
+	p.waitLog("command", "post_id", c.ID, "result", "ran")
 	e := f.Edit(c, c.Text)
 	p.waitLog("ignored: an edit of a post taken before", "post_id", e.ID, "edit_of", c.ID)
 	settle(t, f, twitter.EndpointMentions)
@@ -304,7 +304,7 @@ func TestLostDMAnswer(t *testing.T) {
 	p.waitFresh(bot.InboxDMs)
 	f.Fail(twitter.EndpointSendDM, twittertest.Fault{Lost: true})
 	d := f.SendDM(f.Alice, "led on", 0)
-	p.waitLog("command", "post_id", d.ID, "result", "done")
+	p.waitLog("command", "post_id", d.ID, "result", "ran")
 	p.waitLog("sent", "inbox", bot.InboxDMs, "confirmed", "true")
 	settle(t, f, twitter.EndpointDMEvents)
 	if n := len(f.SentDMs()); n != 1 {
@@ -330,7 +330,7 @@ func TestSlowRepliesBeside(t *testing.T) {
 	for i := range 6 {
 		ids = append(ids, f.Post(f.Alice, fmt.Sprintf("@mypi fan %d%%", i), 0).ID)
 	}
-	p.waitLog("command", "post_id", ids[5], "result", "done")
+	p.waitLog("command", "post_id", ids[5], "result", "ran")
 	d := f.SendDM(f.Alice, "led on", 0)
 	f.waitDMs(t, 1)
 	if n := len(f.Replies()); n >= 6 {

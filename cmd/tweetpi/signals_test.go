@@ -31,7 +31,7 @@ func TestSIGQUIT(t *testing.T) {
 	p.waitFresh(bot.InboxMentions)
 	f.Fail(twitter.EndpointPost, twittertest.Fault{Status: 503, Count: -1})
 	c := f.Post(f.Alice, "@mypi led on", 0)
-	p.waitLog("command", "post_id", c.ID, "result", "done")
+	p.waitLog("command", "post_id", c.ID, "result", "ran")
 	p.waitLog("reply waits")
 	if err := p.cmd.Process.Signal(syscall.SIGQUIT); err != nil {
 		t.Fatal(err)
