@@ -19,7 +19,8 @@ import (
 // background after Run returns, until the next command on that device,
 // Halt or Close.
 func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
-	acts, err := Parse(text, b.specs)
+	l := b.lay()
+	acts, err := Parse(text, l.specs)
 	if err != nil {
 		return Result{Reply: fit(err.Error()), Rejected: true}
 	}
@@ -30,7 +31,7 @@ func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 		if a.Device == "" || a.Verb == VerbState {
 			continue // reading a state is not commanding; status shows it anyway; all off skips what c may not use
 		}
-		if !allowed(b.byName[a.Device].spec, c) {
+		if s, _ := l.spec(a.Device); !allowed(s, c) {
 			msg := fmt.Sprintf("you may not use %s", a.Device)
 			if len(acts) > 1 {
 				msg = fmt.Sprintf("nothing run: command %d: %s", i+1, msg)
@@ -41,16 +42,18 @@ func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 	if err := ctx.Err(); err != nil {
 		return Result{Reply: "not run: shutting down"}
 	}
-	if b.needsConfirm(acts, c) {
-		return b.ask(c, acts)
+	if b.needsConfirm(l, acts, c) {
+		return b.ask(l, c, acts)
 	}
-	return b.exec(ctx, acts, c)
+	return b.exec(ctx, l, acts, c)
 }
 
-// exec runs checked actions in order. Sensors are read first, outside the
-// lock; an interlocked device's command waits for its group (interlock.go).
-func (b *Board) exec(ctx context.Context, acts []Action, c Caller) Result {
-	rd := b.readFor(ctx, acts)
+// exec runs actions checked against layout l, in order. Sensors are read
+// first, outside the lock; an interlocked device's command waits for its
+// group (interlock.go). A reload that changed a device since the checks
+// stops the list there.
+func (b *Board) exec(ctx context.Context, l *layout, acts []Action, c Caller) Result {
+	rd := b.readFor(ctx, l, acts)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -59,7 +62,13 @@ func (b *Board) exec(ctx context.Context, acts []Action, c Caller) Result {
 	var replies []string
 	ran := false
 	for i, a := range acts {
-		r, err := b.act(ctx, a, c, rd)
+		var r string
+		var err error
+		if b.still(l, a) {
+			r, err = b.act(ctx, b.lay(), a, c, rd)
+		} else {
+			err = errReloaded
+		}
 		if err != nil {
 			var stop *stopErr
 			msg := fmt.Sprintf("%s failed: pin error (see the log)", a)
@@ -87,32 +96,36 @@ func (b *Board) exec(ctx context.Context, acts []Action, c Caller) Result {
 	return Result{Reply: fit(strings.Join(replies, "; ")), Ran: ran}
 }
 
-// act runs one action, taking its interlock group first if it has one.
-// b.mu is held (and let go while an interlock waits).
-func (b *Board) act(ctx context.Context, a Action, c Caller, rd map[string]Reading) (string, error) {
-	g := b.groups[a.Device]
+// act runs one action on layout l (the board's now), taking its interlock
+// group first if it has one. b.mu is held (and let go while an interlock
+// waits).
+func (b *Board) act(ctx context.Context, l *layout, a Action, c Caller, rd map[string]Reading) (string, error) {
+	g := l.groups[a.Device]
 	if g == nil || a.Verb == VerbState {
-		return b.do(a, c, rd)
+		return b.do(l, a, c, rd)
 	}
 	if err := b.lockGroup(ctx, g); err != nil {
 		return "", err
 	}
 	defer g.unlock()
-	if b.closed {
+	d := l.byName[a.Device]
+	switch {
+	case b.closed:
 		return "", &stopErr{"not run: shutting down"}
+	case b.moved(l, d, g):
+		return "", errReloaded
 	}
-	d := b.byName[a.Device]
 	var was []string
 	if turnsOn(d, a) {
 		var err error
-		if was, err = b.clear(ctx, d, g); err != nil {
+		if was, err = b.clear(ctx, l, d, g); err != nil {
 			if len(was) > 0 {
 				return strings.Join(was, ", ") + " off", err
 			}
 			return "", err
 		}
 	}
-	r, err := b.do(a, c, rd)
+	r, err := b.do(l, a, c, rd)
 	if err == nil && len(was) > 0 {
 		r += " (" + strings.Join(was, ", ") + " off first)"
 	}
@@ -121,14 +134,14 @@ func (b *Board) act(ctx context.Context, a Action, c Caller, rd map[string]Readi
 
 // readFor reads the sensors the actions ask for: the one named, or all of
 // them for status. It runs before the board's lock is taken.
-func (b *Board) readFor(ctx context.Context, acts []Action) map[string]Reading {
+func (b *Board) readFor(ctx context.Context, l *layout, acts []Action) map[string]Reading {
 	all := false
 	named := map[string]bool{}
 	for _, a := range acts {
 		switch {
 		case a.Verb == VerbStatus:
 			all = true
-		case a.Verb == VerbState && b.byName[a.Device].sensor != nil:
+		case a.Verb == VerbState && l.byName[a.Device].sensor != nil:
 			named[a.Device] = true
 		}
 	}
@@ -136,7 +149,7 @@ func (b *Board) readFor(ctx context.Context, acts []Action) map[string]Reading {
 		return nil
 	}
 	out := map[string]Reading{}
-	for _, r := range b.readSome(ctx, func(d *dev) bool { return all || named[d.spec.Name] }) {
+	for _, r := range b.readSome(ctx, l, func(d *dev) bool { return all || named[d.spec.Name] }) {
 		out[r.Device] = r
 	}
 	return out
@@ -160,23 +173,23 @@ func allowed(s config.Device, c Caller) bool {
 	return false
 }
 
-// do runs one action. b.mu is held.
-func (b *Board) do(a Action, c Caller, rd map[string]Reading) (string, error) {
+// do runs one action on layout l. b.mu is held.
+func (b *Board) do(l *layout, a Action, c Caller, rd map[string]Reading) (string, error) {
 	switch a.Verb {
 	case VerbHelp:
-		return b.help(), nil
+		return Help(l.specs), nil
 	case VerbStatus:
-		return b.status(rd), nil
+		return b.status(l, rd), nil
 	case VerbSchedules:
-		return b.schedulesReply(), nil
+		return listSchedules(l.scheds, b.loc, b.wall()), nil
 	case VerbAllOff:
-		return b.allOff(c)
+		return b.allOff(l, c)
 	}
-	d := b.byName[a.Device]
+	d := l.byName[a.Device]
 	name := d.spec.Name
 	if a.Verb == VerbState {
 		if d.sensor != nil {
-			return rd[name].String(), nil
+			return reading(rd, name).String(), nil
 		}
 		return name + " is " + b.state(d), nil
 	}
@@ -255,18 +268,19 @@ func (b *Board) do(a Action, c Caller, rd map[string]Reading) (string, error) {
 // maxOn starts d's max_on timer if d is on and has one, and says so.
 // b.mu is held.
 func (b *Board) maxOn(d *dev) string {
-	if !d.on || d.spec.MaxOn <= 0 {
+	limit := d.spec.MaxOn
+	if !d.on || limit <= 0 {
 		return ""
 	}
-	b.startJob(d, "max_on", d.spec.MaxOn, func(ctx context.Context, gen uint64) {
-		b.step(ctx, d, gen, d.spec.MaxOn, func() error {
+	b.startJob(d, "max_on", limit, func(ctx context.Context, gen uint64) {
+		b.step(ctx, d, gen, limit, func() error {
 			if d.spec.Kind == config.KindPWM {
 				return b.duty(d, 0, "max_on")
 			}
 			return b.drive(d, false, "max_on")
 		})
 	})
-	return fmt.Sprintf(" (off by itself in %s)", fmtDuration(d.spec.MaxOn))
+	return fmt.Sprintf(" (off by itself in %s)", fmtDuration(limit))
 }
 
 // state is a device's state in words. b.mu is held.
@@ -289,21 +303,21 @@ func (b *Board) state(d *dev) string {
 // closed, tank 21.4°C; up 3h12m; 48.3°C". It reads the sensors first,
 // within their read timeout.
 func (b *Board) Status() string {
-	rd := b.readFor(context.Background(), []Action{{Verb: VerbStatus}})
+	rd := b.readFor(context.Background(), b.lay(), []Action{{Verb: VerbStatus}})
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.status(rd)
+	return b.status(b.lay(), rd)
 }
 
-func (b *Board) status(rd map[string]Reading) string {
+func (b *Board) status(l *layout, rd map[string]Reading) string {
 	tail := "; up " + fmtUptime(time.Since(b.start))
 	if t := readTemp(b.thermal); t != "" {
 		tail += "; " + t
 	}
 	var parts []string
-	for _, d := range b.devs {
+	for _, d := range l.devs {
 		if d.sensor != nil {
-			parts = append(parts, rd[d.spec.Name].String())
+			parts = append(parts, reading(rd, d.spec.Name).String())
 			continue
 		}
 		parts = append(parts, d.spec.Name+" "+b.state(d))
@@ -316,8 +330,14 @@ func (b *Board) status(rd map[string]Reading) string {
 	return head + tail
 }
 
-// help lists the verbs and the devices.
-func (b *Board) help() string { return Help(b.specs) }
+// reading is rd's reading of the sensor name; a sensor a reload added
+// since rd was read has none.
+func reading(rd map[string]Reading, name string) Reading {
+	if r, ok := rd[name]; ok {
+		return r
+	}
+	return Reading{Device: name, Err: &readError{short: "not read: it came with a reload just then"}}
+}
 
 // Help is the reply to "help": the verbs and the device names (with their
 // aliases), cut to MaxReply.
@@ -354,11 +374,11 @@ func fit(s string) string { return config.Truncate(s, MaxReply) }
 // allOff turns every output and pwm that c may use off, cancelling their
 // timers, and says which were on. It also makes any command waiting on an
 // interlock give up. b.mu is held.
-func (b *Board) allOff(c Caller) (string, error) {
+func (b *Board) allOff(l *layout, c Caller) (string, error) {
 	b.epoch++
 	var was, kept []string
 	var errs []error
-	for _, d := range b.devs {
+	for _, d := range l.devs {
 		if d.spec.Kind != config.KindOutput && d.spec.Kind != config.KindPWM {
 			continue
 		}
