@@ -96,7 +96,7 @@ type Bot struct {
 	st        *State // led.st: written under led.mu, read freely by the loop
 
 	sources []Source
-	reload  chan reloadReq
+	reload  chan Settings
 	pushes  chan Push
 	up      map[string]bool // inboxes a push source delivers now
 
@@ -124,10 +124,11 @@ type Bot struct {
 	writes uint64
 }
 
-type reloadReq struct {
-	allow   []string
-	handler Handler
-}
+// The defaults of Options and Settings.
+const (
+	defaultPollInterval = 60 * time.Second
+	defaultMaxAge       = 10 * time.Minute
+)
 
 // New checks the options and the state directory (or takes opt.Ledger)
 // and loads the state.
@@ -139,13 +140,13 @@ func New(opt Options) (*Bot, error) {
 		opt.Listen = []string{InboxMentions}
 	}
 	if opt.PollInterval <= 0 {
-		opt.PollInterval = 60 * time.Second
+		opt.PollInterval = defaultPollInterval
 	}
 	if opt.ReconcileInterval <= 0 {
 		opt.ReconcileInterval = 5 * time.Minute
 	}
 	if opt.MaxAge <= 0 {
-		opt.MaxAge = 10 * time.Minute
+		opt.MaxAge = defaultMaxAge
 	}
 	if opt.ClockFloor.IsZero() {
 		opt.ClockFloor = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -163,7 +164,7 @@ func New(opt Options) (*Bot, error) {
 		opt:    opt,
 		log:    opt.Logger,
 		led:    opt.Ledger,
-		reload: make(chan reloadReq, 1),
+		reload: make(chan Settings, 1),
 		pushes: make(chan Push, 16),
 		up:     map[string]bool{},
 		pace:   map[string]*pacer{},
@@ -178,15 +179,12 @@ func New(opt Options) (*Bot, error) {
 	b.st = b.led.st
 	b.writes = b.led.writes.Load()
 	for _, in := range opt.Listen {
-		switch in {
-		case InboxMentions:
-			b.sources = append(b.sources, &mentionPoll{b})
-		case InboxDMs:
-			b.sources = append(b.sources, &dmPoll{b})
-		default:
+		s := b.newSource(in)
+		if s == nil {
 			b.Close()
 			return nil, fmt.Errorf("bot: no inbox %q; listen to %s or %s", in, InboxMentions, InboxDMs)
 		}
+		b.sources = append(b.sources, s)
 	}
 	return b, nil
 }
@@ -208,16 +206,6 @@ func (b *Bot) Ledger() *Ledger { return b.led }
 
 // Account is the account the keys belong to, known after Start.
 func (b *Bot) Account() twitter.User { return b.account }
-
-// Reload swaps the allow list and the handler; the loop applies it between
-// polls. It is safe to call from another goroutine.
-func (b *Bot) Reload(allow []string, h Handler) {
-	select {
-	case <-b.reload:
-	default:
-	}
-	b.reload <- reloadReq{allow, h}
-}
 
 // Start waits for a sane clock, learns the account (from the state when the
 // keys are the same: twitter.KeyID of the access token) and resolves the
@@ -398,12 +386,8 @@ func (b *Bot) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case r := <-b.reload:
-			b.opt.Allow, b.opt.Handler = r.allow, r.handler
-			if err := b.setAllow(ctx, r.allow); err != nil && ctx.Err() == nil {
-				b.log.Error("reload: allow list", "err", err)
-			}
-			b.log.Info("reloaded", "allow", len(r.allow))
+		case s := <-b.reload:
+			b.applySettings(ctx, s)
 			continue
 		case text, ok := <-b.opt.Notify:
 			if !ok {
