@@ -286,6 +286,9 @@ func (c *Config) checkAutomation(d *decoder) {
 				}
 				d.add(line, "interlocks", raw, msg)
 				continue
+			case dev.Remote():
+				d.addf(line, "interlocks", raw, "%s is a device of node %s; an interlock is kept by the tweetpi that drives the pins: put the group in %s's configuration", quote(raw), dev.Node, dev.Node)
+				continue
 			case dev.Kind != KindOutput && dev.Kind != KindPWM:
 				d.addf(line, "interlocks", raw, "%s is %s; only outputs and pwm can be interlocked; remove it from the group", quote(raw), article(dev.Kind))
 				continue

@@ -100,6 +100,21 @@ type Twitter struct {
 	Reply        bool          `json:"reply"`         // default true
 
 	file string // the file it was read from, for CheckKeys' messages
+	// absent: the file has no twitter: section (with mqtt:, a fleet agent;
+	// see Config.Agent). A Twitter built in code has one.
+	absent bool
+}
+
+// Remote reports whether the device is another node's (Node is set).
+func (dev Device) Remote() bool { return dev.Node != "" }
+
+// Agent reports whether this tweetpi is a fleet agent: its file has
+// mqtt: and devices and no twitter: section, so it serves its devices on
+// the broker and needs no X keys. A file with a twitter: section, even one
+// without keys, is not an agent: its missing keys stay an error for
+// tweetpi run; so are they for a file with neither twitter: nor devices.
+func (c *Config) Agent() bool {
+	return c.MQTT != nil && c.Twitter.absent && len(c.Devices) > 0
 }
 
 // HasKeys reports whether all four keys are set.
@@ -143,6 +158,13 @@ type Device struct {
 	// HAClass is Home Assistant's binary sensor device class for an input
 	// (door, motion...), with mqtt: on; "" for none.
 	HAClass string `json:"ha_class,omitempty"`
+
+	// A device of another tweetpi node (the fleet): Node is that node's
+	// mqtt.node and NodeDevice the device's name there. Such a device has
+	// no pin and no kind here (the node drives it, under its own rules);
+	// only its aliases and allow are this configuration's.
+	Node       string `json:"node,omitempty"`
+	NodeDevice string `json:"device,omitempty"`
 
 	// Line is the line of the file that defined the device, for messages.
 	Line int `json:"-"`

@@ -91,6 +91,7 @@ var (
 		"pull", "notify", "high", "low", "debounce",
 		"bus", "address",
 		"ha_class",
+		"node", "device",
 	}
 
 	// deviceKeyKinds are the kinds a device key fits; keys not here fit all.
@@ -137,10 +138,10 @@ func home(k, here string) string {
 		return "gpio"
 	case here != "top" && slices.Contains(topKeys, k):
 		return "the top level"
-	case here != "device" && slices.Contains(deviceKeys, k):
-		return "a device under devices"
 	case here != "mqtt" && slices.Contains(mqttKeys, k):
 		return "mqtt"
+	case here != "device" && slices.Contains(deviceKeys, k):
+		return "a device under devices"
 	}
 	return ""
 }
@@ -223,6 +224,9 @@ func (d *decoder) mapping(n *yaml.Node, key string, known []string, here, exampl
 
 func unknownKey(k string, known []string, here string) string {
 	msg := "unknown key"
+	if here == "device" && k == "name" {
+		return msg + "; a device's name is its key under devices"
+	}
 	if m := Nearest(k, known); m != "" {
 		return msg + "; did you mean " + m + "?"
 	}
@@ -231,9 +235,6 @@ func unknownKey(k string, known []string, here string) string {
 	}
 	if h := home(k, here); h != "" {
 		return msg + " here; " + k + " belongs under " + h
-	}
-	if here == "device" && k == "name" {
-		return msg + "; a device's name is its key under devices"
 	}
 	return msg + "; the keys here are " + orList(known)
 }
@@ -421,7 +422,9 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 		return
 	}
 	m, _ := d.mapping(n, "", topKeys, "top", "twitter:")
-	if e, ok := m["twitter"]; ok && !isNull(e.v) {
+	e, ok := m["twitter"]
+	c.Twitter.absent = !ok
+	if ok && !isNull(e.v) {
 		d.twitter(e.v, &c.Twitter)
 	}
 	if e, ok := m["state_dir"]; ok {
@@ -551,6 +554,19 @@ func (d *decoder) device(n *yaml.Node, key string, dev *Device) {
 		d.bad[key+".pin"], d.bad[key+".kind"] = true, true
 		return
 	}
+	if _, ok := m["node"]; ok {
+		d.remoteDevice(m, key, dev)
+		return
+	}
+	if e, ok := m["device"]; ok {
+		name := "pump"
+		if s, ok := d.str(e.v, key+".device", "pump"); ok && deviceName.MatchString(s) {
+			name = s
+		}
+		d.addf(e.line, key+".device", "", "device names a device of another tweetpi, and goes with node: add node: with that tweetpi's mqtt.node, like %s: {node: garden, device: %s}, or remove device", dev.Name, name)
+		d.bad[key+".pin"], d.bad[key+".kind"] = true, true
+		return
+	}
 	if e, ok := m["kind"]; ok {
 		if s, ok := d.str(e.v, key+".kind", KindOutput); ok {
 			dev.Kind = s
@@ -652,6 +668,59 @@ func (d *decoder) device(n *yaml.Node, key string, dev *Device) {
 		d.haClass(e, key, dev)
 	}
 	dev.setDefaults()
+}
+
+// remoteKeys are the keys a device of another node takes here.
+var remoteKeys = []string{"node", "device", "aliases", "allow"}
+
+// remoteDevice decodes a device of another node: {node: garden, device:
+// pump}, with aliases and allow. Every other key is that node's to set.
+func (d *decoder) remoteDevice(m map[string]entry, key string, dev *Device) {
+	d.bad[key+".pin"], d.bad[key+".kind"] = true, true // not this file's to set
+	if e, ok := m["node"]; ok {
+		if s, ok := d.str(e.v, key+".node", "garden"); ok && s != "" {
+			dev.Node = s
+		} else if !d.bad[key+".node"] {
+			d.addf(e.v.Line, key+".node", "", "is empty; write the mqtt.node of the tweetpi that drives %s, like node: garden", dev.Name)
+		}
+	}
+	if e, ok := m["device"]; ok {
+		if s, ok := d.str(e.v, key+".device", "pump"); ok && s != "" {
+			dev.NodeDevice = s
+		} else if !d.bad[key+".device"] {
+			d.addf(e.v.Line, key+".device", "", "is empty; write the device's name on %s, like device: pump", nodeOr(dev.Node))
+		}
+	} else {
+		d.bad[key+".device"] = true
+		d.addf(m["node"].line, key, "", "has node but no device; add the device's name on %s, like %s: {node: %s, device: pump}", nodeOr(dev.Node), dev.Name, nodeOr(dev.Node))
+	}
+	present := slices.Collect(maps.Keys(m))
+	slices.SortFunc(present, func(a, b string) int {
+		return cmp.Or(cmp.Compare(m[a].k.Line, m[b].k.Line), cmp.Compare(m[a].k.Column, m[b].k.Column))
+	})
+	for _, k := range present {
+		if slices.Contains(remoteKeys, k) {
+			continue
+		}
+		d.addf(m[k].line, key+"."+k, "", "%s is a device of node %s, which sets its %s in its own configuration; here a device of another node takes only node, device, aliases and allow: remove %s", dev.Name, nodeOr(dev.Node), k, k)
+	}
+	if e, ok := m["aliases"]; ok {
+		if l, ok := d.list(e.v, key+".aliases", "[water]"); ok {
+			dev.Aliases = l
+		}
+	}
+	if e, ok := m["allow"]; ok {
+		if l, ok := d.list(e.v, key+".allow", `["@alice"]`); ok {
+			dev.Allow = l
+		}
+	}
+}
+
+func nodeOr(node string) string {
+	if node == "" {
+		return "that node"
+	}
+	return node
 }
 
 var (

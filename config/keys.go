@@ -17,9 +17,6 @@ var keyNames = [4]string{"consumer_key", "consumer_secret", "access_token", "acc
 // TWEETPI_CONSUMER_KEY for consumer_key.
 func KeyEnv(key string) string { return "TWEETPI_" + strings.ToUpper(key) }
 
-// maxKeyFile is the most a *_file may hold: a key is well under 100 bytes.
-const maxKeyFile = 4 << 10
-
 func human(key string) string { return strings.ReplaceAll(key, "_", " ") }
 
 // secret returns the field of a key.
@@ -150,7 +147,39 @@ func within(dir, path string) bool {
 // owner unless opt.InsecurePerms, holding the key and perhaps white space
 // around it. It returns the key and the path it was read from.
 func (d *decoder) keyFile(k string, f place, dir string, opt Options) (string, string, bool) {
-	key := "twitter." + k + "_file"
+	return d.secretFile(f, dir, opt, secretFileSpec{
+		key: "twitter." + k + "_file", what: human(k), inline: k, example: "/etc/tweetpi/keys/" + k,
+		problem: func(v string) string {
+			if p := keyProblem(v); p != "" {
+				return "the key in it " + p
+			}
+			return ""
+		},
+	})
+}
+
+// secretFileSpec says what a file that holds one secret is for.
+type secretFileSpec struct {
+	key     string // the dotted key that names the file: twitter.consumer_key_file
+	what    string // what it holds, in words: "consumer key"
+	inline  string // the key to write the secret under instead: consumer_key
+	example string // a full path to suggest
+	// problem says what is wrong with the secret read, "" when nothing.
+	problem func(v string) string
+}
+
+// maxSecretFile is the most a file of one secret may hold: a key or a
+// password is well under 100 bytes.
+const maxSecretFile = 4 << 10
+
+// secretFile reads the file f names (a path relative to dir, the config's
+// directory): a regular file, private to its owner unless
+// opt.InsecurePerms, holding the secret and perhaps white space around it.
+// It returns the secret and the path it was read from. A name without a
+// directory that cannot be read is not shown: it may be the secret itself,
+// written there by mistake.
+func (d *decoder) secretFile(f place, dir string, opt Options, s secretFileSpec) (string, string, bool) {
+	key := s.key
 	path := f.raw
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(dir, path)
@@ -159,17 +188,15 @@ func (d *decoder) keyFile(k string, f place, dir string, opt Options) (string, s
 	fi, err := os.Stat(path)
 	if err != nil {
 		if !strings.Contains(f.raw, "/") {
-			// No directory in it: it may be the key itself, written
-			// here by mistake; its text is not shown.
-			d.addf(f.line, key, "", "names a file that cannot be read (%s) in %s; the name is not shown, as it may be a key written here by mistake: give the file's full path, like /etc/tweetpi/keys/%s, or write the %s itself as %s:",
-				reason(err), dir, k, human(k), k)
+			d.addf(f.line, key, "", "names a file that cannot be read (%s) in %s; the name is not shown, as it may be a secret written here by mistake: give the file's full path, like %s, or write the %s itself as %s:",
+				reason(err), dir, s.example, s.what, s.inline)
 			return "", "", false
 		}
 		d.addf(f.line, key, f.raw, "%s cannot be read: %s; check the path (a relative path starts at the config file's directory)", shown, reason(err))
 		return "", "", false
 	}
 	if !fi.Mode().IsRegular() {
-		d.addf(f.line, key, f.raw, "%s is not a regular file; name a file that holds only the %s", shown, human(k))
+		d.addf(f.line, key, f.raw, "%s is not a regular file; name a file that holds only the %s", shown, s.what)
 		return "", "", false
 	}
 	if abs, err := filepath.Abs(path); err == nil {
@@ -185,22 +212,22 @@ func (d *decoder) keyFile(k string, f place, dir string, opt Options) (string, s
 		return "", "", false
 	}
 	defer file.Close()
-	data, err := io.ReadAll(io.LimitReader(file, maxKeyFile+1))
+	data, err := io.ReadAll(io.LimitReader(file, maxSecretFile+1))
 	switch {
 	case err != nil:
 		d.addf(f.line, key, f.raw, "%s cannot be read: %s", shown, reason(err))
 		return "", "", false
-	case len(data) > maxKeyFile:
-		d.addf(f.line, key, f.raw, "%s is larger than %d bytes; it must hold only the %s", shown, maxKeyFile, human(k))
+	case len(data) > maxSecretFile:
+		d.addf(f.line, key, f.raw, "%s is larger than %d bytes; it must hold only the %s", shown, maxSecretFile, s.what)
 		return "", "", false
 	}
 	v := strings.TrimSpace(string(data))
-	switch {
-	case v == "":
-		d.addf(f.line, key, f.raw, "%s is empty; put the %s in it", shown, human(k))
+	if v == "" {
+		d.addf(f.line, key, f.raw, "%s is empty; put the %s in it", shown, s.what)
 		return "", "", false
-	case keyProblem(v) != "":
-		d.addf(f.line, key, f.raw, "%s: the key in it %s; it must hold only the %s", shown, keyProblem(v), human(k))
+	}
+	if p := s.problem(v); p != "" {
+		d.addf(f.line, key, f.raw, "%s: %s; it must hold only the %s", shown, p, s.what)
 		return "", "", false
 	}
 	return v, path, true

@@ -160,6 +160,7 @@ func TestDefaults(t *testing.T) {
 	want := Default()
 	want.Path = "config.yaml"
 	want.Twitter.file = "config.yaml"
+	want.Twitter.absent = true // the file has no twitter: section
 	want.Devices = []Device{
 		{Name: "o", Pin: "A", Kind: KindOutput, Line: 2},
 		{Name: "p", Pin: "B", Kind: KindPWM, FrequencyHz: 1000, Line: 3},

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -49,9 +48,6 @@ const (
 	DefaultDiscovery = "homeassistant"
 	MQTTPasswordEnv  = "TWEETPI_MQTT_PASSWORD"
 )
-
-// maxPasswordFile is the most a password_file may hold.
-const maxPasswordFile = 4 << 10
 
 var mqttKeys = []string{"broker", "username", "password", "password_file", "ca_file", "node", "discovery", "commands"}
 
@@ -199,57 +195,18 @@ func (d *decoder) mqttFiles(m *MQTT, dir string, opt Options) {
 // password. Spaces may be part of one.
 func badPassword(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
 
-// passwordFile reads the file password_file names: a regular file, private
-// to its owner unless opt.InsecurePerms, holding the password and perhaps
-// white space around it.
+// passwordFile reads the file password_file names, as keyFile reads a
+// key's.
 func (d *decoder) passwordFile(f place, dir string, opt Options) (string, string, bool) {
-	const key = "mqtt.password_file"
-	path := f.raw
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(dir, path)
-	}
-	shown := quote(f.raw)
-	fi, err := os.Stat(path)
-	if err != nil {
-		d.addf(f.line, key, f.raw, "%s cannot be read: %s; check the path (a relative path starts at the config file's directory)", shown, reason(err))
-		return "", "", false
-	}
-	if !fi.Mode().IsRegular() {
-		d.addf(f.line, key, f.raw, "%s is not a regular file; name a file that holds only the broker password", shown)
-		return "", "", false
-	}
-	if abs, err := filepath.Abs(path); err == nil {
-		path = abs
-	}
-	if exposed(path, fi.Mode(), opt) && !opt.InsecurePerms {
-		d.addf(f.line, key, f.raw, "%s holds a secret and can be read by group or others (mode %04o); run chmod 600 %s", shown, fi.Mode().Perm(), path)
-		return "", "", false
-	}
-	file, err := os.Open(path)
-	if err != nil {
-		d.addf(f.line, key, f.raw, "%s cannot be read: %s", shown, reason(err))
-		return "", "", false
-	}
-	defer file.Close()
-	data, err := io.ReadAll(io.LimitReader(file, maxPasswordFile+1))
-	switch {
-	case err != nil:
-		d.addf(f.line, key, f.raw, "%s cannot be read: %s", shown, reason(err))
-		return "", "", false
-	case len(data) > maxPasswordFile:
-		d.addf(f.line, key, f.raw, "%s is larger than %d bytes; it must hold only the broker password", shown, maxPasswordFile)
-		return "", "", false
-	}
-	v := strings.TrimSpace(string(data))
-	switch {
-	case v == "":
-		d.addf(f.line, key, f.raw, "%s is empty; put the broker password in it", shown)
-		return "", "", false
-	case badPassword(v):
-		d.addf(f.line, key, f.raw, "%s has more than one line; it must hold only the broker password", shown)
-		return "", "", false
-	}
-	return v, path, true
+	return d.secretFile(f, dir, opt, secretFileSpec{
+		key: "mqtt.password_file", what: "broker password", inline: "password", example: "/etc/tweetpi/mqtt-password",
+		problem: func(v string) string {
+			if badPassword(v) {
+				return "it has more than one line"
+			}
+			return ""
+		},
+	})
 }
 
 // firstInline is the first line of the file that holds a secret inline,

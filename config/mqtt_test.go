@@ -103,7 +103,7 @@ func TestMQTTPasswordFileProblems(t *testing.T) {
 	writeFile(t, dir, "two", "s3cr3t\nmore\n", 0o600)
 	for _, tc := range []struct{ file, want string }{
 		{"empty", `"empty" is empty; put the broker password in it`},
-		{"two", `"two" has more than one line; it must hold only the broker password`},
+		{"two", `"two": it has more than one line; it must hold only the broker password`},
 		{".", `"." is not a regular file`},
 	} {
 		path := writeFile(t, dir, "config.yaml", "mqtt:\n  broker: mqtt://b\n  node: n\n  username: u\n  password_file: "+tc.file+"\n", 0o600)

@@ -137,6 +137,7 @@ func (c *Config) validate(d *decoder) {
 		d.addf(line, "gpio.backend", raw, "%s is not a backend; use periph (real pins) or sim (simulated pins)", quote(raw))
 	}
 	c.checkDevices(d)
+	c.checkFleet(d)
 	c.checkMQTT(d)
 	c.checkAutomation(d)
 }
@@ -205,13 +206,16 @@ func (d *decoder) checkAllow(key string, allow []string) {
 	}
 }
 
+// use is where a name, pin or remote device was first used.
+type use struct {
+	dev  string
+	line int
+}
+
 func (c *Config) checkDevices(d *decoder) {
-	type use struct {
-		dev  string
-		line int
-	}
 	names := map[string]use{} // names and aliases
 	pins := map[string]use{}
+	remotes := map[string]use{} // NODE/DEV of the devices of other nodes
 	for _, dev := range c.Devices {
 		key := "devices." + dev.Name
 		switch {
@@ -227,6 +231,8 @@ func (c *Config) checkDevices(d *decoder) {
 		}
 
 		switch {
+		case dev.Remote() || dev.NodeDevice != "":
+			c.checkRemote(d, dev, remotes)
 		case dev.Kind == "" && !d.bad[key+".kind"]:
 			d.addf(dev.Line, key, "", "has no kind; add kind: output, kind: pwm, kind: input, or a sensor's (ds18b20, bme280, aht20)")
 		case dev.Kind != "" && !slices.Contains(kinds, dev.Kind):
@@ -234,6 +240,7 @@ func (c *Config) checkDevices(d *decoder) {
 			d.addf(line, key+".kind", raw, "%s is not a kind; use output, pwm, input, ds18b20, bme280 or aht20", quote(raw))
 		}
 		switch {
+		case dev.Remote():
 		case IsSensor(dev.Kind):
 			d.checkSensor(dev)
 		case strings.TrimSpace(dev.Pin) == "" && !d.bad[key+".pin"]:
@@ -306,6 +313,73 @@ func (c *Config) checkDevices(d *decoder) {
 				line, raw := d.at(key+".debounce", FormatDuration(dev.Debounce))
 				d.addf(line, key+".debounce", raw, "%s must be more than 0, like 50ms", quote(raw))
 			}
+		}
+	}
+}
+
+// checkRemote checks a device of another node: the node's name, the
+// device's name there, and that no other local name stands for the same
+// device (aliases do that).
+func (c *Config) checkRemote(d *decoder, dev Device, seen map[string]use) {
+	key := "devices." + dev.Name
+	if dev.Node == "" {
+		if !d.bad[key+".node"] {
+			d.addf(dev.Line, key, "", "has device but no node; add node: with the mqtt.node of the tweetpi that drives it, like %s: {node: garden, device: %s}", dev.Name, dev.NodeDevice)
+		}
+		return
+	}
+	nodeOK, devOK := true, true
+	if !d.bad[key+".node"] {
+		line, raw := d.at(key+".node", dev.Node)
+		switch {
+		case !nodeName.MatchString(dev.Node):
+			nodeOK = false
+			fix := "a node name is a-z, 0-9, _ and - (the other tweetpi's mqtt.node)"
+			if s := suggestNode(dev.Node); s != "" {
+				fix += "; write " + s
+			}
+			d.addf(line, key+".node", raw, "%s is not a node name; %s", quote(raw), fix)
+		case c.MQTT != nil && dev.Node == c.MQTT.Node:
+			nodeOK = false
+			d.addf(line, key+".node", raw, "%s is this tweetpi's own node (mqtt.node); give the device its pin and kind here instead", quote(raw))
+		}
+	}
+	if dev.NodeDevice == "" {
+		return // reported by the decoder
+	}
+	if !d.bad[key+".device"] {
+		line, raw := d.at(key+".device", dev.NodeDevice)
+		if !deviceName.MatchString(dev.NodeDevice) {
+			devOK = false
+			d.addf(line, key+".device", raw, "%s is not a device name: a device is named on its node by a lower-case word (a-z, 0-9, _ and -, starting with a letter)%s", quote(raw), suggestName(dev.NodeDevice))
+		}
+	}
+	if !nodeOK || !devOK {
+		return
+	}
+	id := dev.Node + "/" + dev.NodeDevice
+	if u, ok := seen[id]; ok {
+		d.addf(dev.Line, key, "", "is device %s of node %s, as %s is (line %d); one local name for it is enough: make %s an alias of %s", dev.NodeDevice, dev.Node, u.dev, u.line, dev.Name, u.dev)
+		return
+	}
+	seen[id] = use{dev.Name, dev.Line}
+}
+
+// checkFleet checks what the fleet asks of the whole file: a device of
+// another node goes through the broker (mqtt:) and is commanded by the
+// gateway (the tweetpi with the X keys, twitter:); an agent (mqtt:, no
+// twitter:) serves devices of its own.
+func (c *Config) checkFleet(d *decoder) {
+	for _, dev := range c.Devices {
+		if !dev.Remote() {
+			continue
+		}
+		key := "devices." + dev.Name
+		switch {
+		case c.MQTT == nil:
+			d.addf(dev.Line, key, "", "is a device of node %s, reached through the MQTT broker the fleet shares; add an mqtt: section with the broker (see the README's fleet section)", dev.Node)
+		case c.Twitter.absent:
+			d.addf(dev.Line, key, "", "is a device of node %s, but this file has no twitter: section, so this tweetpi is a fleet agent: only the gateway (the tweetpi with the X keys) commands other nodes' devices; move %s to the gateway's configuration", dev.Node, dev.Name)
 		}
 	}
 }

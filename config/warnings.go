@@ -10,6 +10,9 @@ import (
 // naming the file, line and key where they can; they never show a key.
 // `tweetpi check` prints them.
 func (c *Config) Warnings() []string {
+	if c.Agent() {
+		return append(c.mqttWarnings(), c.agentWarnings()...)
+	}
 	out := keyWarnings(&c.Twitter)
 	out = append(out, c.allowWarnings()...)
 	out = append(out, c.mqttWarnings()...)
@@ -76,4 +79,18 @@ func flowList(s string) string {
 		items = append(items, p)
 	}
 	return "[" + strings.Join(items, ", ") + "]"
+}
+
+// agentWarnings: an agent takes its commands from the broker, whose ACL
+// decides who may send them; a device's allow list names X users, whom
+// only the gateway sees.
+func (c *Config) agentWarnings() []string {
+	var out []string
+	for _, d := range c.Devices {
+		if len(d.Allow) > 0 {
+			out = append(out, fmt.Sprintf("%sdevices.%s.allow: this tweetpi is a fleet agent (mqtt:, no twitter:), which takes commands from the broker only, where X users' allow lists do not apply; give %s's local name on the gateway this allow list instead",
+				c.where(d.Line), d.Name, d.Name))
+		}
+	}
+	return out
 }

@@ -93,6 +93,8 @@ drwx------ root/root ./etc/tweetpi/
 -rw-r--r-- root/root ./usr/share/doc/tweetpi/README.md.gz
 -rw-r--r-- root/root ./usr/share/doc/tweetpi/changelog.Debian.gz
 -rw-r--r-- root/root ./usr/share/doc/tweetpi/copyright
+-rw-r--r-- root/root ./usr/share/doc/tweetpi/examples/fleet-agent.yaml
+-rw-r--r-- root/root ./usr/share/doc/tweetpi/examples/fleet-gateway.yaml
 -rw-r--r-- root/root ./usr/share/lintian/overrides/tweetpi
 -rw-r--r-- root/root ./usr/share/man/man1/tweetpi.1.gz
 EOF
@@ -102,7 +104,7 @@ for arch in amd64 arm64 armhf; do
 	[ -f "$deb" ] || fail "$deb is missing"
 	# Numeric 0/0 (nfpm's own files) is root/root too.
 	got=$(dpkg-deb -c "$deb" | awk '{sub(/^0\/0$/, "root/root", $2); print $1, $2, $6}' |
-		grep -v -E '^d.* \./(usr/|usr/bin/|usr/lib/|usr/lib/systemd/|usr/lib/systemd/system/|usr/lib/sysusers.d/|usr/share/|usr/share/doc/|usr/share/doc/tweetpi/|usr/share/lintian/|usr/share/lintian/overrides/|usr/share/man/|usr/share/man/man1/)$' |
+		grep -v -E '^d.* \./(usr/|usr/bin/|usr/lib/|usr/lib/systemd/|usr/lib/systemd/system/|usr/lib/sysusers.d/|usr/share/|usr/share/doc/|usr/share/doc/tweetpi/|usr/share/doc/tweetpi/examples/|usr/share/lintian/|usr/share/lintian/overrides/|usr/share/man/|usr/share/man/man1/)$' |
 		sort)
 	if [ "$got" != "$(printf '%s\n' "$expect" | sort)" ]; then
 		diff <(printf '%s\n' "$expect" | sort) <(printf '%s\n' "$got") || true

@@ -60,6 +60,20 @@ and
 .I device
 .IR n %
 for pwm; several may be separated by ";", "," or new lines.
+.PP
+With an
+.B mqtt:
+section the devices are also on an MQTT broker, for Home Assistant. A fleet
+of Pis shares one X account: the gateway holds the keys and names the other
+Pis' devices
+.RB ( "garden_pump: {node: garden, device: pump}" );
+an agent is a configuration with
+.B mqtt:
+and devices and no
+.B twitter:
+section, which serves its devices on the broker and needs no keys.
+Examples of both are in
+.IR /usr/share/doc/tweetpi/examples/ .
 .SH COMMANDS
 ROFF
 for c in "${cmds[@]}"; do

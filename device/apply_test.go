@@ -542,3 +542,54 @@ func TestApplyConcurrent(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// Devices of other nodes reload too: a new alias, a new one, one gone,
+// and a local device that becomes another node's (its pin goes safe and
+// is let go of); nothing local is touched otherwise.
+func TestApplyRemote(t *testing.T) {
+	f := onlineFleet()
+	b, sim := openFleet(t, f)
+	b.Run(t.Context(), "led on", aliceCmd)
+	specs := fleetSpecs()
+	specs[1].Aliases = []string{"water", "sprinkler"}
+	specs = slices.Delete(specs, 3, 4) // garage_door goes
+	specs = append(specs, config.Device{Name: "garage_light", Node: "garage", NodeDevice: "light"})
+	before := sim.Get("GPIO17").Changes()
+	ch, err := b.Apply(specs, sim.Pin, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ch.Updated, []string{"garden_pump"}) || !slices.Equal(ch.Added, []string{"garage_light"}) || !slices.Equal(ch.Removed, []string{"garage_door"}) {
+		t.Errorf("changes %+v", ch)
+	}
+	if sim.Get("GPIO17").Changes() != before {
+		t.Error("the local led was touched")
+	}
+	if r := b.Run(t.Context(), "sprinkler on", aliceCmd); r.Reply != "garden: pump on" {
+		t.Errorf("the new alias: %q", r.Reply)
+	}
+	if r := b.Run(t.Context(), "garage_door", aliceCmd); !r.Rejected {
+		t.Errorf("the removed device: %q", r.Reply)
+	}
+	if r := b.Run(t.Context(), "status", aliceCmd); !strings.HasPrefix(r.Reply, "led on, garden_pump off, garden_fan 40%, garage_light ?;") {
+		t.Errorf("status %q", r.Reply)
+	}
+	// led moves to another node.
+	specs[0] = config.Device{Name: "led", Node: "garage", NodeDevice: "led"}
+	if _, err := b.Apply(specs, sim.Pin, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if p := sim.Get("GPIO17"); p.Level() != gpio.Low || !p.Released() {
+		t.Errorf("the old led's pin: level %s released %t, want safe and released", p.Level(), p.Released())
+	}
+	f.set("garage", "led", Remote{Online: true, Known: true, Kind: config.KindOutput, State: "off"})
+	if r := b.Run(t.Context(), "led on", aliceCmd); r.Reply != "garage: led on" {
+		t.Errorf("led on, now garage's: %q", r.Reply)
+	}
+	// A board without a fleet refuses a device of another node.
+	plain, _ := open(t, testSpecs())
+	defer plain.Close()
+	if _, err := plain.Apply(append(testSpecs(), specs[2]), sim.Pin, Options{}); err == nil || !strings.Contains(err.Error(), "add the mqtt: section") {
+		t.Errorf("err %v", err)
+	}
+}

@@ -42,6 +42,10 @@ type Caller struct {
 	// file (a schedule): device allow lists and confirmation do not apply.
 	// The bot never sets it.
 	Local bool
+	// CommandID is the command's own id (the post's or DM event's), which
+	// a command on a device of another node carries to that node as its
+	// at-most-once id; "" when the command has none (a schedule).
+	CommandID string
 }
 
 // PinSource finds a pin by the name the config gives it. cmd passes one
@@ -76,6 +80,9 @@ type Options struct {
 	// WatchInputs watches every input for changes, not only the notify
 	// ones, so that a Feed sees them (MQTT turns it on).
 	WatchInputs bool
+	// Fleet reaches the devices of other nodes (config.Device.Remote); a
+	// board with such devices needs one.
+	Fleet Fleet
 }
 
 // Result is what came of a command text.
@@ -122,6 +129,8 @@ type Board struct {
 
 	loc *time.Location
 	now func() time.Time
+
+	fleet Fleet // the devices of other nodes (fleet.go); the layout has them
 
 	mu      sync.Mutex // guards everything below and every dev's state
 	closed  bool
@@ -205,6 +214,7 @@ func newBoard(opt Options) *Board {
 		reloaded: make(chan struct{}, 1),
 		loc:      opt.Location,
 		now:      opt.Now,
+		fleet:    opt.Fleet,
 	}
 	b.watchInputs = opt.WatchInputs
 	close(b.idle)
@@ -239,25 +249,15 @@ func checkSpecs(specs []config.Device) error {
 		if s.Name == "" {
 			return fmt.Errorf("%s: a device has no name; give it a lower-case name", where(s))
 		}
-		switch s.Kind {
-		case config.KindOutput, config.KindPWM, config.KindInput:
-		case config.KindDS18B20, config.KindBME280, config.KindAHT20:
-			if err := checkSensor(s); err != nil {
+		switch {
+		case s.Remote() && s.NodeDevice == "":
+			return fmt.Errorf("%s: node %s but no device; name the device on that node", where(s), s.Node)
+		case s.Remote():
+			// another node's: its kind and pin are that node's
+		default:
+			if err := checkLocal(s, pins); err != nil {
 				return err
 			}
-		default:
-			return fmt.Errorf("%s: kind %q; use output, pwm, input, ds18b20, bme280 or aht20", where(s), s.Kind)
-		}
-		switch {
-		case config.IsSensor(s.Kind):
-			// on a bus, not a pin
-		case s.Pin == "":
-			return fmt.Errorf("%s: no pin; give it one, such as pin: GPIO17 (tweetpi pins lists them)", where(s))
-		default:
-			if other, dup := pins[s.Pin]; dup {
-				return fmt.Errorf("%s: pin %s is also device %s's; give each device its own pin", where(s), s.Pin, other)
-			}
-			pins[s.Pin] = s.Name
 		}
 		for _, n := range append([]string{s.Name}, s.Aliases...) {
 			n = strings.ToLower(n)
@@ -269,9 +269,34 @@ func checkSpecs(specs []config.Device) error {
 			}
 			names[n] = s.Name
 		}
-		if s.Kind == config.KindInput && (s.Pull != "" && s.Pull != "up" && s.Pull != "down" && s.Pull != "none") {
-			return fmt.Errorf("%s: pull %q; use up, down or none", where(s), s.Pull)
+	}
+	return nil
+}
+
+// checkLocal checks a device of this board: its kind, pin and pull.
+func checkLocal(s config.Device, pins map[string]string) error {
+	switch s.Kind {
+	case config.KindOutput, config.KindPWM, config.KindInput:
+	case config.KindDS18B20, config.KindBME280, config.KindAHT20:
+		if err := checkSensor(s); err != nil {
+			return err
 		}
+	default:
+		return fmt.Errorf("%s: kind %q; use output, pwm, input, ds18b20, bme280 or aht20", where(s), s.Kind)
+	}
+	switch {
+	case config.IsSensor(s.Kind):
+		// on a bus, not a pin
+	case s.Pin == "":
+		return fmt.Errorf("%s: no pin; give it one, such as pin: GPIO17 (tweetpi pins lists them)", where(s))
+	default:
+		if other, dup := pins[s.Pin]; dup {
+			return fmt.Errorf("%s: pin %s is also device %s's; give each device its own pin", where(s), s.Pin, other)
+		}
+		pins[s.Pin] = s.Name
+	}
+	if s.Kind == config.KindInput && (s.Pull != "" && s.Pull != "up" && s.Pull != "down" && s.Pull != "none") {
+		return fmt.Errorf("%s: pull %q; use up, down or none", where(s), s.Pull)
 	}
 	return nil
 }

@@ -39,12 +39,12 @@ func (p *pending) what() string {
 // (an id, not Local) and one of the commands could turn on a device with
 // confirm: true. Turning off (off, 0%, all off) never waits: a
 // confirmation must not delay the safe state.
-func (b *Board) needsConfirm(l *layout, acts []Action, c Caller) bool {
+func (b *Board) needsConfirm(v view, acts []Action, c Caller) bool {
 	if c.Local || c.ID == "" {
 		return false
 	}
 	for _, a := range acts {
-		if s, ok := l.spec(a.Device); !ok || !s.Confirm {
+		if s, ok := v.spec(a.Device); !ok || !s.Confirm {
 			continue
 		}
 		switch a.Verb {
@@ -97,6 +97,9 @@ func (b *Board) yes(ctx context.Context, c Caller) Result {
 		return Result{Rejected: true, Reply: fit(fmt.Sprintf("too late: the %s to say yes to %s ran out; not run, send it again", windowWord(), p.what()))}
 	}
 	b.log.Info("confirmed", "user_id", c.ID, "command", p.what())
+	if msg := b.checkRemote(b.viewOf(p.lay), p.acts); msg != "" {
+		return Result{Reply: fit(msg), Rejected: true}
+	}
 	return b.exec(ctx, p.lay, p.acts, c)
 }
 

@@ -17,4 +17,10 @@
 // interlock group are never on together, and a command text either passes
 // every check or runs nothing. A slow or hung sensor never holds a reply,
 // the board or another device.
+//
+// A board may also name devices of other tweetpi nodes (a fleet): it
+// checks their commands with the local ones (the kind and max_on their
+// node announced, the allow lists, the node online) and hands them, in
+// their place in the list, to a Fleet (device/mqtt's), without holding
+// its lock while the node answers. Their safety is their node's.
 package device

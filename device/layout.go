@@ -22,14 +22,15 @@ import (
 // takes the board's once (Board.lay) and keeps to it. The devs in it are
 // shared with the layout before when a reload keeps them.
 type layout struct {
-	specs  []config.Device // the devices as configured, in order: specs[i] is devs[i]'s
-	devs   []*dev
-	byName map[string]*dev
-	groups map[string]*group // interlock group of each interlocked device (interlock.go)
-	wait   time.Duration     // interlock_wait
-	scheds []*schedule       // schedule.go
-	i2c    map[string]i2c.BusCloser
-	w1     map[string]onewire.BusCloser
+	specs   []config.Device // the devices as configured, in order, those of other nodes too
+	devs    []*dev          // this board's, in order
+	byName  map[string]*dev
+	remotes map[string]config.Device // the devices of other nodes (fleet.go), by local name; not in devs
+	groups  map[string]*group        // interlock group of each interlocked device (interlock.go)
+	wait    time.Duration            // interlock_wait
+	scheds  []*schedule              // schedule.go
+	i2c     map[string]i2c.BusCloser
+	w1      map[string]onewire.BusCloser
 }
 
 // spec is the configuration of the device called name, as this layout
@@ -65,7 +66,8 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // Changes is what Apply did, device names in the order of the
-// configuration.
+// configuration. Devices of other nodes are Added, Updated or Removed:
+// their nodes drive them.
 type Changes struct {
 	Added    []string // set up as Open sets a device up
 	Reopened []string // changed: set up again, as new, with the new configuration
@@ -98,6 +100,7 @@ type plan struct {
 	fresh      []*dev                    // devs of next made new (added or reopened), in order
 	gone       []*dev                    // devs of prev that next does not have (removed or reopened)
 	soft       map[*dev][2]config.Device // kept devs whose spec changes: old, new
+	remotes    bool                      // the devices of other nodes changed
 	opened     []io.Closer               // buses opened for next
 	ch         Changes
 }
@@ -109,12 +112,13 @@ type plan struct {
 // the board is not shared yet, in Open).
 func (b *Board) plan(prev *layout, specs []config.Device, pins PinSource, opt Options) (*plan, error) {
 	next := &layout{
-		specs:  slices.Clone(specs),
-		byName: make(map[string]*dev, len(specs)),
-		groups: map[string]*group{},
-		wait:   opt.InterlockWait,
-		i2c:    map[string]i2c.BusCloser{},
-		w1:     map[string]onewire.BusCloser{},
+		specs:   slices.Clone(specs),
+		byName:  make(map[string]*dev, len(specs)),
+		remotes: map[string]config.Device{},
+		groups:  map[string]*group{},
+		wait:    opt.InterlockWait,
+		i2c:     map[string]i2c.BusCloser{},
+		w1:      map[string]onewire.BusCloser{},
 	}
 	p := &plan{b: b, prev: prev, next: next, soft: map[*dev][2]config.Device{}}
 	buses := newBusSet(opt, prev)
@@ -124,6 +128,27 @@ func (b *Board) plan(prev *layout, specs []config.Device, pins PinSource, opt Op
 		return nil, err
 	}
 	for _, s := range specs {
+		if s.Remote() {
+			// Another node's: nothing here to set up.
+			if b.fleet == nil {
+				return fail(fmt.Errorf("%s: a device of node %s is reached through the fleet's MQTT broker; add the mqtt: section", where(s), s.Node))
+			}
+			next.remotes[s.Name] = s
+			switch old, ok := prev.remotes[s.Name]; {
+			case !ok:
+				p.ch.Added = append(p.ch.Added, s.Name)
+				p.remotes = true
+			case config.DeviceKeys(old, s) != nil:
+				p.ch.Updated = append(p.ch.Updated, s.Name)
+				p.remotes = true
+			case old.Line != s.Line:
+				p.remotes = true
+			}
+			if old := prev.byName[s.Name]; old != nil {
+				p.gone = append(p.gone, old) // a local device became another node's
+			}
+			continue
+		}
 		old := prev.byName[s.Name]
 		if old != nil {
 			keys := config.DeviceKeys(old.spec, s)
@@ -156,9 +181,17 @@ func (b *Board) plan(prev *layout, specs []config.Device, pins PinSource, opt Op
 		next.byName[s.Name] = d
 	}
 	for _, d := range prev.devs {
-		if next.byName[d.spec.Name] == nil {
+		if next.byName[d.spec.Name] == nil && !slices.Contains(p.gone, d) {
 			p.gone = append(p.gone, d)
 			p.ch.Removed = append(p.ch.Removed, d.spec.Name)
+		}
+	}
+	for name := range prev.remotes {
+		if _, ok := next.remotes[name]; !ok {
+			p.remotes = true
+			if next.byName[name] == nil {
+				p.ch.Removed = append(p.ch.Removed, name)
+			}
 		}
 	}
 	if err := next.setAutomation(prev, opt); err != nil {
@@ -217,7 +250,7 @@ func onlyKeys(keys, allowed []string) bool {
 
 // same reports whether the plan changes nothing at all.
 func (p *plan) same() bool {
-	return len(p.fresh) == 0 && len(p.gone) == 0 && len(p.soft) == 0 && !p.ch.Interlocks && !p.ch.Schedules
+	return len(p.fresh) == 0 && len(p.gone) == 0 && len(p.soft) == 0 && !p.remotes && !p.ch.Interlocks && !p.ch.Schedules
 }
 
 // abandon closes the buses the plan opened.
@@ -460,6 +493,10 @@ func (b *Board) still(l *layout, a Action) bool {
 	cur := b.lay()
 	if cur == l || a.Device == "" {
 		return true
+	}
+	if was, ok := l.remotes[a.Device]; ok {
+		now, ok := cur.remotes[a.Device]
+		return ok && config.DeviceKeys(was, now) == nil
 	}
 	d := l.byName[a.Device]
 	if d == nil || cur.byName[a.Device] != d {

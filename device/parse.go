@@ -80,7 +80,15 @@ var verbsFor = map[string][]string{
 	config.KindDS18B20: {VerbStatus},
 	config.KindBME280:  {VerbStatus},
 	config.KindAHT20:   {VerbStatus},
+
+	// A device of another node whose node has not said what it is: any
+	// verb some kind takes; the node checks it.
+	kindUnknown: {VerbOn, VerbOff, VerbToggle, VerbPulse, VerbBlink, VerbStatus},
 }
+
+// kindUnknown is the kind of a device of another node before its node
+// announced it.
+const kindUnknown = ""
 
 var allVerbs = []string{VerbOn, VerbOff, VerbToggle, VerbPulse, VerbBlink, VerbStatus}
 
@@ -240,7 +248,7 @@ func parseOne(w []string, idx *index) (Action, error) {
 	verb, args := w[1], w[2:]
 	kind := d.Kind
 	if pct, ok := strings.CutSuffix(verb, "%"); ok || isDigits(verb) || isDecimal(verb) {
-		if kind != config.KindPWM {
+		if kind != config.KindPWM && kind != kindUnknown {
 			return Action{}, fmt.Errorf("%s %s: %s is %s, not pwm; say %s", d.Name, echo(verb), d.Name, kindWord(kind), verbList(kind))
 		}
 		if !ok {

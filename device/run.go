@@ -18,9 +18,15 @@ import (
 // checked before anything runs; pulse, blink and max_on go on in the
 // background after Run returns, until the next command on that device,
 // Halt or Close.
+//
+// A device of another node (config.Device.Remote) is checked like a local
+// one, with the kind and max_on its node announced, and its node must be
+// online; then its command goes to that node through the Fleet, in its
+// place in the list, and the node's answer is its part of the reply.
 func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 	l := b.lay()
-	acts, err := Parse(text, l.specs)
+	v := b.viewOf(l)
+	acts, err := Parse(text, v.specs)
 	if err != nil {
 		return Result{Reply: fit(err.Error()), Rejected: true}
 	}
@@ -31,7 +37,7 @@ func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 		if a.Device == "" || a.Verb == VerbState {
 			continue // reading a state is not commanding; status shows it anyway; all off skips what c may not use
 		}
-		if s, _ := l.spec(a.Device); !allowed(s, c) {
+		if s, _ := v.spec(a.Device); !allowed(s, c) {
 			msg := fmt.Sprintf("you may not use %s", a.Device)
 			if len(acts) > 1 {
 				msg = fmt.Sprintf("nothing run: command %d: %s", i+1, msg)
@@ -39,10 +45,13 @@ func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 			return Result{Reply: msg, Rejected: true}
 		}
 	}
+	if msg := b.checkRemote(v, acts); msg != "" {
+		return Result{Reply: fit(msg), Rejected: true}
+	}
 	if err := ctx.Err(); err != nil {
 		return Result{Reply: "not run: shutting down"}
 	}
-	if b.needsConfirm(l, acts, c) {
+	if b.needsConfirm(v, acts, c) {
 		return b.ask(l, c, acts)
 	}
 	return b.exec(ctx, l, acts, c)
@@ -64,10 +73,17 @@ func (b *Board) exec(ctx context.Context, l *layout, acts []Action, c Caller) Re
 	for i, a := range acts {
 		var r string
 		var err error
-		if b.still(l, a) {
-			r, err = b.act(ctx, b.lay(), a, c, rd)
-		} else {
+		cur := b.lay()
+		switch _, remote := cur.remotes[a.Device]; {
+		case !b.still(l, a):
 			err = errReloaded
+		case remote:
+			r, err = b.remoteAct(ctx, cur, a, c, i, len(acts))
+		default:
+			r, err = b.act(ctx, cur, a, c, rd)
+		}
+		if a.Verb == VerbAllOff && len(b.lay().remotes) > 0 {
+			r = b.remoteAllOff(ctx, b.lay(), c, remoteID(c.CommandID, i, len(acts)), r)
 		}
 		if err != nil {
 			var stop *stopErr
@@ -94,6 +110,23 @@ func (b *Board) exec(ctx context.Context, l *layout, acts []Action, c Caller) Re
 		replies = append(replies, r)
 	}
 	return Result{Reply: fit(strings.Join(replies, "; ")), Ran: ran}
+}
+
+// remoteAct runs an action on a device of another node: its state from
+// what the node published, or its command sent to the node with b.mu let
+// go meanwhile. b.mu is held.
+func (b *Board) remoteAct(ctx context.Context, l *layout, a Action, c Caller, i, n int) (string, error) {
+	s := l.remotes[a.Device]
+	if a.Verb == VerbState {
+		return remoteState(s.Name, s, b.fleet.Remote(s.Node, s.NodeDevice)), nil
+	}
+	b.mu.Unlock()
+	r, err := b.sendRemote(ctx, s, a, c, i, n)
+	b.mu.Lock()
+	if err == nil && b.closed && i+1 < n {
+		return r, &stopErr{"shutting down"}
+	}
+	return r, err
 }
 
 // act runs one action on layout l (the board's now), taking its interlock
@@ -141,7 +174,7 @@ func (b *Board) readFor(ctx context.Context, l *layout, acts []Action) map[strin
 		switch {
 		case a.Verb == VerbStatus:
 			all = true
-		case a.Verb == VerbState && l.byName[a.Device].sensor != nil:
+		case a.Verb == VerbState && l.byName[a.Device] != nil && l.byName[a.Device].sensor != nil:
 			named[a.Device] = true
 		}
 	}
@@ -177,7 +210,7 @@ func allowed(s config.Device, c Caller) bool {
 func (b *Board) do(l *layout, a Action, c Caller, rd map[string]Reading) (string, error) {
 	switch a.Verb {
 	case VerbHelp:
-		return Help(l.specs), nil
+		return b.help(l), nil
 	case VerbStatus:
 		return b.status(l, rd), nil
 	case VerbSchedules:
@@ -302,6 +335,10 @@ func (b *Board) state(d *dev) string {
 // the CPU temperature where there is one: "led on, pump off, fan 40%, door
 // closed, tank 21.4°C; up 3h12m; 48.3°C". It reads the sensors first,
 // within their read timeout.
+//
+// Devices of other nodes show their last state as their nodes published
+// it ("garden_pump on", "garden_pump ?" when none came yet), and the tail
+// names the nodes that are offline: "; garden offline".
 func (b *Board) Status() string {
 	rd := b.readFor(context.Background(), b.lay(), []Action{{Verb: VerbStatus}})
 	b.mu.Lock()
@@ -310,12 +347,19 @@ func (b *Board) Status() string {
 }
 
 func (b *Board) status(l *layout, rd map[string]Reading) string {
+	v := b.viewOf(l)
 	tail := "; up " + fmtUptime(time.Since(b.start))
 	if t := readTemp(b.thermal); t != "" {
 		tail += "; " + t
 	}
+	tail += offlineTail(b.offlineNodes(v))
 	var parts []string
-	for _, d := range l.devs {
+	for _, s := range l.specs {
+		if r, ok := l.remotes[s.Name]; ok {
+			parts = append(parts, remoteStatus(s.Name, r, v.remote[s.Name]))
+			continue
+		}
+		d := l.byName[s.Name]
 		if d.sensor != nil {
 			parts = append(parts, reading(rd, d.spec.Name).String())
 			continue
@@ -328,6 +372,17 @@ func (b *Board) status(l *layout, rd map[string]Reading) string {
 	}
 	head = config.Truncate(head, MaxReply-config.Weight(tail))
 	return head + tail
+}
+
+// help lists the verbs and the devices, and the nodes of the devices of
+// other nodes that are offline.
+func (b *Board) help(l *layout) string {
+	nodes := b.offlineNodes(b.viewOf(l))
+	if len(nodes) == 0 {
+		return Help(l.specs)
+	}
+	tail := offlineTail(nodes)
+	return config.Truncate(Help(l.specs), MaxReply-config.Weight(tail)) + tail
 }
 
 // reading is rd's reading of the sensor name; a sensor a reload added

@@ -144,6 +144,9 @@ func doOptions(cfg *config.Config, devs []config.Device, sim *device.Sim, logger
 // deviceSummary is a device for tweetpi check's line: "led output GPIO17",
 // "tank ds18b20 28-00000a1b2c3d", "room bme280 i2c-1 0x76".
 func deviceSummary(d config.Device) string {
+	if d.Remote() {
+		return d.Name + " " + d.NodeDevice + " on " + d.Node // "garden_pump pump on garden"
+	}
 	switch d.Kind {
 	case config.KindDS18B20:
 		return d.Name + " " + d.Kind + " " + d.Address

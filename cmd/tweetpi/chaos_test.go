@@ -403,3 +403,249 @@ func killMidWrite(t *testing.T, p *daemonProc, dir string, d time.Duration) stri
 		}
 	}
 }
+
+// TestChaosFleet is the chaos test's fleet mode: commands stream to a
+// gateway (the fake X, mentions) for its led and for garden's pump and
+// light, while the gateway and the agent garden are each killed with
+// SIGKILL at random moments (at random times, right after the gateway
+// publishes a request, right after garden starts running one) and started
+// again. TWEETPI_CHAOS_FLEET sets how many commands (default 40).
+//
+// Then, from both nodes' logs and the gateway's state file: no post ran
+// twice on the gateway, no request id was published twice, none ran twice
+// on garden, no pin was set twice for one command, no post was answered
+// twice; and every command is accounted for: ran and answered, or lost in
+// one of the classes counted below, each with why. A fleet loses a
+// command rather than run one twice: the gateway records the post, then
+// the request's id, before it publishes, and garden records the id before
+// it runs; a kill in between loses the action or the answer.
+func TestChaosFleet(t *testing.T) {
+	slowE2E(t)
+	t.Parallel()
+	n := 40
+	if s := os.Getenv("TWEETPI_CHAOS_FLEET"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 10 {
+			t.Fatalf("TWEETPI_CHAOS_FLEET=%q: want a number of commands, at least 10", s)
+		}
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("TWEETPI_CHAOS_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("TWEETPI_CHAOS_FLEET=%d TWEETPI_CHAOS_SEED=%d", n, seed)
+	rng := rand.New(rand.NewPCG(seed, seed>>1|1))
+	var rngMu sync.Mutex
+	rnd := func(k int) int { rngMu.Lock(); defer rngMu.Unlock(); return rng.IntN(k) }
+
+	r := newFleetRig(t)
+	// Each text has at most one remote command; its request id is the
+	// post's id, or the id and its place in the list.
+	type text struct{ words, suffix string }
+	texts := []text{
+		{"garden_pump on", ""}, {"garden_pump off", ""}, {"garden_light toggle", ""},
+		{"water pulse 2s", ""}, {"led toggle; garden_light on", ".2"}, {"led toggle", "-"},
+	}
+	type fleetCmd struct {
+		ID, Text, Req string // Req: the request id; "" for a local command
+	}
+	var (
+		mu   sync.Mutex
+		cmds []fleetCmd
+	)
+	agents := []*daemonProc{r.startAgent()}
+	gws := []*daemonProc{r.startGateway(true)}
+	streamDone := make(chan struct{})
+	go func() {
+		defer close(streamDone)
+		for i := range n {
+			tx := texts[rnd(len(texts))]
+			post := r.fake.Post(r.fake.Alice, "@mypi "+tx.words, 0)
+			c := fleetCmd{ID: post.ID, Text: tx.words}
+			switch tx.suffix {
+			case "":
+				c.Req = post.ID
+			case "-":
+			default:
+				c.Req = post.ID + tx.suffix
+			}
+			mu.Lock()
+			cmds = append(cmds, c)
+			mu.Unlock()
+			if i < n-1 {
+				time.Sleep(time.Duration(150+rnd(300)) * time.Millisecond)
+			}
+		}
+	}()
+
+	kills := map[string]int{}
+	for {
+		select {
+		case <-streamDone:
+		default:
+			gw, agent := gws[len(gws)-1], agents[len(agents)-1]
+			how := []string{"gateway random", "gateway after publish", "agent random", "agent after run"}[rnd(4)]
+			switch how {
+			case "gateway random", "agent random":
+				time.Sleep(time.Duration(500+rnd(2500)) * time.Millisecond)
+			case "gateway after publish":
+				waitLogQuiet(gw, "fleet: request sent", gw.countLog("fleet: request sent")+1, 4*time.Second)
+			case "agent after run":
+				waitLogQuiet(agent, "run", agent.countLog("run")+1, 4*time.Second)
+			}
+			if strings.HasPrefix(how, "gateway") {
+				gw.kill9()
+				if _, err := bot.LoadState(r.gateway.StateDir); err != nil {
+					t.Fatalf("after kill (%s): %v", how, err)
+				}
+				gws = append(gws, startDaemon(t, r.gateway.Path, r.gateway.Env))
+			} else {
+				agent.kill9()
+				agents = append(agents, r.startAgent())
+			}
+			kills[how]++
+			continue
+		}
+		break
+	}
+	gw := gws[len(gws)-1]
+	mu.Lock()
+	all := slices.Clone(cmds)
+	mu.Unlock()
+	waitFake(t, "every command taken and the outbox empty", func() bool {
+		st, err := bot.LoadState(r.gateway.StateDir)
+		if err != nil {
+			t.Fatalf("state: %v", err)
+		}
+		if len(st.Outbox) > 0 {
+			return false
+		}
+		for _, c := range all {
+			if !stateTook(st, chaosCommand{ID: c.ID, Inbox: bot.InboxMentions}) {
+				return false
+			}
+		}
+		return true
+	})
+	settle(t, r.fake, twitter.EndpointMentions)
+	gw.term()
+	agents[len(agents)-1].term()
+
+	// Count.
+	st, err := bot.LoadState(r.gateway.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwRuns := runsByPost(gws...)
+	sent := map[string]int{}
+	for _, p := range gws {
+		for _, l := range p.logs() {
+			if l.Msg == "fleet: request sent" {
+				sent[l.str("id")]++
+			}
+		}
+	}
+	agentRuns, agentPins := map[string]int{}, map[string]int{}
+	agentResult := map[string]string{} // the last result garden logged for a request
+	for _, p := range agents {
+		cur := ""
+		for _, l := range p.logs() {
+			switch {
+			case l.Msg == "run":
+				cur = l.str("correlation")
+				agentRuns[cur]++
+			case l.Msg == "command":
+				if id := l.str("correlation"); id != "" {
+					agentResult[id] = l.str("result")
+				}
+				cur = ""
+			case l.Msg == "pin set" && l.str("by") == "command":
+				agentPins[cur]++
+			}
+		}
+	}
+	replies := map[string][]string{}
+	for _, rp := range r.fake.Replies() {
+		replies[rp.InReplyTo] = append(replies[rp.InReplyTo], rp.Text)
+	}
+	classes := map[string]int{}
+	answered := 0
+	for _, c := range all {
+		runs, rs := gwRuns[c.ID], replies[c.ID]
+		reply := ""
+		if len(rs) > 0 {
+			reply = rs[0]
+		}
+		switch {
+		case runs > 1:
+			t.Errorf("post %s %q ran %d times on the gateway", c.ID, c.Text, runs)
+		case len(rs) > 1:
+			t.Errorf("post %s answered %d times: %q", c.ID, len(rs), rs)
+		case c.Req != "" && sent[c.Req] > 1:
+			t.Errorf("request %s (%q) published %d times", c.Req, c.Text, sent[c.Req])
+		case c.Req != "" && agentRuns[c.Req] > 1:
+			t.Errorf("request %s (%q) ran %d times on garden", c.Req, c.Text, agentRuns[c.Req])
+		case c.Req != "" && agentPins[c.Req] > 1:
+			t.Errorf("request %s (%q) set garden's pins %d times", c.Req, c.Text, agentPins[c.Req])
+		case c.Req != "" && agentRuns[c.Req] > 0 && sent[c.Req] == 0:
+			t.Errorf("request %s ran on garden but was never published", c.Req)
+		}
+		switch {
+		case !stateTook(st, chaosCommand{ID: c.ID, Inbox: bot.InboxMentions}):
+			classes["never taken"]++
+			t.Errorf("post %s %q was never taken", c.ID, c.Text)
+		case runs == 0:
+			classes["taken, not run (gateway killed between the save and the action)"]++
+		case c.Req == "" && reply == "":
+			classes["local, ran, reply lost (gateway killed before the reply)"]++
+		case c.Req == "":
+			answered++
+		case strings.Contains(reply, "garden is offline"):
+			classes["refused: garden offline (killed, the gateway saw its will; nothing sent)"]++
+		case strings.Contains(reply, "cannot be reached"):
+			classes["refused: the gateway not connected to the broker yet (nothing sent)"]++
+		case sent[c.Req] == 0 && reply == "":
+			classes["ran on the gateway, killed before it published (nothing sent, no reply)"]++
+		case sent[c.Req] == 0:
+			classes["not sent: "+unstamped(reply)]++
+		case agentRuns[c.Req] == 0 && agentResult[c.Req] != "":
+			classes["published, not run on garden: "+agentResult[c.Req]]++
+			t.Logf("%s %q: garden %s; reply %q", c.Req, c.Text, agentResult[c.Req], reply)
+		case agentRuns[c.Req] == 0 && reply == "":
+			classes["published, never reached garden's run, no reply (gateway and garden killed)"]++
+			t.Logf("%s %q: published, no trace on garden, no reply", c.Req, c.Text)
+		case agentRuns[c.Req] == 0:
+			classes["published, not run on garden, answered \""+unstamped(reply)+"\" (garden killed before it ran: its queued session went with it)"]++
+		case reply == "":
+			classes["ran on garden, reply lost (gateway killed before garden's answer or before its reply)"]++
+		case strings.Contains(reply, "went offline before it answered"):
+			classes["ran on garden, answered \"went offline before it answered; it may have run\" (garden killed before its answer went out)"]++
+		case strings.Contains(reply, "did not answer"):
+			classes["ran on garden, answered \"did not answer\" (garden killed before its answer went out)"]++
+		default:
+			answered++
+		}
+	}
+	totalKills := 0
+	for _, k := range kills {
+		totalKills += k
+	}
+	ranOnGarden := 0
+	for _, c := range all {
+		if c.Req != "" && agentRuns[c.Req] > 0 {
+			ranOnGarden++
+		}
+	}
+	t.Logf("chaos fleet: %d commands, %d kills %v, %d gateway lives, %d agent lives, %d ran on garden, %d answered, lost %v",
+		len(all), totalKills, kills, len(gws), len(agents), ranOnGarden, answered, classes)
+	checkNoSecret(t, append(r.fake.secrets(), gatewayPW, gardenPW), append(slices.Clone(gws), agents...), r.gateway.StateDir, r.agent.StateDir)
+}
+
+// unstamped is a reply without the stamp that makes it unique: "garden
+// did not answer in 10s (12:03:16)" is "garden did not answer in 10s".
+func unstamped(reply string) string {
+	if i := strings.LastIndex(reply, " ("); i > 0 && strings.HasSuffix(reply, ")") {
+		return reply[:i]
+	}
+	return reply
+}

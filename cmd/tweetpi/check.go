@@ -57,6 +57,11 @@ func checkSummary(c *config.Config) string {
 		fmt.Fprintf(&b, " (%s)", strings.Join(devs, ", "))
 	}
 	b.WriteString(automationSummary(c))
+	b.WriteString(fleetSummary(c))
+	if c.Agent() {
+		fmt.Fprintf(&b, "; mqtt: %s", c.MQTT)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "; listens to %s via API %s", strings.Join(c.Twitter.Listen, ", "), c.Twitter.API)
 	if c.Twitter.APIURL != "" {
 		fmt.Fprintf(&b, " at %s", c.Twitter.APIURL)
@@ -113,7 +118,7 @@ func checkWarnings(c *config.Config) []string {
 	} else if c.GPIO.Backend == config.BackendPeriph && len(boardPins()) == 0 {
 		out = append(out, "the pin names are checked for their form only: periph sees no GPIO pins on this machine (run tweetpi check on the board to check them against its pins)")
 	}
-	if len(c.Twitter.Allow) == 0 {
+	if len(c.Twitter.Allow) == 0 && !c.Agent() {
 		out = append(out, `twitter.allow is empty, so nobody can command the device; add your own @handle or numeric user id to it, in quotes, like allow: ["@handle"]`)
 	}
 	return out

@@ -39,10 +39,16 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err != nil {
 		return configErr(err)
 	}
-	if err := cfg.Twitter.CheckKeys(); err != nil {
-		return configErr(err)
+	if !cfg.Agent() { // a fleet agent has no X side: it needs no keys
+		if err := cfg.Twitter.CheckKeys(); err != nil {
+			return configErr(err)
+		}
 	}
-	d, err := newDaemon(cfg, logger, daemonOptions{})
+	delay, err := runDelay(e)
+	if err != nil {
+		return err
+	}
+	d, err := newDaemon(cfg, logger, daemonOptions{runDelay: delay})
 	if err != nil {
 		return err
 	}
@@ -93,7 +99,11 @@ type daemon struct {
 	client twitter.Client
 	bot    *bot.Bot
 	notify chan string
-	node   *devmqtt.Node // the devices on the MQTT broker; nil without mqtt:
+	node   *devmqtt.Node  // the devices on the MQTT broker; nil without mqtt:
+	ledger *bot.Ledger    // the state directory: the bot's, or an agent's own (fleet.go)
+	fleet  *devmqtt.Fleet // the devices of other nodes, on a gateway; nil otherwise
+
+	runDelay time.Duration // a test hook: the node holds each command this long (fleet.go)
 
 	mu       sync.Mutex
 	board    *device.Board
@@ -109,13 +119,17 @@ type daemonOptions struct {
 	sim          *device.Sim       // the pins, instead of the configured backend
 	transport    http.RoundTripper // carries the API's requests
 	pollInterval time.Duration     // overrides the config's (which is at least 1s)
+	runDelay     time.Duration     // TWEETPI_TEST_RUN_DELAY (fleet.go)
 	pins         device.PinSource  // the pins, instead of sim's (its buses stay): a test's watch on them
 }
 
 // newDaemon makes the client, loads the state (taking its lock) and opens
 // the pins (outputs at their initial levels).
 func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemon, error) {
-	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim, poll: o.pollInterval, pins: o.pins}
+	if cfg.Agent() {
+		return newAgent(cfg, logger, o)
+	}
+	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim, runDelay: o.runDelay, poll: o.pollInterval, pins: o.pins}
 	copt := clientOptions(cfg)
 	copt.Transport = o.transport
 	client, err := twitter.New(copt)
@@ -143,7 +157,11 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	if err != nil {
 		return nil, configErr(err)
 	}
-	d.bot = b
+	d.bot, d.ledger = b, b.Ledger()
+	if err := d.newFleet(); err != nil {
+		b.Close()
+		return nil, configErr(err)
+	}
 	// The bot holds the state directory's lock now, so a second daemon
 	// stops before it touches a pin. The list goes before the pins: if the
 	// daemon dies once a pin is driven, the unit's ExecStopPost (tweetpi
@@ -187,6 +205,7 @@ func (d *daemon) openBoard(cfg *config.Config) (*device.Board, error) {
 	opt := deviceOptions(cfg, d.sim, d.log)
 	opt.Start = time.Now()
 	opt.WatchInputs = d.cfg.MQTT != nil
+	opt.Fleet = d.boardFleet(cfg)
 	b, err := device.Open(cfg.Devices, pins, opt)
 	if err == nil {
 		d.automate(b)
@@ -199,6 +218,10 @@ func (d *daemon) watch(b *device.Board) {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
+		if d.bot == nil {
+			drain(b) // an agent: the node publishes them
+			return
+		}
 		for ev := range b.Events() {
 			select {
 			case d.notify <- ev.String():
@@ -214,7 +237,7 @@ func (d *daemon) handle(ctx context.Context, c bot.Command) string {
 	d.mu.Lock()
 	b := d.board
 	d.mu.Unlock()
-	res := b.Run(ctx, c.Text, device.Caller{ID: c.AuthorID, Username: c.AuthorUsername})
+	res := b.Run(ctx, c.Text, device.Caller{ID: c.AuthorID, Username: c.AuthorUsername, CommandID: c.ID})
 	return res.Reply
 }
 
@@ -223,6 +246,9 @@ func (d *daemon) run(ctx context.Context) error {
 	defer d.runMQTT(ctx)()
 	// Outputs are at their initial levels and the state is loaded.
 	sdNotify(d.log, sd.SdNotifyReady)
+	if d.bot == nil {
+		return d.runAgent(ctx)
+	}
 	err := d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
 	if err == nil {
 		d.mu.Lock() // a reload may change them
@@ -281,6 +307,7 @@ func (d *daemon) safe() {
 func (d *daemon) close() {
 	d.safe()
 	d.wg.Wait()
+	d.closeAgent()
 }
 
 // logFlags choose the log's form.

@@ -44,6 +44,9 @@ func cmdDo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return errors.New(err.Error())
 	}
+	if err := notLocal(acts, cfg); err != nil {
+		return err
+	}
 	if len(acts) == 1 && acts[0].Verb == device.VerbHelp {
 		fmt.Fprintln(e.stdout, device.Help(cfg.Devices))
 		return nil

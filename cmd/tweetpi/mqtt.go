@@ -14,14 +14,20 @@ func (d *daemon) newMQTT() error {
 	if d.cfg.MQTT == nil {
 		return nil
 	}
-	n, err := devmqtt.New(*d.cfg.MQTT, devmqtt.Options{
+	opt := devmqtt.Options{
 		Board:    d.board,
-		Ledger:   ledgerNS{d.bot.Ledger(), mqttNamespace},
+		Ledger:   ledgerNS{d.ledger, mqttNamespace},
 		Logger:   d.log,
 		Version:  version,
 		Model:    boardModel(),
 		StateDir: d.cfg.StateDir,
-	})
+		Fleet:    d.fleet,
+		RunDelay: d.runDelay,
+	}
+	if d.bot == nil {
+		opt.Progress, opt.ProgressEvery = agentWatchdog(d.log) // an agent: no bot feeds it
+	}
+	n, err := devmqtt.New(*d.cfg.MQTT, opt)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func (d *daemon) applyConfig(cfg *config.Config) reloadReport {
 		}
 	}
 	d.applyBoard(cfg, devs, boardChanges, &r)
-	if len(botChanges) > 0 {
+	if len(botChanges) > 0 && d.bot != nil { // an agent has none: no twitter: section either
 		t := &d.cfg.Twitter
 		t.Listen, t.PollInterval, t.Allow, t.MaxAge, t.Reply = cfg.Twitter.Listen, cfg.Twitter.PollInterval, cfg.Twitter.Allow, cfg.Twitter.MaxAge, cfg.Twitter.Reply
 		d.bot.Reload(d.botSettings())
@@ -71,6 +71,21 @@ func (d *daemon) applyConfig(cfg *config.Config) reloadReport {
 // cfg. Every reload goes through it, one that changes nothing too: the
 // questions waiting for a yes lapse at a reload. d.mu is held.
 func (d *daemon) applyBoard(cfg *config.Config, devs []config.DeviceChange, changes []config.Change, r *reloadReport) {
+	if d.fleet == nil && hasRemote(cfg.Devices) {
+		// The node follows the other nodes' topics from its connection on.
+		var names []string
+		for _, dev := range cfg.Devices {
+			if dev.Remote() {
+				names = append(names, dev.Name)
+			}
+		}
+		r.restart = append(r.restart, "devices of other nodes ("+strings.Join(names, ", ")+"), and with them the rest of devices, interlocks and schedules")
+		// The questions waiting for a yes lapse all the same.
+		if _, err := d.board.Apply(d.cfg.Devices, d.pins, deviceOptions(d.cfg, d.sim, d.log)); err != nil {
+			r.failed = append(r.failed, "devices: "+err.Error())
+		}
+		return
+	}
 	if len(devs) > 0 {
 		// Until the board has its new devices, the old ones and the new
 		// may be driven: tweetpi safe must find both.

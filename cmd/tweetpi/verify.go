@@ -30,6 +30,9 @@ func cmdVerify(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return err
 	}
+	if cfg.Agent() {
+		return configErr(fmt.Errorf("%s: this tweetpi is a fleet agent (mqtt: and no twitter: section): it holds no X keys, so there is nothing to verify; run tweetpi verify on the gateway", cfg.Path))
+	}
 	if err := cfg.Twitter.CheckKeys(); err != nil {
 		return configErr(err)
 	}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
 )
 
@@ -23,6 +25,9 @@ const (
 // topic, or Home Assistant's status. It runs on the client's goroutine,
 // one message at a time, in the order they came.
 func (n *Node) received(p *paho.Publish, at time.Time) {
+	if n.opt.Fleet != nil && n.opt.Fleet.received(p) {
+		return
+	}
 	if n.cfg.Discovery != "" && p.Topic == n.cfg.Discovery+"/status" {
 		if string(p.Payload) == Online {
 			signal(n.haOnline)
@@ -72,12 +77,11 @@ func (n *Node) command(dev string, p *paho.Publish, at time.Time) {
 	answer := func(result, reply string) {
 		log.Info("command", "text", clip(text), "result", result, "reply", reply)
 		if props.ResponseTopic != "" {
-			n.respond(log, props.ResponseTopic, corr, reply)
+			n.respond(log, props.ResponseTopic, corr, result, reply)
 		}
 	}
-	expired := func() bool {
-		return props.MessageExpiry != nil && time.Since(at) >= time.Duration(*props.MessageExpiry)*time.Second
-	}
+	deadline := runDeadline(props, at)
+	expired := func() bool { return !deadline.IsZero() && !time.Now().Before(deadline) }
 	switch {
 	case len(p.Payload) > MaxCommand:
 		answer("rejected", fmt.Sprintf("not run: a command is at most %d characters", MaxCommand))
@@ -105,6 +109,10 @@ func (n *Node) command(dev string, p *paho.Publish, at time.Time) {
 		answer("rejected", fmt.Sprintf("not run: %s takes one command for %s, like on, off, toggle, pulse 30s, blink 3 or 40%%", p.Topic, dev))
 		return
 	}
+	if s, ok := remoteDevice(board.Devices(), dev); ok {
+		answer("rejected", fmt.Sprintf("not run: %s is device %s of node %s; publish to %s", dev, s.NodeDevice, s.Node, SetTopic(s.Node, s.NodeDevice)))
+		return
+	}
 	if corr != nil {
 		fresh, err := n.opt.Ledger.Take(correlationText(corr))
 		if err != nil {
@@ -119,6 +127,15 @@ func (n *Node) command(dev string, p *paho.Publish, at time.Time) {
 	}
 	if n.beforeRun != nil {
 		n.beforeRun()
+	}
+	if n.opt.RunDelay > 0 {
+		log.Warn("mqtt: holding the command (the test hook TWEETPI_TEST_RUN_DELAY)", "delay", n.opt.RunDelay.String())
+		t := time.NewTimer(n.opt.RunDelay)
+		select {
+		case <-t.C:
+		case <-n.runContext().Done():
+		}
+		t.Stop()
 	}
 	if expired() {
 		answer("expired", "not run: it expired before it could run")
@@ -135,11 +152,27 @@ func (n *Node) command(dev string, p *paho.Publish, at time.Time) {
 	answer(result, res.Reply)
 }
 
+// runDeadline is when a command that arrived at at may run no more: its
+// message expiry, or, when the requester says when it stops waiting (the
+// user property give_up_at, the expiry left then), a margin before that;
+// zero: no limit.
+func runDeadline(props *paho.PublishProperties, at time.Time) time.Time {
+	if props.MessageExpiry == nil {
+		return time.Time{}
+	}
+	left := time.Duration(*props.MessageExpiry) * time.Second
+	if g, err := strconv.Atoi(props.User.Get(propGiveUpAt)); err == nil && g >= 0 {
+		return at.Add(left - time.Duration(g)*time.Second - giveUpMargin)
+	}
+	return at.Add(left)
+}
+
 // respond publishes reply on the requester's response topic, with its
-// correlation data, in the background.
+// correlation data and the result as the user property result, in the
+// background.
 func (n *Node) respond(log interface {
 	Warn(string, ...any)
-}, topic string, corr []byte, reply string) {
+}, topic string, corr []byte, result, reply string) {
 	if !validTopic(topic) {
 		log.Warn("mqtt: the response topic is not a topic one may publish to; no answer", "response_topic", topic)
 		return
@@ -148,7 +181,8 @@ func (n *Node) respond(log interface {
 	n.later(func(ctx context.Context, cm *conn) {
 		err := n.publishPacket(ctx, cm, &paho.Publish{
 			QoS: 1, Topic: topic, Payload: []byte(reply),
-			Properties: &paho.PublishProperties{CorrelationData: corr, MessageExpiry: &expiry},
+			Properties: &paho.PublishProperties{CorrelationData: corr, MessageExpiry: &expiry,
+				User: paho.UserProperties{{Key: propResult, Value: result}}},
 		})
 		if err != nil {
 			log.Warn("mqtt: answer not sent", "response_topic", topic, "err", err)
@@ -200,4 +234,14 @@ func clip(s string) string {
 		return s
 	}
 	return s[:MaxCommand] + "…"
+}
+
+// remoteDevice is the device named name when it is another node's.
+func remoteDevice(devs []config.Device, name string) (config.Device, bool) {
+	for _, d := range devs {
+		if d.Name == name && d.Remote() {
+			return d, true
+		}
+	}
+	return config.Device{}, false
 }

@@ -11,7 +11,16 @@
 //	tweetpi/NODE/DEV/state        retained, on every change and at connect: on/off, 0-100, the input's word
 //	tweetpi/NODE/DEV/set          a command without the name: on, off, toggle, pulse 30s, blink 3, 40%
 //	tweetpi/NODE/cpu_temperature  retained, °C with one decimal, where the board has a thermal zone
+//	tweetpi/NODE/devices          retained, its devices' kinds and limits, for the fleet's gateway (Announcement)
+//	tweetpi/NODE/replies/GATEWAY  its answers to GATEWAY's requests, in its own tree
 //	DISCOVERY/device/NODE/config  retained, Home Assistant's device-based discovery payload
+//
+// The fleet: a gateway (the tweetpi with the X keys) names devices of
+// other nodes; its Fleet follows every node's availability, announcement
+// and states, and sends a command for one as an MQTT 5 request on that
+// node's set topic (fleet.go). The node runs it under its own rules and
+// answers; nothing is sent twice or run twice, and nothing runs after the
+// gateway stopped waiting for it.
 //
 // It never goes around the device rules: a command from the broker runs
 // through the Board like a post does (max_on, the safe state and whatever

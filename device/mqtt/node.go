@@ -63,6 +63,20 @@ type Options struct {
 	// how often the sensors are; 0: every minute.
 	CPUInterval    time.Duration
 	SensorInterval time.Duration
+
+	// Fleet, on a gateway, is its view of the other nodes (NewFleet, also
+	// handed to the board): the node subscribes to what it follows and
+	// carries its requests and answers.
+	Fleet *Fleet
+	// Progress is called each time Run's loop goes round (at least every
+	// ProgressEvery; 0: every 10s), whether the broker is there or not:
+	// the systemd watchdog of an agent, which has no bot to feed it.
+	Progress      func()
+	ProgressEvery time.Duration
+	// RunDelay holds every command from the broker this long before it
+	// runs: a test hook (cmd sets it from TWEETPI_TEST_RUN_DELAY) that
+	// plays a node too slow for its gateway. Never set it otherwise.
+	RunDelay time.Duration
 }
 
 // Tuning of the connection.
@@ -75,6 +89,7 @@ const (
 	stopWait       = 2 * time.Second  // at a stop, how long the board may take to close before the last states go out
 	replyExpiry    = 60               // seconds a reply waits at the broker for the requester
 	defaultCPU     = time.Minute
+	progressEvery  = 10 * time.Second // Run's loop wakes at least this often (Options.Progress)
 )
 
 // Node is this tweetpi on the broker. Its methods are safe for concurrent
@@ -100,6 +115,7 @@ type Node struct {
 	cpu          string            // the CPU temperature last published
 	readings     map[string]string // the sensors' last states, by device, published again at a reconnect
 	disc         string            // the discovery payload last published
+	ann          string            // the fleet's announcement last published
 	shown        []string          // the devices whose states the node publishes (the board's, at the last announce or reload)
 	gone         []string          // devices a reload removed whose retained states are still to be cleared
 	shownSensors []string          // the sensors among shown
@@ -205,7 +221,7 @@ func (n *Node) version() string {
 // devices changed (the configuration was reloaded and the board applied
 // it): commands go to it. A new board is announced whole, as at a
 // connect. For the same board the node publishes only what changed: the
-// discovery payload if it is another, the states of the devices set up
+// discovery payload and the fleet's announcement if they are others, the states of the devices set up
 // again (the board's feed brings them), and an empty retained state for
 // each device removed, which clears it from the broker.
 func (n *Node) SetBoard(b Board) {
@@ -271,6 +287,9 @@ func (n *Node) connConfig() connConfig {
 			n.mu.Lock()
 			n.connected, n.since, n.lastErr = true, time.Now(), ""
 			n.mu.Unlock()
+			if n.opt.Fleet != nil {
+				n.opt.Fleet.connUp()
+			}
 			signal(n.up)
 		},
 		down: func() {
@@ -278,6 +297,9 @@ func (n *Node) connConfig() connConfig {
 			n.connected, n.since = false, time.Now()
 			last := n.lastErr
 			n.mu.Unlock()
+			if n.opt.Fleet != nil {
+				n.opt.Fleet.connDown()
+			}
 			n.log.Warn("mqtt connection lost; reconnecting", "err", last)
 		},
 		connectError: func(err error) {
@@ -345,6 +367,9 @@ func (n *Node) Run(ctx context.Context) error {
 	n.mu.Lock()
 	n.cm = cm // before anything can arrive: answers go out through it
 	n.mu.Unlock()
+	if n.opt.Fleet != nil {
+		n.opt.Fleet.attach(cm)
+	}
 	cm.start(connCtx)
 	n.log.Info("mqtt connecting", "commands", n.cfg.Commands, "discovery", n.cfg.Discovery)
 
@@ -359,7 +384,16 @@ func (n *Node) Run(ctx context.Context) error {
 	}()
 	cpu := time.NewTicker(n.cpuInterval())
 	defer cpu.Stop()
+	every := progressEvery
+	if n.opt.ProgressEvery > 0 {
+		every = n.opt.ProgressEvery
+	}
+	progress := time.NewTicker(every)
+	defer progress.Stop()
 	for {
+		if n.opt.Progress != nil {
+			n.opt.Progress()
+		}
 		var changes, closed <-chan struct{}
 		if feed != nil {
 			changes, closed = feed.C(), feed.Done()
@@ -407,6 +441,7 @@ func (n *Node) Run(ctx context.Context) error {
 			feed = nil // until SetBoard brings a new board
 		case <-cpu.C:
 			n.publishCPU(ctx, cm, board, false)
+		case <-progress.C:
 		}
 	}
 }
@@ -429,6 +464,7 @@ func (n *Node) announce(ctx context.Context, cm *conn, subscribe bool) {
 	if n.cfg.Discovery != "" {
 		n.publishDiscovery(ctx, cm, board)
 	}
+	n.publishAnnouncement(ctx, cm, board)
 	n.publishStates(ctx, cm, board.States())
 	n.publishReadings(ctx, cm)
 	n.publishCPU(ctx, cm, board, true)
@@ -461,6 +497,9 @@ func (n *Node) subscribe(ctx context.Context, cm *conn) error {
 	if n.cfg.Discovery != "" {
 		subs = append(subs, paho.SubscribeOptions{Topic: n.cfg.Discovery + "/status", QoS: 1})
 	}
+	if n.opt.Fleet != nil {
+		subs = append(subs, n.opt.Fleet.subscriptions()...)
+	}
 	if len(subs) == 0 {
 		return nil
 	}
@@ -475,6 +514,9 @@ func (n *Node) subscribe(ctx context.Context, cm *conn) error {
 			return fmt.Errorf("the broker refused the subscription to %s (reason %#x); the ACL must let user %q read it", subs[i].Topic, r, n.cfg.Username)
 		}
 	}
+	if n.opt.Fleet != nil {
+		n.opt.Fleet.subscribed()
+	}
 	return nil
 }
 
@@ -487,7 +529,7 @@ func (n *Node) publish(ctx context.Context, cm *conn, topic, payload string, ret
 
 func (n *Node) publishPacket(ctx context.Context, cm *conn, p *paho.Publish) error {
 	r, err := cm.Publish(ctx, p)
-	if err != nil {
+	if err != nil && (r == nil || r.ReasonCode < 0x80) { // paho returns a refusal as an error too
 		return err
 	}
 	if r != nil && r.ReasonCode >= 0x80 {
@@ -625,9 +667,11 @@ func (n *Node) stop(cm *conn, feed *device.Feed) {
 // reports whether the sensors changed, for Run to read them anew.
 func (n *Node) refresh(ctx context.Context, cm *conn, board Board) (sensorsChanged bool) {
 	devs := board.Devices()
-	names := make([]string, len(devs))
-	for i, d := range devs {
-		names[i] = d.Name
+	var names []string
+	for _, d := range devs {
+		if !d.Remote() {
+			names = append(names, d.Name)
+		}
 	}
 	n.mu.Lock()
 	for _, old := range n.shown {
@@ -662,6 +706,12 @@ func (n *Node) refresh(ctx context.Context, cm *conn, board Board) (sensorsChang
 			n.publishDiscovery(ctx, cm, board)
 		}
 	}
+	n.mu.Lock()
+	same := n.announcement(devs).encode() == n.ann
+	n.mu.Unlock()
+	if !same {
+		n.publishAnnouncement(ctx, cm, board)
+	}
 	return sensorsChanged
 }
 
@@ -669,7 +719,9 @@ func (n *Node) refresh(ctx context.Context, cm *conn, board Board) (sensorsChang
 func (n *Node) setShown(board Board) {
 	var names, sensors []string
 	for _, d := range board.Devices() {
-		names = append(names, d.Name)
+		if !d.Remote() { // another node's states are its own
+			names = append(names, d.Name)
+		}
 	}
 	for _, s := range board.Sensors() {
 		sensors = append(sensors, s.Device)

@@ -28,9 +28,40 @@ func SetTopic(node, device string) string { return Root + "/" + node + "/" + dev
 // topics four, so no device name can clash with it.
 func CPUTopic(node string) string { return Root + "/" + node + "/cpu_temperature" }
 
+// DevicesTopic is where a node announces its devices to the fleet's
+// gateway, retained: tweetpi/NODE/devices, a JSON object (Announcement)
+// of each device's kind and the limits the gateway checks before it sends
+// a command.
+func DevicesTopic(node string) string { return Root + "/" + node + "/devices" }
+
+// ReplyTopic is where node answers the requests of gateway:
+// tweetpi/NODE/replies/GATEWAY, inside the answering node's own topics, so
+// a broker ACL that lets each node write only its own tree also keeps one
+// node from answering for another.
+func ReplyTopic(node, gateway string) string { return Root + "/" + node + "/replies/" + gateway }
+
 // DiscoveryTopic is Home Assistant's device-based discovery topic for a
 // node: PREFIX/device/NODE/config.
 func DiscoveryTopic(prefix, node string) string { return prefix + "/device/" + node + "/config" }
+
+// Filters of what a gateway follows of every node.
+const (
+	availabilityFilter = Root + "/+/availability"
+	devicesFilter      = Root + "/+/devices"
+	stateFilter        = Root + "/+/+/state"
+)
+
+// replyFilter matches the answers to gateway's requests, from every node.
+func replyFilter(gateway string) string { return Root + "/+/replies/" + gateway }
+
+// topicNode is the node of a topic tweetpi/NODE/..., and the levels after it.
+func topicNode(topic string) (node string, rest []string, ok bool) {
+	parts := strings.Split(topic, "/")
+	if len(parts) < 3 || parts[0] != Root || parts[1] == "" {
+		return "", nil, false
+	}
+	return parts[1], parts[2:], true
+}
 
 // setFilter matches every set topic of a node.
 func setFilter(node string) string { return Root + "/" + node + "/+/set" }
