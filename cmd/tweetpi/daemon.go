@@ -273,7 +273,7 @@ func (d *daemon) run(ctx context.Context) error {
 // only that, at once; a bad new configuration is refused and the old one
 // kept. What takes a restart is not applied, and the log line says so.
 func (d *daemon) reload(cf *configFlags, e *env) {
-	cfg, err := cf.loadChecked(e)
+	cfg, err := cf.forReload(e).loadChecked(e)
 	if err != nil {
 		d.log.Error("reload refused: the new configuration has errors; keeping the old one", "err", err)
 		return

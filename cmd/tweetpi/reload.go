@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +24,32 @@ import (
 // one log line of the reload names it with the command to run. Applying
 // the rest is the choice: a reload that takes someone out of allow or
 // turns a device off must not wait on an unrelated edit.
+
+// reloadFile is the file a reload reads in the runtime directory, under
+// systemd: the unit's ExecReload= copies /etc/tweetpi/config.yaml there
+// before it sends SIGHUP, since systemd keeps the credential the daemon
+// started with ($CREDENTIALS_DIRECTORY/config.yaml) as it was then.
+const reloadFile = "config.yaml"
+
+// forReload are the flags a reload loads the configuration with: the
+// file the start read, but for a start from systemd's credential, the
+// copy of the edited file in $RUNTIME_DIRECTORY when there is one.
+func (cf *configFlags) forReload(e *env) *configFlags {
+	if cf.path != "" || e.getenv("TWEETPI_CONFIG") != "" || e.getenv("CREDENTIALS_DIRECTORY") == "" {
+		return cf
+	}
+	dir, _, _ := strings.Cut(e.getenv("RUNTIME_DIRECTORY"), ":")
+	if dir == "" {
+		return cf
+	}
+	p := filepath.Join(dir, reloadFile)
+	if _, err := os.Stat(p); err != nil {
+		return cf
+	}
+	rc := *cf
+	rc.path = p
+	return &rc
+}
 
 // restartFix is what to do about a change that takes a restart.
 const restartFix = "sudo systemctl restart tweetpi"

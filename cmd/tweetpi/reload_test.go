@@ -319,3 +319,33 @@ func TestE2EReloadStorm(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 }
+
+// TestE2EReloadUnderTheUnit: started from systemd's credential (which
+// systemd keeps as it was at the start), a reload reads the copy of the
+// edited file the unit's ExecReload= puts in the runtime directory; with
+// no copy there, the credential.
+func TestE2EReloadUnderTheUnit(t *testing.T) {
+	slowE2E(t)
+	t.Parallel()
+	f := newFake(t, "v2")
+	cfg := daemonConfig{Listen: []string{bot.InboxMentions}}
+	files := writeDaemonConfig(t, f, cfg)
+	creds, run := t.TempDir(), t.TempDir()
+	replaceFile(t, files.Path, filepath.Join(creds, "config.yaml"))
+	env := append(files.Env, "CREDENTIALS_DIRECTORY="+creds, "RUNTIME_DIRECTORY="+run)
+	p := startDaemon(t, "", env)
+	p.waitFresh(bot.InboxMentions)
+	if l := p.hup(); l.Msg != "reloaded: nothing changed" {
+		t.Errorf("a reload with no copy: %q", l.Msg)
+	}
+	cfg.StateDir, cfg.Allow = files.StateDir, []string{"@alice", "@mallory"}
+	replaceFile(t, writeDaemonConfig(t, f, cfg).Path, filepath.Join(run, reloadFile)) // what ExecReload= does
+	if l := p.hup(); l.Msg != "reloaded: allow [@alice] -> [@alice, @mallory]" {
+		t.Errorf("a reload of the unit's copy: %q", l.Msg)
+	}
+	post := f.Post(f.Mallory, "@mypi led on", 0)
+	p.waitLog("command", "post_id", post.ID, "result", "done")
+	if code, _ := p.term(); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}

@@ -68,7 +68,7 @@ func (p listedPin) PWM(d gpio.Duty, f physic.Frequency) error {
 // reloadRig is a daemon made in the test process, on sim pins, whose
 // configuration file a test rewrites and reloads.
 type reloadRig struct {
-	t     *testing.T
+	t     testing.TB
 	f     *fake
 	d     *daemon
 	sim   *device.Sim
@@ -96,7 +96,7 @@ func (r *reloadRig) logText() string {
 	return r.log.String()
 }
 
-func newReloadRig(t *testing.T, c daemonConfig, pins func(stateDir string, pins device.PinSource) device.PinSource) *reloadRig {
+func newReloadRig(t testing.TB, c daemonConfig, pins func(stateDir string, pins device.PinSource) device.PinSource) *reloadRig {
 	t.Helper()
 	r := &reloadRig{t: t, f: newFake(t, "v2"), sim: device.NewSim(), cfg: c, log: &bytes.Buffer{}}
 	r.files = writeDaemonConfig(t, r.f, c)
@@ -269,5 +269,45 @@ func TestReloadMemory(t *testing.T) {
 	}
 	if got := r.sim.String(); got != pins {
 		t.Errorf("pins %s after the reloads, were %s", got, pins)
+	}
+}
+
+// BenchmarkReload: a reload of the same file (the file read, compared,
+// nothing applied) and one that moves a device to another pin and back.
+func BenchmarkReload(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		next func(i int) string
+	}{
+		{"unchanged", func(int) string { return e2eDevices }},
+		{"device moved", func(i int) string {
+			if i%2 == 0 {
+				return strings.Replace(e2eDevices, "GPIO17", "GPIO5", 1)
+			}
+			return e2eDevices
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := newReloadRig(b, daemonConfig{Listen: []string{bot.InboxMentions}}, nil)
+			r.mu.Lock()
+			r.quiet = true
+			r.mu.Unlock()
+			files := make([]string, 2)
+			for i := range files {
+				c := r.cfg
+				c.Devices = bc.next(i)
+				files[i] = writeDaemonConfig(b, r.f, c).Path
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if bc.name != "unchanged" {
+					b.StopTimer()
+					replaceFile(b, files[i%2], r.files.Path)
+					b.StartTimer()
+				}
+				r.d.reload(r.cf, r.e)
+			}
+		})
 	}
 }

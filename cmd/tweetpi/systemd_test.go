@@ -161,7 +161,7 @@ func TestE2EReload(t *testing.T) {
 	}
 }
 
-func replaceFile(t *testing.T, from, to string) {
+func replaceFile(t testing.TB, from, to string) {
 	t.Helper()
 	data, err := os.ReadFile(from)
 	if err != nil {
