@@ -78,6 +78,9 @@ type Config struct {
 
 	// MQTT is the mqtt: section; nil when the file has none (MQTT off).
 	MQTT *MQTT `json:"mqtt,omitempty"`
+	// Budget and Metrics are the budget: and metrics: sections (costs.go).
+	Budget  Budget  `json:"budget,omitzero"`
+	Metrics Metrics `json:"metrics,omitzero"`
 }
 
 // Twitter is the account, the API and the polling policy.

@@ -74,7 +74,7 @@ func (d *decoder) at(key, fallback string) (int, string) {
 
 // Keys of each part of the file.
 var (
-	topKeys = []string{"twitter", "state_dir", "gpio", "devices", "interlocks", "interlock_wait", "schedules", "mqtt"}
+	topKeys = []string{"twitter", "state_dir", "gpio", "devices", "interlocks", "interlock_wait", "schedules", "mqtt", "budget", "metrics"}
 
 	twitterKeys = []string{
 		"consumer_key", "consumer_secret", "access_token", "access_token_secret",
@@ -125,6 +125,8 @@ var (
 		"access_secret": "access_token_secret",
 		"host":          "broker", "server": "broker", "user": "username", "prefix": "discovery",
 		"discovery_prefix": "discovery", "device_class": "ha_class", "class": "ha_class",
+		"cap": "daily", "limit": "daily", "per_day": "daily", "price": "prices",
+		"address": "listen", "addr": "listen", "port": "listen", "path": "file", "textfile": "file",
 	}
 )
 
@@ -448,6 +450,7 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 	if e, ok := m["mqtt"]; ok {
 		d.mqtt(e.v, c)
 	}
+	d.costs(m, c)
 }
 
 func (d *decoder) twitter(n *yaml.Node, t *Twitter) {

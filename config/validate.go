@@ -139,6 +139,7 @@ func (c *Config) validate(d *decoder) {
 	c.checkDevices(d)
 	c.checkFleet(d)
 	c.checkMQTT(d)
+	c.checkMetrics(d)
 	c.checkAutomation(d)
 }
 

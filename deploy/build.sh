@@ -81,7 +81,7 @@ goarch() {
 
 build() { # GOARCH GOARM OUT
 	echo "build.sh: $3 ($VERSION)"
-	CGO_ENABLED=0 GOOS=linux GOARCH=$1 GOARM=$2 go build -trimpath -buildvcs=false \
+	CGO_ENABLED=0 GOOS=linux GOARCH=$1 GOARM=$2 go build -trimpath -buildvcs=false -tags nodemo \
 		-ldflags "-s -w -buildid= -X main.version=$VERSION" -o "$DIST/$3" ./cmd/tweetpi
 }
 

@@ -90,6 +90,11 @@ type Result struct {
 	Reply    string // short human text, at most MaxReply characters, no links
 	Ran      bool   // some action ran
 	Rejected bool   // not understood or not allowed: nothing ran
+	// NotUnderstood: rejected because the text holds no command (a word
+	// that is no device or verb, a bad duration); Rejected without it is a
+	// refusal (a device the caller may not use, a yes with nothing to say
+	// yes to).
+	NotUnderstood bool
 }
 
 // Event is a debounced change of a notify input.

@@ -126,19 +126,21 @@ func TestRanAndRejected(t *testing.T) {
 		b, _ := open(t, testSpecs())
 		defer b.Close()
 		for _, tt := range []struct {
-			text          string
-			ran, rejected bool
+			text                         string
+			ran, rejected, notUnderstood bool
 		}{
-			{"led on", true, false},
-			{"status", false, false},
-			{"led", false, false},
-			{"lde on", false, true},
-			{"pump on", false, true}, // bob may not
-			{"pump", false, false},   // but may look
+			{"led on", true, false, false},
+			{"status", false, false, false},
+			{"led", false, false, false},
+			{"lde on", false, true, true},
+			{"led pulse forever", false, true, true},
+			{"pump on", false, true, false}, // bob may not: refused, not misunderstood
+			{"pump", false, false, false},   // but may look
+			{"yes", false, true, false},     // nothing to say yes to
 		} {
 			r := b.Run(t.Context(), tt.text, bob)
-			if r.Ran != tt.ran || r.Rejected != tt.rejected {
-				t.Errorf("Run(%q) = %+v, want Ran %t Rejected %t", tt.text, r, tt.ran, tt.rejected)
+			if r.Ran != tt.ran || r.Rejected != tt.rejected || r.NotUnderstood != tt.notUnderstood {
+				t.Errorf("Run(%q) = %+v, want Ran %t Rejected %t NotUnderstood %t", tt.text, r, tt.ran, tt.rejected, tt.notUnderstood)
 			}
 		}
 	})

@@ -28,7 +28,7 @@ func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 	v := b.viewOf(l)
 	acts, err := Parse(text, v.specs)
 	if err != nil {
-		return Result{Reply: fit(err.Error()), Rejected: true}
+		return Result{Reply: fit(err.Error()), Rejected: true, NotUnderstood: true}
 	}
 	if len(acts) == 1 && acts[0].Verb == VerbYes {
 		return b.yes(ctx, c)

@@ -147,7 +147,8 @@ func refusal(op string, err error) error {
 		return err
 	}
 	switch ae.Kind {
-	case KindTransient, KindRateLimited:
+	case KindTransient, KindRateLimited, KindNoCredits, KindUsageCapped:
+		// Waiting (or a top-up) fixes these: not a refusal of the stream.
 		return err
 	}
 	return &RefusedError{Op: op, Err: err}

@@ -56,6 +56,19 @@ type DMParams struct {
 	// Seen, when set, stops paging after a page that holds an event it
 	// reports as seen (older pages were handled before).
 	Seen func(id string) bool
+	// Sizes, when set, are the sizes of the first pages (each within the
+	// API's bounds), MaxResults the size of the pages after them. X bills
+	// every event a page returns: {2, 8, 32} reads a few new events and
+	// the seen one they stop at in one small page, and a burst in a few.
+	Sizes []int
+}
+
+// pageSize is the size of page i (from 0) of p, within lo and hi.
+func (p DMParams) pageSize(i, lo, hi int) int {
+	if i < len(p.Sizes) {
+		return clamp(p.Sizes[i], lo, hi, hi)
+	}
+	return clamp(p.MaxResults, lo, hi, hi)
 }
 
 // Logical endpoints, the keys of RateLimits whatever the API version.

@@ -42,6 +42,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// UserAgent is sent with every request when set.
 	UserAgent string
+	// Meter, when set, is told of every request and of what each answer
+	// returned (the resources X bills).
+	Meter Meter
 }
 
 // New returns the client for opt.API.
@@ -63,6 +66,7 @@ type conn struct {
 	timeout   time.Duration
 	userAgent string
 	limits    *limitState
+	meter     Meter
 }
 
 func newConn(opt Options) (*conn, error) {
@@ -93,7 +97,7 @@ func newConn(opt Options) (*conn, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &conn{base: base, signer: signer, timeout: timeout, userAgent: opt.UserAgent, limits: newLimitState()}, nil
+	return &conn{base: base, signer: signer, timeout: timeout, userAgent: opt.UserAgent, limits: newLimitState(), meter: opt.Meter}, nil
 }
 
 // exchange is what came back for one request.
@@ -192,6 +196,9 @@ func (c *conn) call(ctx context.Context, ep string, rewrite bool, send func(hc *
 	err := send(hc)
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("%s: %w", ep, ctx.Err())
+	}
+	if c.meter != nil {
+		c.meter.Request(ep, ex.status)
 	}
 	if ex.status == 0 {
 		if err == nil {

@@ -20,6 +20,13 @@ const (
 	KindDuplicate                     // 403 duplicate content / v1.1 code 187: already sent
 	KindTransient                     // 5xx, timeouts, dropped connections, malformed JSON: back off, retry
 	KindNotFound                      // 404, or a user that does not exist
+	// KindNoCredits is 402: the app's pay-per-use credits are used up. Only
+	// a person can fix it (a top-up in the developer console); retry slowly.
+	KindNoCredits
+	// KindUsageCapped is a 429 whose problem type is usage-capped: the
+	// app's spending cap, set in the developer console, is reached. Not a
+	// rate limit: its window's reset does not lift it; retry slowly.
+	KindUsageCapped
 )
 
 func (k ErrorKind) String() string {
@@ -36,6 +43,10 @@ func (k ErrorKind) String() string {
 		return "transient"
 	case KindNotFound:
 		return "not found"
+	case KindNoCredits:
+		return "credits used up"
+	case KindUsageCapped:
+		return "usage capped"
 	}
 	return "error"
 }
@@ -93,6 +104,15 @@ func KindOf(err error) ErrorKind {
 	return KindTransient
 }
 
+// The advice for the two ways X stops a pay-per-use app that has spent
+// what it may.
+const (
+	FixNoCredits = "your X API credits are used up: top up in the developer console (Billing; an auto-recharge " +
+		"keeps it from happening again); tweetpi retries every 15 minutes and goes on by itself once there is credit"
+	FixUsageCapped = "your app reached the spending cap set in the developer console: raise the cap there, or wait " +
+		"until it resets; tweetpi retries every 15 minutes and goes on by itself once the cap allows"
+)
+
 // Fix says what the user can do about a failed call: the one place the
 // daemon's log and `tweetpi verify` take their advice from.
 func Fix(err error) string {
@@ -108,6 +128,10 @@ func Fix(err error) string {
 	const perms = "its user authentication (OAuth 1.0a) must have the permissions \"Read and write and Direct messages\"; " +
 		"after changing them, regenerate the access token and secret (or run tweetpi auth)"
 	switch {
+	case ae.Kind == KindNoCredits:
+		return FixNoCredits
+	case ae.Kind == KindUsageCapped:
+		return FixUsageCapped
 	case ae.Kind == KindUnauthorized:
 		return "check the four keys in the config: all four (consumer key and secret, access token and secret) must match the app's \"Keys and tokens\" page " +
 			"in the developer portal (tweetpi verify tells whose they are); after changing the app's permissions, regenerate the access token and secret " +

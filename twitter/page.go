@@ -1,6 +1,6 @@
 package twitter
 
-import "slices"
+import "sort"
 
 // pages is the one paging loop of both clients. fetch reads the page a
 // token names ("" for the first) and returns its items and the token of the
@@ -30,15 +30,9 @@ func pages[T any](max int, id func(*T) string, fetch func(token string) ([]T, st
 		}
 		token = next
 	}
-	slices.SortFunc(out, func(a, b T) int {
-		switch ia, ib := id(&a), id(&b); {
-		case IDLess(ia, ib):
-			return -1
-		case IDLess(ib, ia):
-			return 1
-		}
-		return 0
-	})
+	// sort.Slice: slices.SortFunc would make a sorter of its own for each
+	// T (some 8 KiB of the armv6 binary each).
+	sort.Slice(out, func(i, j int) bool { return IDLess(id(&out[i]), id(&out[j])) })
 	return out, nil
 }
 

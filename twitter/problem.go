@@ -66,6 +66,10 @@ func errorFromAnswer(ep string, status int, h http.Header, body []byte) *APIErro
 	}
 	words := strings.ToLower(e.Title + " " + e.Detail)
 	switch {
+	case status == http.StatusPaymentRequired:
+		e.Kind = KindNoCredits
+	case status == http.StatusTooManyRequests && usageCapped(b):
+		e.Kind = KindUsageCapped
 	case status == http.StatusTooManyRequests || e.Code == codeRateLimited || e.Code == codeDailyLimit:
 		e.Kind = KindRateLimited
 		e.Reset = resetFrom(h)
@@ -83,6 +87,21 @@ func errorFromAnswer(ep string, status int, h http.Header, body []byte) *APIErro
 		e.Kind = KindOther
 	}
 	return e
+}
+
+// usageCapped reports whether a problem's type (or its first error's) is
+// X's usage-capped: https://api.twitter.com/2/problems/usage-capped.
+func usageCapped(b errorBody) bool {
+	types := []string{b.Type}
+	for _, e := range b.Errors {
+		types = append(types, e.Type)
+	}
+	for _, t := range types {
+		if strings.HasSuffix(strings.TrimRight(t, "/"), "/usage-capped") || t == "usage-capped" {
+			return true
+		}
+	}
+	return false
 }
 
 // resetFrom is when a rate-limited endpoint may be tried again: the reset of

@@ -347,10 +347,16 @@ func (s *Stream) connect(ctx context.Context, out chan<- StreamUpdate) outcome {
 		if cause := context.Cause(cctx); cause != nil && ctx.Err() == nil {
 			err = cause
 		}
+		if ctx.Err() == nil && s.a.c.meter != nil {
+			s.a.c.meter.Request(EndpointStream, 0)
+		}
 		return outcome{err: &APIError{Kind: KindTransient, Endpoint: EndpointStream, Err: stripURL(err)}, kind: BackoffNetwork, token: tok}
 	}
 	defer resp.Body.Close()
 	s.a.c.limits.observe(EndpointStream, resp.Header, time.Now())
+	if s.a.c.meter != nil {
+		s.a.c.meter.Request(EndpointStream, resp.StatusCode)
+	}
 	if resp.StatusCode != http.StatusOK {
 		o := refusedStream(resp)
 		o.token = tok
@@ -381,6 +387,8 @@ func failure(err error) outcome {
 		switch {
 		case ae.Kind == KindRateLimited:
 			o.kind, o.reset = BackoffRateLimit, ae.Reset
+		case ae.Kind == KindNoCredits || ae.Kind == KindUsageCapped:
+			o.kind = BackoffRateLimit // a top-up ends it: slowly, never in a loop
 		case ae.Status != 0:
 			o.kind = BackoffHTTP
 		}
@@ -411,6 +419,8 @@ func refusedStream(resp *http.Response) outcome {
 		o.unauthorized = true
 	case ae.Kind == KindRateLimited || resp.StatusCode == 420: // 420: the old streams' "enhance your calm"
 		o.kind, o.reset = BackoffRateLimit, ae.Reset
+	case ae.Kind == KindNoCredits || ae.Kind == KindUsageCapped:
+		o.kind = BackoffRateLimit // a top-up or a higher cap ends it, not a change of access
 	case ae.Kind == KindTransient:
 		o.kind = BackoffHTTP
 	default: // 403, 404 and the other 4xx: waiting does not change them
@@ -514,6 +524,7 @@ func (s *Stream) handle(ctx context.Context, line []byte, out chan<- StreamUpdat
 		s.update(func(st *StreamStatus) { st.Skipped++; st.LastData = now })
 		s.send(ctx, out, StreamUpdate{Kind: StreamSkipped, Err: err}, idle)
 	case lineEvents:
+		s.a.c.bill(EndpointStream, billedEvents(evs))
 		for i, e := range evs {
 			evs[i] = Event{} // the slice is reused: drop the pointers
 			if s.opt.UserID != "" && e.UserID != s.opt.UserID {
@@ -530,6 +541,28 @@ func (s *Stream) handle(ctx context.Context, line []byte, out chan<- StreamUpdat
 		}
 	}
 	return kind, nil
+}
+
+// billedEvents is what a line of events bills: X bills each event it
+// delivers (the account's or, on a shared app, another user's), a post as
+// a post read and a DM as a DM event read. Each is named by its event
+// uuid, so that a post that comes as both a mention and a reply is billed
+// twice, as two deliveries; the resource id stands in when X sent no uuid.
+func billedEvents(evs []Event) []Item {
+	out := make([]Item, 0, len(evs))
+	for _, e := range evs {
+		id := e.UUID
+		if id == "" {
+			id = e.ID()
+		}
+		switch {
+		case e.Post != nil:
+			out = append(out, items(ChargePostRead, id)...)
+		case e.DM != nil:
+			out = append(out, items(ChargeDMRead, id)...)
+		}
+	}
+	return out
 }
 
 // backoff counts the failed attempts of each kind since a connection last

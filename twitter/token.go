@@ -150,6 +150,13 @@ func (a *Activity) appCall(ctx context.Context, ep, method, path string, auth To
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("%s: %w", ep, ctx.Err())
 	}
+	if a.c.meter != nil {
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		a.c.meter.Request(ep, status)
+	}
 	if err != nil {
 		if cctx.Err() != nil {
 			err = errTimeout(a.c.timeout)

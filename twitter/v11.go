@@ -81,7 +81,8 @@ func (v *V11) Me(ctx context.Context) (User, error) {
 		u, _, err = api.Accounts.VerifyCredentials(&gotwitter.AccountVerifyParams{SkipStatus: gotwitter.Bool(true)})
 		return err
 	})
-	return userOf(EndpointMe, u, err)
+	me, err := userOf(EndpointMe, u, err)
+	return v.billUser(EndpointMe, me, err)
 }
 
 // UserByUsername resolves a handle (users/show).
@@ -95,7 +96,8 @@ func (v *V11) UserByUsername(ctx context.Context, username string) (User, error)
 		u, _, err = api.Users.Show(&gotwitter.UserShowParams{ScreenName: name})
 		return err
 	})
-	return userOf(EndpointUserByName, u, err)
+	found, err := userOf(EndpointUserByName, u, err)
+	return v.billUser(EndpointUserByName, found, err)
 }
 
 func userOf(ep string, u *gotwitter.User, err error) (User, error) {
@@ -106,6 +108,14 @@ func userOf(ep string, u *gotwitter.User, err error) (User, error) {
 		return User{}, &APIError{Kind: KindTransient, Endpoint: ep, Title: "malformed answer", Detail: "user without id"}
 	}
 	return User{ID: u.IDStr, Username: u.ScreenName}, nil
+}
+
+// billUser tells the meter of the user an answer returned.
+func (v *V11) billUser(ep string, u User, err error) (User, error) {
+	if err == nil {
+		v.c.bill(ep, items(ChargeUserRead, u.ID))
+	}
+	return u, err
 }
 
 // Mentions of the account (statuses/mentions_timeline; v1.1 has no other
@@ -137,6 +147,7 @@ func (v *V11) Mentions(ctx context.Context, userID string, p MentionsParams) ([]
 		if err != nil {
 			return nil, "", err
 		}
+		v.c.bill(EndpointMentions, billedTweets(tweets))
 		var oldest int64
 		posts := make([]Post, 0, len(tweets))
 		for _, t := range tweets {
@@ -165,6 +176,23 @@ func (v *V11) Mentions(ctx context.Context, userID string, p MentionsParams) ([]
 	})
 }
 
+// billedTweets is what a v1.1 page of mentions bills: each post (owned
+// reads) and each author, whose user object v1.1 embeds in every post.
+func billedTweets(tweets []gotwitter.Tweet) []Item {
+	out := make([]Item, 0, 2*len(tweets))
+	for _, t := range tweets {
+		id := t.IDStr
+		if id == "" && t.ID != 0 {
+			id = strconv.FormatInt(t.ID, 10)
+		}
+		out = append(out, items(ChargeOwnedRead, id)...)
+		if t.User != nil {
+			out = append(out, items(ChargeUserRead, t.User.IDStr)...)
+		}
+	}
+	return out
+}
+
 // entities are the only HTML entities X puts in v1.1 text.
 var entities = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
 
@@ -174,8 +202,11 @@ func decodeEntities(s string) string { return entities.Replace(s) }
 // (direct_messages/events/list, cursor paging), oldest first.
 func (v *V11) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 	q := &gotwitter.DirectMessageEventsListParams{Count: clamp(p.MaxResults, 1, 50, 50)}
+	page := 0
 	return pages(p.MaxPages, dmID, func(token string) ([]DM, string, error) {
 		q.Cursor = token
+		q.Count = p.pageSize(page, 1, 50)
+		page++
 		var evs *gotwitter.DirectMessageEvents
 		err := v.do(ctx, EndpointDMEvents, func(api *gotwitter.Client) (err error) {
 			evs, _, err = api.DirectMessages.EventsList(q)
@@ -184,6 +215,11 @@ func (v *V11) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 		if err != nil || evs == nil {
 			return nil, "", err
 		}
+		bill := make([]Item, 0, len(evs.Events))
+		for _, e := range evs.Events {
+			bill = append(bill, items(ChargeDMRead, e.ID)...)
+		}
+		v.c.bill(EndpointDMEvents, bill)
 		next := evs.NextCursor
 		dms := make([]DM, 0, len(evs.Events))
 		for _, e := range evs.Events {
@@ -242,6 +278,11 @@ func (v *V11) Reply(ctx context.Context, inReplyTo, text string) (string, error)
 	if t == nil || t.IDStr == "" {
 		return "", &APIError{Kind: KindTransient, Endpoint: EndpointPost, Title: "malformed answer", Detail: "post without id"}
 	}
+	charge := ChargeReply
+	if t.InReplyToStatusIDStr == "" {
+		charge = ChargePost // v1.1 posts it alone when it cannot see the post answered
+	}
+	v.c.bill(EndpointPost, items(charge, t.IDStr))
 	return t.IDStr, nil
 }
 
@@ -266,5 +307,6 @@ func (v *V11) SendDM(ctx context.Context, toUserID, text string) (string, error)
 	if e == nil || e.ID == "" {
 		return "", &APIError{Kind: KindTransient, Endpoint: EndpointSendDM, Title: "malformed answer", Detail: "event without id"}
 	}
+	v.c.bill(EndpointSendDM, items(ChargeDMSend, e.ID))
 	return e.ID, nil
 }

@@ -180,6 +180,7 @@ func (v *V2) user(ctx context.Context, ep string, s *sling.Sling) (User, error) 
 	if a.Data.ID == "" {
 		return User{}, &APIError{Kind: KindTransient, Endpoint: ep, Status: ex.status, Title: "malformed answer", Detail: "user without id"}
 	}
+	v.c.bill(ep, items(ChargeUserRead, a.Data.ID))
 	return User{ID: a.Data.ID, Username: a.Data.Username}, nil
 }
 
@@ -198,6 +199,7 @@ func (v *V2) Mentions(ctx context.Context, userID string, p MentionsParams) ([]P
 		if a.Data == nil && len(a.Errors) > 0 {
 			return nil, "", partialError(EndpointMentions, ex.status, ex.body)
 		}
+		v.c.bill(EndpointMentions, a.billed())
 		names := map[string]string{}
 		for _, u := range a.Includes.Users {
 			names[u.ID] = u.Username
@@ -225,8 +227,11 @@ func (v *V2) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 		EventTypes:    "MessageCreate",
 		MaxResults:    clamp(p.MaxResults, 1, 100, 100),
 	}
+	page := 0
 	return pages(p.MaxPages, dmID, func(token string) ([]DM, string, error) {
 		q.PaginationToken = token
+		q.MaxResults = p.pageSize(page, 1, 100)
+		page++
 		var a v2DMAnswer
 		ex, err := v.do(ctx, EndpointDMEvents, v.base.New().Get("dm_events").QueryStruct(q), &a)
 		if err != nil {
@@ -235,6 +240,11 @@ func (v *V2) DirectMessages(ctx context.Context, p DMParams) ([]DM, error) {
 		if a.Data == nil && len(a.Errors) > 0 {
 			return nil, "", partialError(EndpointDMEvents, ex.status, ex.body)
 		}
+		bill := make([]Item, 0, len(a.Data))
+		for _, d := range a.Data {
+			bill = append(bill, items(ChargeDMRead, d.ID)...)
+		}
+		v.c.bill(EndpointDMEvents, bill)
 		next := a.Meta.NextToken
 		dms := make([]DM, 0, len(a.Data))
 		for _, d := range a.Data {
@@ -273,6 +283,7 @@ func (v *V2) Reply(ctx context.Context, inReplyTo, text string) (string, error) 
 	if a.Data == nil || a.Data.ID == "" {
 		return "", partialError(EndpointPost, ex.status, ex.body)
 	}
+	v.c.bill(EndpointPost, items(ChargeReply, a.Data.ID))
 	return a.Data.ID, nil
 }
 
@@ -290,7 +301,21 @@ func (v *V2) SendDM(ctx context.Context, toUserID, text string) (string, error) 
 	if a.Data == nil || a.Data.DMEventID == "" {
 		return "", partialError(EndpointSendDM, ex.status, ex.body)
 	}
+	v.c.bill(EndpointSendDM, items(ChargeDMSend, a.Data.DMEventID))
 	return a.Data.DMEventID, nil
+}
+
+// billed is what a page of mentions bills: each post (the account's own
+// mentions: owned reads) and each user an expansion added.
+func (a *v2MentionsAnswer) billed() []Item {
+	out := make([]Item, 0, len(a.Data)+len(a.Includes.Users))
+	for _, t := range a.Data {
+		out = append(out, items(ChargeOwnedRead, t.ID)...)
+	}
+	for _, u := range a.Includes.Users {
+		out = append(out, items(ChargeUserRead, u.ID)...)
+	}
+	return out
 }
 
 func parseV2Time(s string) time.Time {

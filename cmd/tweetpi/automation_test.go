@@ -34,7 +34,7 @@ func TestDoAutomation(t *testing.T) {
 		{"tank", "tank 21.4°C\n", 750 * time.Millisecond},
 		{"room", "room 25.1°C, 42%, 1006.5hPa\n", 0},
 		{"all off", "all off: lamp\nsim pins (in memory only): GPIO13 low, GPIO17 low, GPIO5 low, GPIO6 low\n", 0},
-		{"status", "tank 21.4°C, room 25.1°C, 42%, 1006.5hPa; up 0s\n", 750 * time.Millisecond}, // do opens the inputs and sensors for status, no outputs
+		{"status", "tank 21.4°C, room 25.1°C, 42%, 1006.5hPa; up 0s\nheater, cooler, led, lamp: not driven (no tweetpi daemon runs, and an output holds its state only while a tweetpi holds its pin)\n", 750 * time.Millisecond}, // do opens the inputs and sensors for status, and names the outputs it does not open
 	} {
 		t.Run(tt.cmd, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -116,7 +116,7 @@ func TestE2EConfirm(t *testing.T) {
 		t.Fatalf("the garage ran before the yes")
 	}
 	yes := f.SendDM(f.Alice, "yes", 0)
-	p.waitLog("command", "post_id", yes.ID, "result", "done")
+	p.waitLog("command", "post_id", yes.ID, "result", "ran")
 	if dms := f.waitDMs(t, 1); !strings.HasPrefix(dms[0].Text, "garage on for 1s") {
 		t.Errorf("DM %q", dms[0].Text)
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,7 +49,7 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err != nil {
 		return err
 	}
-	d, err := newDaemon(cfg, logger, daemonOptions{runDelay: delay})
+	d, err := newDaemon(cfg, logger, daemonOptions{runDelay: delay, runtimeDir: runtimeDir(e.getenv, cfg)})
 	if err != nil {
 		return err
 	}
@@ -77,9 +78,9 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 					continue
 				}
 			case <-later:
-				later = nil
 			}
-			d.reload(cf, e)
+			later = nil // this reload reads the file as it is now
+			d.reload(ctx, cf, e)
 			last = time.Now()
 		}
 	}()
@@ -90,6 +91,10 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 // one reload per gap (the last reads the file as the storm left it), not
 // a config parse per signal.
 const reloadGap = time.Second
+
+// botApplyWait is how long a reload waits for the bot's loop to take its
+// settings before it says what it did.
+const botApplyWait = 5 * time.Second
 
 // daemon is the running program: the board, the client and the bot.
 type daemon struct {
@@ -102,6 +107,7 @@ type daemon struct {
 	node   *devmqtt.Node  // the devices on the MQTT broker; nil without mqtt:
 	ledger *bot.Ledger    // the state directory: the bot's, or an agent's own (fleet.go)
 	fleet  *devmqtt.Fleet // the devices of other nodes, on a gateway; nil otherwise
+	runDir string         // the runtime directory of the status file; "" none
 
 	runDelay time.Duration // a test hook: the node holds each command this long (fleet.go)
 
@@ -110,6 +116,7 @@ type daemon struct {
 	pins     device.PinSource // the board's pins, for a reload
 	poll     time.Duration    // daemonOptions.pollInterval: kept over reloads
 	stopping bool             // safe ran: a reload changes nothing any more
+	polling  atomic.Bool      // the bot's loop runs: it applies a reload's settings
 	wg       sync.WaitGroup
 	safeOnce sync.Once
 }
@@ -120,6 +127,7 @@ type daemonOptions struct {
 	transport    http.RoundTripper // carries the API's requests
 	pollInterval time.Duration     // overrides the config's (which is at least 1s)
 	runDelay     time.Duration     // TWEETPI_TEST_RUN_DELAY (fleet.go)
+	runtimeDir   string            // where the status file goes; "" none (the demo)
 	pins         device.PinSource  // the pins, instead of sim's (its buses stay): a test's watch on them
 }
 
@@ -129,9 +137,11 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	if cfg.Agent() {
 		return newAgent(cfg, logger, o)
 	}
-	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim, runDelay: o.runDelay, poll: o.pollInterval, pins: o.pins}
+	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim, runDelay: o.runDelay, runDir: o.runtimeDir, poll: o.pollInterval, pins: o.pins}
+	meter := bot.NewMeter(prices(cfg))
 	copt := clientOptions(cfg)
 	copt.Transport = o.transport
+	copt.Meter = meter
 	client, err := twitter.New(copt)
 	if err != nil {
 		return nil, configErr(err)
@@ -143,7 +153,7 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	}
 	b, err := bot.New(bot.Options{
 		Client:       client,
-		Handler:      bot.HandlerFunc(d.handle),
+		Handler:      d,
 		StateDir:     cfg.StateDir,
 		Logger:       logger,
 		Listen:       cfg.Twitter.Listen,
@@ -153,6 +163,8 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 		Reply:        cfg.Twitter.Reply,
 		Notify:       d.notify,
 		Progress:     watchdog(logger),
+		Meter:        meter,
+		DailyBudget:  cfg.Budget.Daily,
 	})
 	if err != nil {
 		return nil, configErr(err)
@@ -232,31 +244,32 @@ func (d *daemon) watch(b *device.Board) {
 	}()
 }
 
-// handle runs a command on the board; the bot calls it.
-func (d *daemon) handle(ctx context.Context, c bot.Command) string {
-	d.mu.Lock()
-	b := d.board
-	d.mu.Unlock()
-	res := b.Run(ctx, c.Text, device.Caller{ID: c.AuthorID, Username: c.AuthorUsername, CommandID: c.ID})
-	return res.Reply
-}
-
 // run starts the bot and polls until ctx is cancelled.
 func (d *daemon) run(ctx context.Context) error {
 	defer d.runMQTT(ctx)()
+	d.mu.Lock() // a reload may change d.cfg
+	d.startLine(d.runDir)
+	d.mu.Unlock()
+	stop, err := d.observe(ctx, d.runDir)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	// Outputs are at their initial levels and the state is loaded.
 	sdNotify(d.log, sd.SdNotifyReady)
 	if d.bot == nil {
 		return d.runAgent(ctx)
 	}
-	err := d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
+	err = d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
 	if err == nil {
 		d.mu.Lock() // a reload may change them
 		inboxes, poll, allow := strings.Join(d.cfg.Twitter.Listen, ","), d.cfg.Twitter.PollInterval.String(), allowed(d.cfg)
 		d.mu.Unlock()
 		d.log.Info("polling", "account", "@"+d.bot.Account().Username, "inboxes", inboxes,
 			"api", d.client.Version(), "poll_interval", poll, "allow", allow)
+		d.polling.Store(true)
 		err = d.bot.Run(ctx)
+		d.polling.Store(false)
 	}
 	sdNotify(d.log, sd.SdNotifyStopping)
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -272,18 +285,31 @@ func (d *daemon) run(ctx context.Context) error {
 // reload reads the configuration again and applies what changed, and
 // only that, at once; a bad new configuration is refused and the old one
 // kept. What takes a restart is not applied, and the log line says so.
-func (d *daemon) reload(cf *configFlags, e *env) {
+func (d *daemon) reload(ctx context.Context, cf *configFlags, e *env) {
 	cfg, err := cf.forReload(e).loadChecked(e)
 	if err != nil {
 		d.log.Error("reload refused: the new configuration has errors; keeping the old one", "err", err)
 		return
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.stopping {
+		d.mu.Unlock()
 		return // the outputs are safe for the stop: nothing opens again
 	}
-	d.applyConfig(cfg).log(d.log)
+	r := d.applyConfig(cfg)
+	d.mu.Unlock()
+	if r.bot != nil && d.polling.Load() {
+		// The line says what runs: the bot takes its part between polls.
+		t := time.NewTimer(botApplyWait)
+		select {
+		case <-r.bot:
+		case <-t.C:
+			r.applied = append(r.applied, "the bot takes its part after its current poll")
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	r.log(d.log)
 }
 
 // safe drives every output to its safe level and stops the watchers, once.

@@ -1,3 +1,5 @@
+//go:build !nodemo
+
 package main
 
 import (
@@ -47,8 +49,7 @@ interlocks: [[heater, cooler]]
 // config loader, API client, bot, state file and device code, against the
 // fake X API over loopback and simulated pins.
 func cmdDemo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-	api := fs.String("api", "v2", "the API `version` the fake speaks and the client uses: v2 or v1.1")
-	verbose := fs.Bool("v", false, "print the daemon's log too")
+	api, verbose := demoFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

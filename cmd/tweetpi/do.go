@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/device"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 )
 
 // cmdDo runs one command text on the pins, as a person at the device: the
@@ -55,6 +58,13 @@ func cmdDo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 		fmt.Fprintln(e.stdout, device.ListSchedules(cfg.Schedules, time.Local, time.Now()))
 		return nil
 	}
+	if len(acts) == 1 && acts[0].Verb == device.VerbStatus {
+		// The daemon holds the outputs: it knows their states.
+		if st := daemonStatus(e, cfg); st != nil {
+			fmt.Fprintf(e.stdout, "%s (the running daemon's, pid %d)\n", devicesLine(st.Devices), st.PID)
+			return nil
+		}
+	}
 	logger := cmdLogger(e.stderr, *verbose)
 	pins, sim, err := pinSource(cfg, logger)
 	if err != nil {
@@ -71,6 +81,11 @@ func cmdDo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 		return errors.New(r.Reply)
 	}
 	fmt.Fprintln(e.stdout, r.Reply)
+	if len(acts) == 1 && acts[0].Verb == device.VerbStatus {
+		if out := undriven(cfg); len(out) > 0 {
+			fmt.Fprintf(e.stdout, "%s: not driven (no tweetpi daemon runs, and an output holds its state only while a tweetpi holds its pin)\n", strings.Join(out, ", "))
+		}
+	}
 	if p := board.Pending(); p != "" {
 		fmt.Fprintf(e.stderr, "waiting: %s (Ctrl-C turns it off now)\n", p)
 	}
@@ -113,4 +128,39 @@ func cmdLogger(w io.Writer, verbose bool) *slog.Logger {
 		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// daemonStatus is the running daemon's status, or nil when none runs (or
+// its status cannot be read).
+func daemonStatus(e *env, cfg *config.Config) *bot.Status {
+	for _, dir := range []string{runtimeDir(e.getenv, cfg), systemRunDir, filepath.Join(cfg.StateDir, runDirName)} {
+		if st, err := bot.LoadStatus(dir); err == nil {
+			return st
+		}
+	}
+	return nil
+}
+
+// devicesLine is the devices' states in a line: "led on, fan 40%".
+func devicesLine(devs []bot.DeviceState) string {
+	var parts []string
+	for _, d := range devs {
+		parts = append(parts, d.Name+" "+d.State)
+	}
+	if len(parts) == 0 {
+		return "no devices"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// undriven are the outputs and pwm devices, which tweetpi do status does
+// not open (opening one sets it to its initial level).
+func undriven(cfg *config.Config) []string {
+	var out []string
+	for _, d := range cfg.Devices {
+		if d.Kind == config.KindOutput || d.Kind == config.KindPWM {
+			out = append(out, d.Name)
+		}
+	}
+	return out
 }

@@ -71,7 +71,7 @@ func TestE2EMention(t *testing.T) {
 		stranger := f.Post(f.Mallory, "@mypi led on", 0)
 		own := f.Post(f.Account(), "@mypi fan 100%", 0)
 		ok := f.Post(f.Alice, "@mypi led on", 0)
-		p.waitLog("command", "post_id", ok.ID, "result", "done")
+		p.waitLog("command", "post_id", ok.ID, "result", "ran")
 		f.waitReplies(t, 1)
 		settle(t, f, twitter.EndpointMentions)
 
@@ -79,7 +79,7 @@ func TestE2EMention(t *testing.T) {
 		if runs[ok.ID] != 1 || runs[stranger.ID] != 0 || runs[own.ID] != 0 || len(runs) != 1 {
 			t.Errorf("runs: allowed %d, stranger %d, own %d; want 1, 0, 0", runs[ok.ID], runs[stranger.ID], runs[own.ID])
 		}
-		if n := p.countLog("ignored: author not allowed", "post_id", stranger.ID); n != 1 {
+		if n := p.countLog("command", "post_id", stranger.ID, "result", "stranger"); n != 1 {
 			t.Errorf("stranger's post logged as ignored %d times, want 1", n)
 		}
 		if n := p.countLog("pin set", "device", "led", "by", "command", "state", "on"); n != 1 {
@@ -125,7 +125,7 @@ func TestE2EDM(t *testing.T) {
 
 		stranger := f.SendDM(f.Mallory, "led on", 0)
 		ok := f.SendDM(f.Alice, "fan 40%", 0)
-		p.waitLog("command", "post_id", ok.ID, "result", "done")
+		p.waitLog("command", "post_id", ok.ID, "result", "ran")
 		f.waitDMs(t, 1)
 		settle(t, f, twitter.EndpointDMEvents)
 
@@ -499,8 +499,8 @@ func TestE2ESigterm(t *testing.T) {
 		p.waitFresh()
 		a := f.Post(f.Alice, "@mypi led on; fan 60%", 0)
 		b := f.Post(f.Alice, "@mypi pump pulse 30s", 0)
-		p.waitLog("command", "post_id", a.ID, "result", "done")
-		p.waitLog("command", "post_id", b.ID, "result", "done")
+		p.waitLog("command", "post_id", a.ID, "result", "ran")
+		p.waitLog("command", "post_id", b.ID, "result", "ran")
 		p.waitLog("pin set", "device", "pump", "state", "on")
 
 		// The next poll of mentions hangs.

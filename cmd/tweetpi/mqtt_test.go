@@ -86,7 +86,7 @@ func TestMQTTDaemon(t *testing.T) {
 
 	// A post's command shows on the state topic.
 	post := f.Post(f.Alice, "@mypi led on", 0)
-	p.waitLog("command", "post_id", post.ID, "result", "done")
+	p.waitLog("command", "post_id", post.ID, "result", "ran")
 	ha.WaitPayload("tweetpi/garden/led/state", 0, "on")
 
 	// A set message drives the pin.
@@ -116,7 +116,7 @@ func TestMQTTDaemon(t *testing.T) {
 	ha.Send("tweetpi/garden/led/set", "on")
 	p.waitLog("pin set", "device", "led", "state", "on", "by", "command")
 	post2 := f.Post(f.Alice, "@mypi pump on", 0)
-	p.waitLog("command", "post_id", post2.ID, "result", "done")
+	p.waitLog("command", "post_id", post2.ID, "result", "ran")
 	ha.WaitPayload("tweetpi/garden/pump/state", 0, "on")
 	if n := p.countLog("pin set", "device", "pump", "state", "on"); n != 1 {
 		t.Errorf("pump set on %d times: the retained command ran", n)
@@ -251,7 +251,7 @@ func TestMQTTWhileXIsDown(t *testing.T) {
 	ha.WaitPayload("tweetpi/garden/led/state", 0, "off")
 	f.ClearFaults()
 	post := f.Post(f.Alice, "@mypi fan 30%", 0)
-	p.waitLog("command", "post_id", post.ID, "result", "done")
+	p.waitLog("command", "post_id", post.ID, "result", "ran")
 	ha.WaitPayload("tweetpi/garden/fan/state", 0, "30")
 	p.term()
 }

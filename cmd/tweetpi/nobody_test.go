@@ -51,7 +51,7 @@ func TestE2ENobodyAllowed(t *testing.T) {
 	}
 	p.waitFresh()
 	post := f.Post(f.Alice, "@mypi led on", 0)
-	p.waitLog("ignored: author not allowed", "post_id", post.ID)
+	p.waitLog("command", "post_id", post.ID, "result", "stranger")
 	settle(t, f, twitter.EndpointMentions)
 	if runs := runsByPost(p); len(runs) != 0 {
 		t.Errorf("runs %v with nobody allowed", runs)

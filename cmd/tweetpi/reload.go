@@ -62,9 +62,10 @@ var boardKeys = []string{"interlocks", "interlock_wait", "schedules"}
 
 // reloadReport is what one reload did, for its log line.
 type reloadReport struct {
-	applied []string // "devices pump changed (pin), fan added", "poll_interval 1m -> 30s"
-	restart []string // changes not applied: they take a restart
-	failed  []string // what could not be applied, and why
+	applied []string        // "devices pump changed (pin), fan added", "poll_interval 1m -> 30s"
+	restart []string        // changes not applied: they take a restart
+	failed  []string        // what could not be applied, and why
+	bot     <-chan struct{} // closes once the bot applied its part; nil: none
 }
 
 // applyConfig applies what changed from d.cfg to cfg and makes d.cfg what
@@ -87,7 +88,7 @@ func (d *daemon) applyConfig(cfg *config.Config) reloadReport {
 	if len(botChanges) > 0 && d.bot != nil { // an agent has none: no twitter: section either
 		t := &d.cfg.Twitter
 		t.Listen, t.PollInterval, t.Allow, t.MaxAge, t.Reply = cfg.Twitter.Listen, cfg.Twitter.PollInterval, cfg.Twitter.Allow, cfg.Twitter.MaxAge, cfg.Twitter.Reply
-		d.bot.Reload(d.botSettings())
+		r.bot = d.bot.Reload(d.botSettings())
 		for _, c := range botChanges {
 			r.applied = append(r.applied, strings.TrimPrefix(c.String(), "twitter."))
 		}

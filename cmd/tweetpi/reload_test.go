@@ -182,7 +182,7 @@ func TestE2EReloadChanges(t *testing.T) {
 	// The bot's settings, at once.
 	p.waitFresh(bot.InboxDMs)
 	dm := f.SendDM(f.Mallory, "bell on", 0)
-	p.waitLog("command", "post_id", dm.ID, "result", "done")
+	p.waitLog("command", "post_id", dm.ID, "result", "ran")
 	status := f.Post(f.Alice, "@mypi status", 0)
 	if r := f.replyTo(t, status); !strings.HasPrefix(r, "led on, pump off, bell on;") {
 		t.Errorf("status %q, want led still on, pump set up again (off), bell on and no fan", r)
@@ -248,7 +248,7 @@ func TestE2EReloadRestartKeys(t *testing.T) {
 	}
 	// allow applied; the rest as it was: v2, the old state directory.
 	post := f.Post(f.Mallory, "@mypi led on", 0)
-	p.waitLog("command", "post_id", post.ID, "result", "done")
+	p.waitLog("command", "post_id", post.ID, "result", "ran")
 	if _, err := os.Stat(filepath.Join(cfg.StateDir, "state.json")); err == nil {
 		t.Error("the new state_dir is in use")
 	}
@@ -309,6 +309,12 @@ func TestE2EReloadStorm(t *testing.T) {
 	rss1, anon1, hwm := procStatus(t, pid, "VmRSS"), procStatus(t, pid, "RssAnon"), procStatus(t, pid, "VmHWM")
 	reloads := len(p.reloadLines())
 	t.Logf("%d SIGHUPs: %d reloads; VmRSS %d -> %d kB (RssAnon %d -> %d kB), VmHWM %d kB", signals, reloads, rss0, rss1, anon0, anon1, hwm)
+	ls := p.reloadLines()
+	for i := 1; i < len(ls); i++ {
+		if gap := ls[i].Time.Sub(ls[i-1].Time); gap < reloadGap*9/10 {
+			t.Errorf("reloads %d and %d %s apart; want %s at least", i, i+1, gap.Round(time.Millisecond), reloadGap)
+		}
+	}
 	if limit := int(time.Since(p.start)/reloadGap) + 2; reloads > limit {
 		t.Errorf("%d reloads in %s; want at most one per %s (%d)", reloads, time.Since(p.start).Round(time.Second), reloadGap, limit)
 	}
@@ -344,7 +350,7 @@ func TestE2EReloadUnderTheUnit(t *testing.T) {
 		t.Errorf("a reload of the unit's copy: %q", l.Msg)
 	}
 	post := f.Post(f.Mallory, "@mypi led on", 0)
-	p.waitLog("command", "post_id", post.ID, "result", "done")
+	p.waitLog("command", "post_id", post.ID, "result", "ran")
 	if code, _ := p.term(); code != 0 {
 		t.Errorf("exit %d", code)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -130,7 +131,7 @@ func (r *reloadRig) reload(c daemonConfig) []string {
 	c.StateDir = r.files.StateDir
 	replaceFile(r.t, writeDaemonConfig(r.t, r.f, c).Path, r.files.Path)
 	before := len(r.logText())
-	r.d.reload(r.cf, r.e)
+	r.d.reload(context.Background(), r.cf, r.e)
 	return strings.Split(strings.TrimSpace(r.logText()[before:]), "\n")
 }
 
@@ -206,6 +207,8 @@ func TestReloadOneLine(t *testing.T) {
 	otherKeys.Keys.AccessTokenSecret = "another-0123456789"
 	broken := withBell
 	broken.Extra = "gpio:\n" // gpio twice: a configuration error
+	budget := withBell
+	budget.Extra = "budget:\n  daily: 0.5\nmetrics:\n  file: /tmp/tweetpi.prom\n"
 	noPWM := withBell
 	noPWM.Devices = strings.Replace(withBell.Devices, "GPIO18", "GPIO12", 1)
 	for _, tt := range []struct {
@@ -217,6 +220,7 @@ func TestReloadOneLine(t *testing.T) {
 		{"devices and bot", withBell, `level=INFO msg="reloaded: devices bell added; reply true -> false"`},
 		{"refused", broken, `level=ERROR msg="reload refused: the new configuration has errors; keeping the old one"`},
 		{"restart", otherKeys, `level=WARN msg="reloaded: nothing applied; not applied, they take a restart (sudo systemctl restart tweetpi): twitter.access_token_secret changed" fix="sudo systemctl restart tweetpi"`},
+		{"budget and metrics", budget, `level=WARN msg="reloaded: nothing applied; not applied, they take a restart (sudo systemctl restart tweetpi): budget.daily 0 -> 0.5, metrics.file \"\" -> /tmp/tweetpi.prom"`},
 		{"undone", noPWM, `level=ERROR msg="reloaded: nothing applied; devices fan changed (pin): not applied, the devices are as before the reload: device fan (config line `},
 		{"the running file", withBell, `level=INFO msg="reloaded: nothing changed"`},
 	} {
@@ -245,7 +249,7 @@ func TestReloadMemory(t *testing.T) {
 	r.quiet = true // a kept log would grow with the reloads
 	r.mu.Unlock()
 	for range 100 {
-		r.d.reload(r.cf, r.e)
+		r.d.reload(t.Context(), r.cf, r.e)
 	}
 	pins := r.sim.String()
 	heap0, g0 := live()
@@ -254,7 +258,7 @@ func TestReloadMemory(t *testing.T) {
 	const n = 1500
 	start := time.Now()
 	for range n {
-		r.d.reload(r.cf, r.e)
+		r.d.reload(t.Context(), r.cf, r.e)
 	}
 	took := time.Since(start)
 	runtime.ReadMemStats(&m1)
@@ -306,7 +310,7 @@ func BenchmarkReload(b *testing.B) {
 					replaceFile(b, files[i%2], r.files.Path)
 					b.StartTimer()
 				}
-				r.d.reload(r.cf, r.e)
+				r.d.reload(b.Context(), r.cf, r.e)
 			}
 		})
 	}

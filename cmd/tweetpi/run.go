@@ -45,6 +45,7 @@ func commands() []command {
 		{"auth", "[-config F] [-print]", "PIN-based OAuth: get the access token and secret for the device account", cmdAuth},
 		{"do", `[-config F] "led on"`, "run one command on the pins, no network (for wiring tests)", cmdDo},
 		{"safe", "[-config F] [-from-state]", "drive every output to its safe level and exit", cmdSafe},
+		{"status", "[-json] [-config F]", "what the running daemon is doing: delivery, polls, limits, commands, spend, devices", cmdStatus},
 		{"pins", "[-v]", "list the GPIO pins periph sees", cmdPins},
 		{"version", "", "print the version", cmdVersion},
 	}

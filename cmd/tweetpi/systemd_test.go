@@ -129,7 +129,7 @@ func TestE2EReload(t *testing.T) {
 	p.waitFresh()
 
 	before := f.Post(f.Mallory, "@mypi led on", 0)
-	p.waitLog("ignored: author not allowed", "post_id", before.ID)
+	p.waitLog("command", "post_id", before.ID, "result", "stranger")
 
 	// Allow @mallory too.
 	wider := writeDaemonConfig(t, f, daemonConfig{StateDir: files.StateDir, Allow: []string{"@alice", "@mallory"}})
@@ -138,7 +138,7 @@ func TestE2EReload(t *testing.T) {
 		t.Errorf("reload line %q", l.Msg)
 	}
 	after := f.Post(f.Mallory, "@mypi led on", 0)
-	p.waitLog("command", "post_id", after.ID, "result", "done")
+	p.waitLog("command", "post_id", after.ID, "result", "ran")
 
 	// A broken file is refused; the daemon keeps the old configuration.
 	if err := os.WriteFile(files.Path, []byte("twitter:\n  alow: [\"@bob\"]\n"), 0o600); err != nil {
@@ -152,7 +152,7 @@ func TestE2EReload(t *testing.T) {
 		t.Errorf("refusal %q does not name the bad key", err)
 	}
 	still := f.Post(f.Mallory, "@mypi led off", 0)
-	p.waitLog("command", "post_id", still.ID, "result", "done")
+	p.waitLog("command", "post_id", still.ID, "result", "ran")
 	if code, _ := p.term(); code != 0 {
 		t.Errorf("exit %d after reloads", code)
 	}

@@ -102,6 +102,10 @@ func verifyErr(err error) error {
 		return configErr(fmt.Errorf("the API refused the keys (%v): they are wrong, revoked, or the local clock is far off. To fix it, %s", ae, twitter.Fix(err)))
 	case twitter.KindForbidden:
 		return configErr(fmt.Errorf("the API does not let these keys in (%v). To fix it, %s", ae, twitter.Fix(err)))
+	case twitter.KindNoCredits:
+		return fmt.Errorf("the keys are good, but X answered 402 (%v): %s", ae, twitter.Fix(err))
+	case twitter.KindUsageCapped:
+		return fmt.Errorf("the keys are good, but X answered that the app is usage-capped (%v): %s", ae, twitter.Fix(err))
 	case twitter.KindRateLimited:
 		return fmt.Errorf("users/me is rate limited (25 a day on the Free tier); try again after %s: %w", ae.Reset.Local().Format(time.Kitchen), err)
 	}

@@ -147,3 +147,33 @@ func TestVerifyTransient(t *testing.T) {
 		t.Errorf("error %v, want a transient API error", err)
 	}
 }
+
+// TestVerifyNoCredits: verify says plainly that the credits are used up
+// (402) or the app's spending cap is reached, with the fix, and that the
+// keys themselves are good (exit 1, not 78: nothing in the config is wrong).
+func TestVerifyNoCredits(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(*twittertest.Server)
+		want []string
+	}{
+		{"402", func(s *twittertest.Server) { s.UseUpCredits(true) }, []string{"the keys are good", "402", "your X API credits are used up: top up in the developer console"}},
+		{"usage capped", func(s *twittertest.Server) { s.CapUsage(true) }, []string{"the keys are good", "usage-capped", "spending cap set in the developer console"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := twittertest.NewServer(twittertest.Options{})
+			defer srv.Close()
+			tc.set(srv)
+			path := writeAPIConfig(t, srv, "v2", srv.Credentials(), "")
+			_, _, err := runAPICmd(t, "", "verify", "-config", path)
+			if got := apiExitStatus(err); got != exitFail {
+				t.Errorf("exit status %d, want %d: %v", got, exitFail, err)
+			}
+			for _, want := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("error lacks %q: %v", want, err)
+				}
+			}
+		})
+	}
+}

@@ -77,6 +77,14 @@ type Options struct {
 	MaxSkew time.Duration
 	// MaxBackoff caps the wait after transient failures; default 5m.
 	MaxBackoff time.Duration
+
+	// Meter, when set, is the clients' twitter.Meter: the bot keeps its
+	// estimate of what X bills in the state file, shows it in Status, and
+	// with DailyBudget (USD per UTC day; 0: no cap) warns at 80 % and
+	// withholds replies and notify DMs that would go past it, until 00:00
+	// UTC. Commands still run.
+	Meter       *Meter
+	DailyBudget float64
 }
 
 // Fatal is returned by New, Start and Run for failures a restart cannot
@@ -96,7 +104,7 @@ type Bot struct {
 	st        *State // led.st: written under led.mu, read freely by the loop
 
 	sources []Source
-	reload  chan Settings
+	reload  chan reloadReq
 	pushes  chan Push
 	up      map[string]bool // inboxes a push source delivers now
 
@@ -122,6 +130,12 @@ type Bot struct {
 	// writes is led.writes as of the bot's latest look: a write since (by
 	// another user of the ledger) took unsaved and dirty along.
 	writes uint64
+
+	live      live      // what Status shows, guarded for other goroutines
+	fresh     int       // items new in the poll under way
+	capped    bool      // budget.daily is reached: replies are withheld
+	heartbeat time.Time // when the last heartbeat was logged
+	spendSave time.Time // when a change of the estimate alone was last written
 }
 
 // The defaults of Options and Settings.
@@ -164,7 +178,7 @@ func New(opt Options) (*Bot, error) {
 		opt:    opt,
 		log:    opt.Logger,
 		led:    opt.Ledger,
-		reload: make(chan Settings, 1),
+		reload: make(chan reloadReq, 1),
 		pushes: make(chan Push, 16),
 		up:     map[string]bool{},
 		pace:   map[string]*pacer{},
@@ -178,6 +192,12 @@ func New(opt Options) (*Bot, error) {
 	}
 	b.st = b.led.st
 	b.writes = b.led.writes.Load()
+	if opt.Meter != nil {
+		b.led.mu.Lock()
+		opt.Meter.restore(b.st.Spend)
+		b.led.meter = opt.Meter
+		b.led.mu.Unlock()
+	}
 	for _, in := range opt.Listen {
 		s := b.newSource(in)
 		if s == nil {
@@ -257,6 +277,9 @@ func (b *Bot) Start(ctx context.Context, keyID string) error {
 		}
 		b.log.Info("account", "account_id", b.account.ID, "username", b.account.Username)
 	}
+	b.live.mu.Lock()
+	b.live.account = b.account.Username
+	b.live.mu.Unlock()
 	return b.setAllow(ctx, b.opt.Allow)
 }
 
@@ -353,7 +376,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		// Replies queued since the last write would be lost with the
 		// process: keep them for the next start.
 		b.catchUp()
-		if b.unsaved > 0 || b.dirty {
+		if b.unsaved > 0 || b.dirty || (b.opt.Meter != nil && b.opt.Meter.unsaved()) {
 			if err := b.save(); err != nil {
 				b.log.Error("save state at stop", "err", err)
 			}
@@ -363,6 +386,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	for _, s := range b.sources {
 		b.pacer(s.Inbox()).next = time.Now()
 	}
+	b.setDelivery(DeliveryPoll)
+	b.heartbeat = time.Now()
+	b.checkBudget()
 	const tick = 10 * time.Second // wake at least this often, for the watchdog
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -386,8 +412,8 @@ func (b *Bot) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case s := <-b.reload:
-			b.applySettings(ctx, s)
+		case r := <-b.reload:
+			b.applySettings(ctx, r)
 			continue
 		case text, ok := <-b.opt.Notify:
 			if !ok {
@@ -412,6 +438,7 @@ func (b *Bot) Run(ctx context.Context) error {
 			if time.Now().Before(p.next) {
 				continue
 			}
+			b.fresh = 0
 			err := b.poll(ctx, s)
 			if ctx.Err() != nil {
 				return nil
@@ -421,6 +448,7 @@ func (b *Bot) Run(ctx context.Context) error {
 				return err
 			}
 			b.schedule(s, p, err)
+			b.logPoll(s, p, err)
 		}
 		if len(b.st.Outbox) > 0 && !time.Now().Before(b.outboxNext()) {
 			if err := b.flush(ctx); err != nil {
@@ -433,6 +461,7 @@ func (b *Bot) Run(ctx context.Context) error {
 				}
 			}
 		}
+		b.afterRound()
 	}
 }
 

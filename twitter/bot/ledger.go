@@ -25,6 +25,10 @@ type Ledger struct {
 	// writes counts the writes of the file: the bot learns from it that
 	// another's write took its unsaved changes along.
 	writes atomic.Uint64
+	// failed counts the writes that failed (a full or read-only card).
+	failed atomic.Uint64
+	// meter, when set, is the bot's spend estimate: every write keeps it.
+	meter *Meter
 }
 
 // OpenLedger checks the state directory (creating it, mode 0700, when it
@@ -95,9 +99,20 @@ func (l *Ledger) Take(ns, id string) (fresh bool, err error) {
 	return true, nil
 }
 
+// WriteErrors is how many writes of the state file failed since it was
+// opened.
+func (l *Ledger) WriteErrors() uint64 { return l.failed.Load() }
+
 // save writes the state file. l.mu is held.
 func (l *Ledger) save() error {
+	if l.meter != nil {
+		l.st.Spend = l.meter.persist()
+	}
 	if err := l.st.Save(l.dir, time.Now()); err != nil {
+		l.failed.Add(1)
+		if l.meter != nil {
+			l.meter.touch() // not kept after all: the next write keeps it
+		}
 		return err // it names the file
 	}
 	l.writes.Add(1)

@@ -27,6 +27,10 @@ func (b *Bot) notify(text string) {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	if len(ids) > 0 && b.overBudget(twitter.ChargeDMSend) {
+		b.log.Info("notify", "text", text, "to", len(ids), "result", ResultWithheld, "why", "budget.daily reached: no notify DMs until 00:00 UTC")
+		return
+	}
 	for _, id := range ids {
 		b.enqueue(Outgoing{Inbox: InboxDMs, To: id, Text: b.replyText(text), Queued: time.Now(), base: text})
 	}
@@ -116,6 +120,13 @@ func (b *Bot) flush(ctx context.Context) error {
 			return nil
 		}
 		o := b.st.Outbox[0]
+		if b.overBudget(replyCharge(o.Inbox)) {
+			// Queued before the day's budget ran out: withheld too.
+			b.log.Info("reply withheld", "inbox", o.Inbox, "in_reply_to", o.InReplyTo, "to", o.To, "text", o.Text,
+				"result", ResultWithheld, "why", "budget.daily reached: no replies until 00:00 UTC")
+			b.dropFirst(&changed)
+			continue
+		}
 		if time.Now().Before(b.outboxNext()) {
 			return nil
 		}
@@ -162,7 +173,8 @@ func (b *Bot) flush(ctx context.Context) error {
 			p.failures = 0
 			b.everOK = true
 			b.log.Info("sent", "inbox", o.Inbox, "in_reply_to", o.InReplyTo, "to", o.To, "text", o.Text, "duplicate", k == twitter.KindDuplicate && err != nil)
-		case k == twitter.KindRateLimited || k == twitter.KindTransient || k == twitter.KindUnauthorized:
+		case k == twitter.KindRateLimited || k == twitter.KindTransient || k == twitter.KindUnauthorized ||
+			k == twitter.KindNoCredits || k == twitter.KindUsageCapped:
 			p.next = time.Now().Add(b.backoff(p, err))
 			b.log.Warn("reply waits", "inbox", o.Inbox, o.target(), "err", err, "queued", len(b.st.Outbox), "retry_at", p.next.UTC().Format(time.RFC3339))
 			return err
@@ -171,15 +183,21 @@ func (b *Bot) flush(ctx context.Context) error {
 			// deleted post): waiting will not help; drop it.
 			b.log.Error("reply dropped", "inbox", o.Inbox, o.target(), "err", err, "text", o.Text, "fix", twitter.Fix(err))
 		}
-		b.led.mu.Lock()
-		b.catchUp()
-		if len(b.st.Outbox) > b.unsaved {
-			changed = true // it was in the file
-		} else {
-			b.unsaved--
-		}
-		b.st.Outbox = b.st.Outbox[1:]
-		b.led.mu.Unlock()
+		b.dropFirst(&changed)
 	}
 	return nil
+}
+
+// dropFirst takes the first reply off the outbox; *changed is set when it
+// was in the file, which must then be written.
+func (b *Bot) dropFirst(changed *bool) {
+	b.led.mu.Lock()
+	defer b.led.mu.Unlock()
+	b.catchUp()
+	if len(b.st.Outbox) > b.unsaved {
+		*changed = true // it was in the file
+	} else {
+		b.unsaved--
+	}
+	b.st.Outbox = b.st.Outbox[1:]
 }

@@ -103,12 +103,21 @@ func (b *Bot) backoff(p *pacer, err error) time.Duration {
 		return 15 * time.Minute
 	case twitter.KindUnauthorized, twitter.KindForbidden:
 		return max(5*time.Minute, b.opt.PollInterval)
+	case twitter.KindNoCredits, twitter.KindUsageCapped:
+		// Only a person ends it (a top-up, a higher cap): ask again
+		// seldom, a little spread out, never in a loop.
+		d := max(creditRetry, b.opt.PollInterval)
+		return d + rand.N(d/10+1)
 	}
 	d := time.Second << min(p.failures, 16)
 	d = min(d, b.opt.MaxBackoff)
 	// Full jitter in [d/2, d): many Pis restarting together spread out.
 	return d/2 + rand.N(d/2+1)
 }
+
+// creditRetry is how long the bot waits after a 402 (credits used up) or a
+// usage-capped 429 before it asks again.
+const creditRetry = 15 * time.Minute
 
 func later(a, b time.Time) time.Time {
 	if a.After(b) {

@@ -26,19 +26,38 @@ type Settings struct {
 	Reply        bool
 }
 
+// reloadReq is a Reload on its way to the loop: done closes once the loop
+// applied it (or a later Reload that replaced it).
+type reloadReq struct {
+	s    Settings
+	done []chan struct{}
+}
+
 // Reload hands the loop new settings; it applies them at once, between
-// polls (a later Reload before that replaces an earlier one). It is safe
-// to call from another goroutine, and never waits for the loop.
-func (b *Bot) Reload(s Settings) {
+// polls (a later Reload before that replaces an earlier one). It never
+// waits for the loop: the channel it returns closes once the loop applied
+// them, and never when Run does not run. Call it from one goroutine at a
+// time.
+func (b *Bot) Reload(s Settings) <-chan struct{} {
+	done := make(chan struct{})
+	r := reloadReq{s: s, done: []chan struct{}{done}}
 	select {
-	case <-b.reload:
+	case old := <-b.reload:
+		r.done = append(old.done, done)
 	default:
 	}
-	b.reload <- s
+	b.reload <- r
+	return done
 }
 
 // applySettings is a Reload in the loop.
-func (b *Bot) applySettings(ctx context.Context, s Settings) {
+func (b *Bot) applySettings(ctx context.Context, r reloadReq) {
+	defer func() {
+		for _, c := range r.done {
+			close(c)
+		}
+	}()
+	s := r.s
 	if s.Handler != nil {
 		b.opt.Handler = s.Handler
 	}

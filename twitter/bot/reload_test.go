@@ -216,3 +216,40 @@ func (f logFunc) Enabled(context.Context, slog.Level) bool      { return true }
 func (f logFunc) Handle(_ context.Context, r slog.Record) error { f(r.Message); return nil }
 func (f logFunc) WithAttrs([]slog.Attr) slog.Handler            { return f }
 func (f logFunc) WithGroup(string) slog.Handler                 { return f }
+
+// Reload's channel closes once the loop took the settings, that of a
+// Reload a later one replaced too; it stays open while Run does not run.
+func TestReloadDone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newWindowClient()
+		opt := Options{PollInterval: time.Second, Allow: []string{"100"}, Reply: true}
+		opt.Client, opt.Handler, opt.StateDir = c, &recorder{}, t.TempDir()
+		opt.ClockFloor = time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC)
+		b, err := New(opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		if err := b.Start(ctx, "1"); err != nil {
+			t.Fatal(err)
+		}
+		first := b.Reload(settings(opt, func(s *Settings) { s.MaxAge = time.Hour }))
+		second := b.Reload(settings(opt, func(s *Settings) { s.MaxAge = 2 * time.Hour }))
+		time.Sleep(time.Minute)
+		select {
+		case <-first:
+			t.Fatal("applied before Run")
+		default:
+		}
+		done := make(chan error, 1)
+		go func() { done <- b.Run(ctx) }()
+		<-first
+		<-second
+		if b.opt.MaxAge != 2*time.Hour {
+			t.Errorf("max_age %s, want the later reload's", b.opt.MaxAge)
+		}
+		cancel()
+		<-done
+	})
+}

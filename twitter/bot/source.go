@@ -76,6 +76,7 @@ func (b *Bot) pushed(ctx context.Context, p Push) error {
 		return err
 	}
 	now := time.Now()
+	defer b.setDelivery(b.deliveryMode())
 	for _, in := range p.Inboxes {
 		if b.up[in] == p.Up {
 			continue
@@ -127,21 +128,10 @@ func (b *Bot) poll(ctx context.Context, s Source) error {
 	if errors.As(err, &f) || ctx.Err() != nil {
 		return err
 	}
-	inbox := s.Inbox()
-	switch twitter.KindOf(err) {
-	case twitter.KindUnauthorized:
-		if !b.everOK && !b.clockBad {
-			return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
-		}
-		b.log.Error("the API refused the keys; outputs stay as they are, retrying slowly", "inbox", inbox, "err", err, "fix", twitter.Fix(err))
-	case twitter.KindForbidden:
-		b.log.Error("the API refused the request", "inbox", inbox, "err", err, "fix", twitter.Fix(err))
-	case twitter.KindRateLimited:
-		b.log.Warn("rate limited; waiting for the reset", "inbox", inbox, "err", err)
-	default:
-		b.log.Warn("poll failed; backing off", "inbox", inbox, "err", err)
+	if twitter.KindOf(err) == twitter.KindUnauthorized && !b.everOK && !b.clockBad {
+		return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
 	}
-	return err
+	return err // logged by logPoll, with when the next try is
 }
 
 // mentionPoll is the mentions inbox, polled with a since_id cursor.
@@ -193,10 +183,12 @@ func (s *mentionPoll) Poll(ctx context.Context) error {
 	return nil
 }
 
-// dmPage is the page size of a DM read after a probe found something new:
-// pages end at the first event seen before, so a few new messages cost a
-// page of this many reads, not of a hundred.
-const dmPage = 20
+// dmPages are the page sizes of a DM read after a probe found something
+// new: reading ends at the first page that holds an event seen before, and
+// X bills every event a page returns, so the first page is small (the new
+// message and the seen one before it, most often the bot's own last
+// reply), and a burst takes a few more requests, not a hundred reads.
+var dmPages = []int{2, 8, 32}
 
 // dmPoll is the DM inbox: dm_events has no since_id, so it reads the
 // newest events and the ledger tells which are new.
@@ -264,7 +256,7 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 			b.log.Debug("dms: new messages wait for the rate-limit reset")
 			return nil
 		}
-		p.MaxResults = dmPage
+		p.Sizes = dmPages
 	}
 	dms, err := b.opt.Client.DirectMessages(ctx, p)
 	if err != nil {

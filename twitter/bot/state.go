@@ -80,6 +80,9 @@ type State struct {
 	// Outbox holds replies not yet sent, oldest first.
 	Outbox []Outgoing `json:"outbox,omitempty"`
 
+	// Spend is the estimate of what X bills (Meter), kept across restarts.
+	Spend *Spend `json:"spend,omitempty"`
+
 	// Saved is when the file was written.
 	Saved time.Time `json:"saved"`
 }
@@ -177,6 +180,11 @@ func decodeState(data []byte) (*State, error) {
 	for _, o := range s.Outbox {
 		if o.Inbox != InboxMentions && o.Inbox != InboxDMs {
 			return nil, fmt.Errorf("outbox entry for unknown inbox %q", o.Inbox)
+		}
+	}
+	if s.Spend != nil {
+		if err := s.Spend.check(); err != nil {
+			return nil, err
 		}
 	}
 	for ns := range s.Taken {

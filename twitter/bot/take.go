@@ -18,6 +18,7 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 	if b.st.seen(c.Inbox, c.ID) {
 		return nil // taken before (a restart, another source, a replay)
 	}
+	b.fresh++
 	if c.AuthorID == b.account.ID {
 		b.mark(c)
 		return nil // our own post or sent DM: never acts
@@ -25,7 +26,8 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 	log := b.log.With("inbox", c.Inbox, "post_id", c.ID, "author_id", c.AuthorID, "author", c.AuthorUsername)
 	if !b.allowed(c.AuthorID, c.AuthorUsername) {
 		b.mark(c)
-		log.Info("ignored: author not allowed", "text", config.Truncate(c.Text, 80))
+		log.Info("command", "text", config.Truncate(c.Text, 80), "result", ResultStranger, "reply", "")
+		b.counted(c.Inbox, ResultStranger)
 		return nil
 	}
 	if b.clockBad {
@@ -38,10 +40,7 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 		// each.
 		b.mark(c)
 		reply := fmt.Sprintf("Too old, not run: sent %s ago, the limit is %s.", age.Round(time.Second), b.opt.MaxAge)
-		log.Info("command", "text", config.Truncate(c.Text, 200), "result", "too_old", "reply", reply)
-		if b.opt.Reply {
-			b.enqueue(b.outgoing(c, reply))
-		}
+		b.answer(log, c, ResultTooOld, reply)
 		return nil
 	}
 	b.led.mu.Lock()
@@ -53,12 +52,10 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 	}
 	b.led.mu.Unlock()
 	log.Info("run", "text", config.Truncate(c.Text, 200))
-	reply := b.opt.Handler.Handle(ctx, c)
-	log.Info("command", "text", config.Truncate(c.Text, 200), "result", "done", "reply", reply)
-	if !b.opt.Reply || reply == "" {
+	out := b.handle(ctx, c)
+	if !b.answer(log, c, out.Result, out.Reply) {
 		return nil
 	}
-	b.enqueue(b.outgoing(c, reply))
 	// A reply that must wait stays queued; the poll itself went fine.
 	_ = b.flush(ctx)
 	return nil

@@ -461,8 +461,9 @@ func (s *Server) deliver(eventType string, payload, includes map[string]any) {
 		if sub.eventType != eventType || sub.userID != s.account.ID {
 			continue
 		}
+		uuid := strconv.FormatInt(randomInt(1<<62)+1, 10)
 		data := map[string]any{
-			"event_uuid": strconv.FormatInt(randomInt(1<<62)+1, 10),
+			"event_uuid": uuid,
 			"filter":     map[string]any{"user_id": sub.userID},
 			"event_type": eventType,
 			"payload":    payload,
@@ -485,6 +486,11 @@ func (s *Server) deliver(eventType string, payload, includes map[string]any) {
 			select {
 			case c.lines <- b:
 				s.reads[twitter.EndpointStream]++
+				charge := twitter.ChargePostRead
+				if eventType == twitter.EventDM {
+					charge = twitter.ChargeDMRead
+				}
+				s.bill(s.clock(), twitter.Item{Charge: charge, ID: uuid})
 			default: // X drops a client that does not keep up
 				select {
 				case c.end <- endDrop:

@@ -27,8 +27,9 @@ type answer struct {
 	body   any    // encoded as JSON unless raw is set
 	raw    string // a body as is (form or HTML)
 	ctype  string
-	event  *Event // sent to watchers after the answer
-	reads  int    // posts or DM events returned: what X bills a read by
+	event  *Event         // sent to watchers after the answer
+	reads  int            // posts or DM events returned: what X bills a read by
+	billed []twitter.Item // what X bills for the answer, before its daily deduplication
 	// serve, when set, writes the answer itself, after the lock is let go
 	// (the Activity stream).
 	serve func(w http.ResponseWriter, r *http.Request)
@@ -119,6 +120,8 @@ func (s *Server) api(ep string, ver version, h handler) http.HandlerFunc {
 		default:
 			if refused, ok := s.check(r, ep, ver, body, now); !ok {
 				a = refused
+			} else if out, ok := s.outOfCredit(ep, ver); ok {
+				a = out
 			} else if !s.spend(ep, now) {
 				a = tooMany(ver)
 			} else {
@@ -127,6 +130,7 @@ func (s *Server) api(ep string, ver version, h handler) http.HandlerFunc {
 		}
 		s.limitHeaders(w.Header(), ep, now)
 		s.reads[ep] += a.reads
+		s.bill(now, a.billed...)
 		s.mu.Unlock()
 
 		if a.serve != nil {
@@ -229,6 +233,27 @@ func tooMany(ver version) answer {
 		return answer{status: http.StatusTooManyRequests, body: problem(http.StatusTooManyRequests, "Too Many Requests", "Too Many Requests")}
 	}
 	return answer{status: http.StatusTooManyRequests, body: v1Errors(88, "Rate limit exceeded")}
+}
+
+// Problem types X answers when an app may spend no more.
+const (
+	ProblemUsageCapped = "https://api.twitter.com/2/problems/usage-capped"
+)
+
+// outOfCredit is the answer while the app's credits are used up (402) or
+// its spending cap is reached (429 usage-capped), for every API request
+// (not the PIN flow's). Call with s.mu held.
+func (s *Server) outOfCredit(ep string, ver version) (answer, bool) {
+	if !s.noCredits && !s.capped || ep == EndpointRequestToken || ep == EndpointAccessToken {
+		return answer{}, false
+	}
+	if s.noCredits {
+		return answer{status: http.StatusPaymentRequired, body: errorShape(ver, http.StatusPaymentRequired, "Payment Required",
+			"Your enrolled account does not have any credits to fulfill this request.", 0)}, true
+	}
+	b := problem(http.StatusTooManyRequests, "Usage Capped", "Your app has reached its usage cap for this billing cycle.")
+	b["type"] = ProblemUsageCapped
+	return answer{status: http.StatusTooManyRequests, body: b}, true
 }
 
 const (

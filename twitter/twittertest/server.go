@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -175,8 +176,13 @@ type Server struct {
 	faults    map[string][]*Fault
 	log       map[string][]time.Time
 	reads     map[string]int
+	billed    map[string]int  // by charge, this UTC day's reads deduplicated (Billed)
+	billDay   string          // the UTC day of billSeen
+	billSeen  map[string]bool // charge and id of what was billed on billDay
 	watchers  []func(Event)
-	mentionsN int // the v2 cap on reachable mentions
+	mentionsN int  // the v2 cap on reachable mentions
+	noCredits bool // every API request answers 402 (UseUpCredits)
+	capped    bool // every API request answers 429 usage-capped (CapUsage)
 
 	activity // the Activity API: the app token, subscriptions, streams
 }
@@ -235,6 +241,8 @@ func NewServer(opt Options) *Server {
 		faults:    map[string][]*Fault{},
 		log:       map[string][]time.Time{},
 		reads:     map[string]int{},
+		billed:    map[string]int{},
+		billSeen:  map[string]bool{},
 		mentionsN: 800,
 	}
 	s.activity = newActivity(opt)
@@ -501,6 +509,24 @@ func (s *Server) Fail(endpoint string, f Fault) {
 	s.faults[endpoint] = append(s.faults[endpoint], &f)
 }
 
+// UseUpCredits makes every API request answer 402 Payment Required, as X
+// does once a pay-per-use app's credits are used up, until it is called
+// with false (a top-up).
+func (s *Server) UseUpCredits(used bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noCredits = used
+}
+
+// CapUsage makes every API request answer 429 with the problem type
+// usage-capped (ProblemUsageCapped), as X does once the app reaches the
+// spending cap set in the developer console, until called with false.
+func (s *Server) CapUsage(capped bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.capped = capped
+}
+
 // ClearFaults drops every fault not yet used.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
@@ -521,6 +547,50 @@ func (s *Server) Reads(endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.reads[endpoint]
+}
+
+// Billed is what X would bill the app for, by charge (twitter.Charge*
+// names), since the server started: each post, user and DM event an answer
+// returned, once per UTC day by the server's clock (X deduplicates a
+// resource read again within the day), each event the Activity stream
+// delivered, and each write the account made.
+func (s *Server) Billed() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.billed)
+}
+
+// bill counts what an answer returned; call with s.mu held.
+func (s *Server) bill(now time.Time, items ...twitter.Item) {
+	if day := now.UTC().Format(time.DateOnly); day != s.billDay {
+		s.billDay, s.billSeen = day, map[string]bool{}
+	}
+	for _, it := range items {
+		key := it.Charge + " " + it.ID
+		if s.billSeen[key] {
+			continue
+		}
+		s.billSeen[key] = true
+		s.billed[it.Charge]++
+	}
+}
+
+// charge is the items of one charge for ids.
+func charge(c string, ids ...string) []twitter.Item {
+	out := make([]twitter.Item, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, twitter.Item{Charge: c, ID: id})
+	}
+	return out
+}
+
+// postCharge is what a post of the account bills: a reply, or a post
+// that answers nothing.
+func postCharge(inReplyTo, id string) []twitter.Item {
+	if inReplyTo != "" {
+		return charge(twitter.ChargeReply, id)
+	}
+	return charge(twitter.ChargePost, id)
 }
 
 // RequestTimes are the times (by the server's clock) of the requests to

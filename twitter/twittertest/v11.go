@@ -45,7 +45,7 @@ func (s *Server) v11TweetJSON(p *post, extended bool) map[string]any {
 }
 
 func (s *Server) v11VerifyCredentials(r *http.Request, _ []byte, _ time.Time) answer {
-	return answer{status: http.StatusOK, body: v11UserJSON(s.account)}
+	return answer{status: http.StatusOK, body: v11UserJSON(s.account), billed: charge(twitter.ChargeUserRead, s.account.ID)}
 }
 
 func userNotFound() answer {
@@ -56,12 +56,12 @@ func (s *Server) v11UsersShow(r *http.Request, _ []byte, _ time.Time) answer {
 	q := r.URL.Query()
 	if id := q.Get("user_id"); id != "" {
 		if u, ok := s.users[id]; ok {
-			return answer{status: http.StatusOK, body: v11UserJSON(u)}
+			return answer{status: http.StatusOK, body: v11UserJSON(u), billed: charge(twitter.ChargeUserRead, u.ID)}
 		}
 		return userNotFound()
 	}
 	if id, ok := s.byName[strings.ToLower(q.Get("screen_name"))]; ok {
-		return answer{status: http.StatusOK, body: v11UserJSON(s.users[id])}
+		return answer{status: http.StatusOK, body: v11UserJSON(s.users[id]), billed: charge(twitter.ChargeUserRead, id)}
 	}
 	return userNotFound()
 }
@@ -81,15 +81,19 @@ func (s *Server) v11Mentions(r *http.Request, _ []byte, _ time.Time) answer {
 	since, _ := strconv.ParseInt(q.Get("since_id"), 10, 64)
 	maxID, _ := strconv.ParseInt(q.Get("max_id"), 10, 64)
 	out := []any{}
+	var billed []twitter.Item
 	for _, p := range s.mentionsOf(s.account) {
 		if len(out) == n {
 			break
 		}
 		if p.id > since && (maxID == 0 || p.id <= maxID) {
 			out = append(out, s.v11TweetJSON(p, q.Get("tweet_mode") == "extended"))
+			// v1.1 embeds the author's user object in each post.
+			billed = append(billed, charge(twitter.ChargeOwnedRead, strconv.FormatInt(p.id, 10))...)
+			billed = append(billed, charge(twitter.ChargeUserRead, p.author)...)
 		}
 	}
-	return answer{status: http.StatusOK, body: out, reads: len(out)}
+	return answer{status: http.StatusOK, body: out, reads: len(out), billed: billed}
 }
 
 func (s *Server) v11Update(r *http.Request, body []byte, now time.Time) answer {
@@ -112,7 +116,7 @@ func (s *Server) v11Update(r *http.Request, body []byte, now time.Time) answer {
 		inReplyTo = "" // v1.1 ignores a reply to a post it cannot see
 	}
 	p, ev := s.accountPost(text, inReplyTo, now)
-	return answer{status: http.StatusOK, event: ev, body: s.v11TweetJSON(p, false)}
+	return answer{status: http.StatusOK, event: ev, body: s.v11TweetJSON(p, false), billed: postCharge(inReplyTo, strconv.FormatInt(p.id, 10))}
 }
 
 func (s *Server) v11EventJSON(e *dmEvent) map[string]any {
@@ -139,6 +143,7 @@ func (s *Server) v11DMList(r *http.Request, _ []byte, _ time.Time) answer {
 	}
 	evs := []any{}
 	out := map[string]any{}
+	var billed []twitter.Item
 	for _, e := range s.dmsOfAccount() {
 		if from != 0 && e.id > from {
 			continue
@@ -148,9 +153,10 @@ func (s *Server) v11DMList(r *http.Request, _ []byte, _ time.Time) answer {
 			break
 		}
 		evs = append(evs, s.v11EventJSON(e))
+		billed = append(billed, charge(twitter.ChargeDMRead, strconv.FormatInt(e.id, 10))...)
 	}
 	out["events"] = evs
-	return answer{status: http.StatusOK, body: out, reads: len(evs)}
+	return answer{status: http.StatusOK, body: out, reads: len(evs), billed: billed}
 }
 
 func (s *Server) v11DMNew(r *http.Request, body []byte, now time.Time) answer {
@@ -175,5 +181,5 @@ func (s *Server) v11DMNew(r *http.Request, body []byte, now time.Time) answer {
 		return answer{status: http.StatusForbidden, body: v1Errors(349, "You cannot send messages to this user.")}
 	}
 	e, ev := s.accountDM(to, in.Event.MessageCreate.MessageData.Text, now)
-	return answer{status: http.StatusOK, event: ev, body: map[string]any{"event": s.v11EventJSON(e)}}
+	return answer{status: http.StatusOK, event: ev, billed: charge(twitter.ChargeDMSend, strconv.FormatInt(e.id, 10)), body: map[string]any{"event": s.v11EventJSON(e)}}
 }

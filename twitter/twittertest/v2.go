@@ -36,7 +36,7 @@ func v2UserJSON(u twitter.User) map[string]any {
 }
 
 func (s *Server) v2Me(r *http.Request, _ []byte, _ time.Time) answer {
-	return answer{status: http.StatusOK, body: map[string]any{"data": v2UserJSON(s.account)}}
+	return answer{status: http.StatusOK, body: map[string]any{"data": v2UserJSON(s.account)}, billed: charge(twitter.ChargeUserRead, s.account.ID)}
 }
 
 func (s *Server) v2UserByName(r *http.Request, _ []byte, _ time.Time) answer {
@@ -45,7 +45,7 @@ func (s *Server) v2UserByName(r *http.Request, _ []byte, _ time.Time) answer {
 	if !ok {
 		return notFoundPartial("user", "username", name)
 	}
-	return answer{status: http.StatusOK, body: map[string]any{"data": v2UserJSON(s.users[id])}}
+	return answer{status: http.StatusOK, body: map[string]any{"data": v2UserJSON(s.users[id])}, billed: charge(twitter.ChargeUserRead, id)}
 }
 
 // fields is a comma-separated query parameter as a set.
@@ -146,7 +146,9 @@ func (s *Server) v2Mentions(r *http.Request, _ []byte, _ time.Time) answer {
 	tf, ex := fields(q, "tweet.fields"), fields(q, "expansions")
 	var data []any
 	var authors []string
+	var billed []twitter.Item
 	for _, p := range sel {
+		billed = append(billed, charge(twitter.ChargeOwnedRead, strconv.FormatInt(p.id, 10))...)
 		t := map[string]any{"id": strconv.FormatInt(p.id, 10), "text": p.text, "edit_history_tweet_ids": []string{strconv.FormatInt(p.id, 10)}}
 		if tf["author_id"] {
 			t["author_id"] = p.author
@@ -169,10 +171,11 @@ func (s *Server) v2Mentions(r *http.Request, _ []byte, _ time.Time) answer {
 		var us []any
 		for _, a := range authors {
 			us = append(us, v2UserJSON(s.users[a]))
+			billed = append(billed, charge(twitter.ChargeUserRead, a)...)
 		}
 		out["includes"] = map[string]any{"users": us}
 	}
-	return answer{status: http.StatusOK, body: out, reads: len(data)}
+	return answer{status: http.StatusOK, body: out, reads: len(data), billed: billed}
 }
 
 // pageOf cuts one page of at most n from sel (newest first) and starts its
@@ -219,7 +222,9 @@ func (s *Server) v2DMEvents(r *http.Request, _ []byte, _ time.Time) answer {
 	}
 	f := fields(q, "dm_event.fields")
 	var data []any
+	var billed []twitter.Item
 	for _, e := range sel {
+		billed = append(billed, charge(twitter.ChargeDMRead, strconv.FormatInt(e.id, 10))...)
 		d := map[string]any{"id": strconv.FormatInt(e.id, 10), "event_type": "MessageCreate", "text": e.text}
 		if f["sender_id"] {
 			d["sender_id"] = e.sender
@@ -232,7 +237,7 @@ func (s *Server) v2DMEvents(r *http.Request, _ []byte, _ time.Time) answer {
 		}
 		data = append(data, d)
 	}
-	return answer{status: http.StatusOK, body: map[string]any{"data": data, "meta": meta}, reads: len(data)}
+	return answer{status: http.StatusOK, body: map[string]any{"data": data, "meta": meta}, reads: len(data), billed: billed}
 }
 
 // duplicate is whether the account posted text before. Call with s.mu held.
@@ -280,7 +285,7 @@ func (s *Server) v2Tweet(r *http.Request, body []byte, now time.Time) answer {
 	}
 	p, ev := s.accountPost(*in.Text, inReplyTo, now)
 	id := strconv.FormatInt(p.id, 10)
-	return answer{status: http.StatusCreated, event: ev,
+	return answer{status: http.StatusCreated, event: ev, billed: postCharge(inReplyTo, id),
 		body: map[string]any{"data": map[string]any{"id": id, "text": p.text, "edit_history_tweet_ids": []string{id}}}}
 }
 
@@ -305,7 +310,7 @@ func (s *Server) v2SendDM(r *http.Request, body []byte, now time.Time) answer {
 			"You cannot send messages to this user.")}
 	}
 	e, ev := s.accountDM(to, in.Text, now)
-	return answer{status: http.StatusCreated, event: ev, body: map[string]any{"data": map[string]any{
+	return answer{status: http.StatusCreated, event: ev, billed: charge(twitter.ChargeDMSend, strconv.FormatInt(e.id, 10)), body: map[string]any{"data": map[string]any{
 		"dm_conversation_id": convoID(s.account.ID, to), "dm_event_id": strconv.FormatInt(e.id, 10),
 	}}}
 }
