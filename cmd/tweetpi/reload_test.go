@@ -279,10 +279,12 @@ func procStatus(t *testing.T, pid int, key string) int {
 
 // TestE2EReloadStorm: 1,500 SIGHUPs in 30 s, as systemctl reload in a
 // loop would send them, are one reload a second (reloadGap), the last of
-// which reads the file as the storm left it; the daemon's memory does not
-// follow the signals. The figures are logged (go test -v): RSS is the
-// kernel's, of the real binary. The bound is checked without the race
-// detector only, whose shadow memory grows with every allocation.
+// which reads the file as the storm left it: the work, and the garbage,
+// do not follow the signals. The RSS figures are logged (go test -v), not
+// checked: the kernel's RSS of a Go process grows to the runtime's steady
+// state (the heap goal, the collector's own memory) with any work, a few
+// minutes of polls too, and how soon depends on the machine's load.
+// TestReloadMemory bounds what a reload leaves behind.
 func TestE2EReloadStorm(t *testing.T) {
 	slowE2E(t)
 	t.Parallel()
@@ -317,9 +319,6 @@ func TestE2EReloadStorm(t *testing.T) {
 	}
 	if limit := int(time.Since(p.start)/reloadGap) + 2; reloads > limit {
 		t.Errorf("%d reloads in %s; want at most one per %s (%d)", reloads, time.Since(p.start).Round(time.Second), reloadGap, limit)
-	}
-	if !raceEnabled() && anon1-anon0 > 3<<10 {
-		t.Errorf("RssAnon grew by %d kB over the storm; want at most 3 MiB", anon1-anon0)
 	}
 	if code, _ := p.term(); code != 0 {
 		t.Errorf("exit %d", code)
