@@ -246,7 +246,6 @@ func (d *daemon) watch(b *device.Board) {
 
 // run starts the bot and polls until ctx is cancelled.
 func (d *daemon) run(ctx context.Context) error {
-	defer d.runMQTT(ctx)()
 	d.mu.Lock() // a reload may change d.cfg
 	d.startLine(d.runDir)
 	d.mu.Unlock()
@@ -255,8 +254,11 @@ func (d *daemon) run(ctx context.Context) error {
 		return err
 	}
 	defer stop()
-	// Outputs are at their initial levels and the state is loaded.
+	// Outputs are at their initial levels and the state is loaded. MQTT
+	// starts after READY: its loop feeds the watchdog, and systemd wants
+	// no WATCHDOG=1 before READY=1.
 	sdNotify(d.log, sd.SdNotifyReady)
+	defer d.runMQTT(ctx)()
 	if d.bot == nil {
 		return d.runAgent(ctx)
 	}
