@@ -147,10 +147,11 @@ type Bot struct {
 	spendSave time.Time // when a change of the estimate alone was last written
 }
 
-type reloadReq struct {
-	allow, handles []string
-	handler        Handler
-}
+// The defaults of Options and Settings.
+const (
+	defaultPollInterval = 60 * time.Second
+	defaultMaxAge       = 10 * time.Minute
+)
 
 // New checks the options and the state directory (or takes opt.Ledger)
 // and loads the state.
@@ -162,13 +163,13 @@ func New(opt Options) (*Bot, error) {
 		opt.Listen = []string{InboxMentions}
 	}
 	if opt.PollInterval <= 0 {
-		opt.PollInterval = 60 * time.Second
+		opt.PollInterval = defaultPollInterval
 	}
 	if opt.ReconcileInterval <= 0 {
 		opt.ReconcileInterval = 5 * time.Minute
 	}
 	if opt.MaxAge <= 0 {
-		opt.MaxAge = 10 * time.Minute
+		opt.MaxAge = defaultMaxAge
 	}
 	if opt.ClockFloor.IsZero() {
 		opt.ClockFloor = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -210,15 +211,12 @@ func New(opt Options) (*Bot, error) {
 		b.led.mu.Unlock()
 	}
 	for _, in := range opt.Listen {
-		switch in {
-		case InboxMentions:
-			b.sources = append(b.sources, &mentionPoll{b})
-		case InboxDMs:
-			b.sources = append(b.sources, &dmPoll{b})
-		default:
+		s := b.newSource(in)
+		if s == nil {
 			b.Close()
 			return nil, fmt.Errorf("bot: no inbox %q; listen to %s or %s", in, InboxMentions, InboxDMs)
 		}
+		b.sources = append(b.sources, s)
 	}
 	return b, nil
 }
@@ -240,17 +238,6 @@ func (b *Bot) Ledger() *Ledger { return b.led }
 
 // Account is the account the keys belong to, known after Start.
 func (b *Bot) Account() twitter.User { return b.account }
-
-// Reload swaps the allow list, the other handles to resolve (as
-// Options.Handles) and the handler; the loop applies it between polls. It
-// is safe to call from another goroutine.
-func (b *Bot) Reload(allow, handles []string, h Handler) {
-	select {
-	case <-b.reload:
-	default:
-	}
-	b.reload <- reloadReq{allow, handles, h}
-}
 
 // Start waits for a sane clock, learns the account (from the state when the
 // keys are the same: twitter.KeyID of the access token) and resolves the
@@ -409,11 +396,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case r := <-b.reload:
-			b.opt.Allow, b.opt.Handles, b.opt.Handler = r.allow, r.handles, r.handler
-			if err := b.setAllow(ctx, r.allow, r.handles, false); err != nil && ctx.Err() == nil {
-				b.log.Error("reload: allow list", "err", err)
-			}
-			b.log.Info("reloaded", "allow", len(r.allow))
+			b.applySettings(ctx, r)
 			continue
 		case text, ok := <-b.opt.Notify:
 			if !ok {
