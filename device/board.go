@@ -33,11 +33,12 @@ const eventBuffer = 16
 
 // Caller is who sent a command.
 type Caller struct {
-	// ID is the numeric X user id. Only a caller with one is asked to
-	// confirm (a confirm device's command waits for the same ID's yes):
-	// callers that are not a person on X (MQTT, schedules) leave it empty.
+	// ID is the numeric X user id: what allow lists are matched by. Only
+	// a caller with one is asked to confirm (a confirm device's command
+	// waits for the same ID's yes): callers that are not a person on X
+	// (MQTT, schedules) leave it empty.
 	ID       string
-	Username string // handle without @; compared case-insensitively
+	Username string // handle without @, for messages only: a name is never matched (anyone can take a free one)
 	// Local is a person at the device itself (tweetpi do) or the owner's
 	// file (a schedule): device allow lists and confirmation do not apply.
 	// The bot never sets it.
@@ -57,6 +58,11 @@ type Options struct {
 	Logger      *slog.Logger // nil: no logs
 	Start       time.Time    // when the program started, for the uptime; zero: when Open ran
 	ThermalPath string       // CPU temperature in millidegrees; "": DefaultThermalPath
+	// UserID resolves an @handle of a device's allow list (without the @,
+	// any case) to the user id it names; ok is false while it is not
+	// known, and the handle then lets nobody in. nil: handles let nobody in,
+	// only ids do. cmd passes the bot's, which resolves them at start.
+	UserID func(handle string) (id string, ok bool)
 
 	// Interlocks are groups of device names of which one at most is on;
 	// InterlockWait is how long the others must have been off before one
@@ -115,6 +121,7 @@ type Board struct {
 	log     *slog.Logger
 	start   time.Time
 	thermal string
+	userID  func(handle string) (string, bool)
 
 	watchInputs bool  // every input is watched, not only notify ones
 	feeds       feeds // the Watch feeds of state changes
@@ -213,6 +220,7 @@ func newBoard(opt Options) *Board {
 		log:      opt.Logger,
 		start:    opt.Start,
 		thermal:  opt.ThermalPath,
+		userID:   opt.UserID,
 		events:   make(chan Event, eventBuffer),
 		idle:     make(chan struct{}),
 		pending:  map[string]*pending{},

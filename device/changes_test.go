@@ -41,7 +41,7 @@ func TestFeedEveryCause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sim := NewSim()
 		specs := append(testSpecs(), config.Device{Name: "bell", Pin: "GPIO23", Kind: config.KindInput, High: "ringing", Low: "quiet", Debounce: 10 * time.Millisecond})
-		b, err := Open(specs, sim.Pin, Options{WatchInputs: true})
+		b, err := Open(specs, sim.Pin, Options{WatchInputs: true, UserID: handles})
 		if err != nil {
 			t.Fatal(err)
 		}

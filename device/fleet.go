@@ -272,7 +272,7 @@ func (b *Board) remoteAllOff(ctx context.Context, l *layout, c Caller, id, local
 	var nodes []string
 	for _, s := range l.specs {
 		r, ok := v.remote[s.Name]
-		if !ok || !allowed(s, c) {
+		if !ok || !b.allowed(s, c) {
 			continue
 		}
 		if r.Known && r.Kind != config.KindOutput && r.Kind != config.KindPWM {

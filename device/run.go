@@ -37,7 +37,7 @@ func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 		if a.Device == "" || a.Verb == VerbState {
 			continue // reading a state is not commanding; status shows it anyway; all off skips what c may not use
 		}
-		if s, _ := v.spec(a.Device); !allowed(s, c) {
+		if s, _ := v.spec(a.Device); !b.allowed(s, c) {
 			msg := fmt.Sprintf("you may not use %s", a.Device)
 			if len(acts) > 1 {
 				msg = fmt.Sprintf("nothing run: command %d: %s", i+1, msg)
@@ -188,18 +188,24 @@ func (b *Board) readFor(ctx context.Context, l *layout, acts []Action) map[strin
 	return out
 }
 
-// allowed reports whether c may use the device s.
-func allowed(s config.Device, c Caller) bool {
+// allowed reports whether c may use the device s: c's id is in its allow
+// list, or an @handle there resolves to it. Names are never compared.
+func (b *Board) allowed(s config.Device, c Caller) bool {
 	if c.Local || len(s.Allow) == 0 {
 		return true
 	}
-	user := strings.TrimPrefix(c.Username, "@")
+	if c.ID == "" {
+		return false
+	}
 	for _, a := range s.Allow {
 		if h, ok := strings.CutPrefix(a, "@"); ok {
-			if user != "" && strings.EqualFold(h, user) {
+			if b.userID == nil {
+				continue
+			}
+			if id, ok := b.userID(h); ok && id == c.ID {
 				return true
 			}
-		} else if c.ID != "" && a == c.ID {
+		} else if a == c.ID {
 			return true
 		}
 	}
@@ -438,7 +444,7 @@ func (b *Board) allOff(l *layout, c Caller) (string, error) {
 			continue
 		}
 		on := d.on || d.job != ""
-		if !allowed(d.spec, c) {
+		if !b.allowed(d.spec, c) {
 			if on {
 				kept = append(kept, d.spec.Name)
 			}

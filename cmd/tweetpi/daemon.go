@@ -36,6 +36,11 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err != nil {
 		return usageErr(err.Error())
 	}
+	// The log's reader may go away (journald restarted, a pipe closed):
+	// the daemon goes on without its log rather than die of SIGPIPE with
+	// the outputs as they are.
+	signal.Ignore(syscall.SIGPIPE)
+	tuneGC(e.getenv)
 	cfg, err := cf.loadChecked(e)
 	if err != nil {
 		return configErr(err)
@@ -159,6 +164,7 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 		Listen:       cfg.Twitter.Listen,
 		PollInterval: poll,
 		Allow:        cfg.Twitter.Allow,
+		Handles:      deviceHandles(cfg.Devices),
 		MaxAge:       cfg.Twitter.MaxAge,
 		Reply:        cfg.Twitter.Reply,
 		Notify:       d.notify,
@@ -217,12 +223,29 @@ func (d *daemon) openBoard(cfg *config.Config) (*device.Board, error) {
 	opt := deviceOptions(cfg, d.sim, d.log)
 	opt.Start = time.Now()
 	opt.WatchInputs = d.cfg.MQTT != nil
+	if d.bot != nil {
+		opt.UserID = d.bot.UserID
+	}
 	opt.Fleet = d.boardFleet(cfg)
 	b, err := device.Open(cfg.Devices, pins, opt)
 	if err == nil {
 		d.automate(b)
 	}
 	return b, err
+}
+
+// deviceHandles are the @handles of the devices' allow lists: the bot
+// resolves them to ids with twitter.allow's.
+func deviceHandles(devs []config.Device) []string {
+	var hs []string
+	for _, dev := range devs {
+		for _, a := range dev.Allow {
+			if strings.HasPrefix(a, "@") {
+				hs = append(hs, a)
+			}
+		}
+	}
+	return hs
 }
 
 // watch forwards a board's input changes to the bot as DMs.

@@ -84,8 +84,11 @@ func (d *daemon) applyConfig(cfg *config.Config) reloadReport {
 			r.restart = append(r.restart, c.String())
 		}
 	}
+	handles := deviceHandles(d.cfg.Devices)
 	d.applyBoard(cfg, devs, boardChanges, &r)
-	if len(botChanges) > 0 && d.bot != nil { // an agent has none: no twitter: section either
+	// The bot resolves the handles of the devices' allow lists too.
+	newHandles := !slices.Equal(handles, deviceHandles(d.cfg.Devices))
+	if (len(botChanges) > 0 || newHandles) && d.bot != nil { // an agent has none: no twitter: section either
 		t := &d.cfg.Twitter
 		t.Listen, t.PollInterval, t.Allow, t.MaxAge, t.Reply = cfg.Twitter.Listen, cfg.Twitter.PollInterval, cfg.Twitter.Allow, cfg.Twitter.MaxAge, cfg.Twitter.Reply
 		r.bot = d.bot.Reload(d.botSettings())
@@ -177,7 +180,7 @@ func deviceUnion(old, next []config.Device) []config.Device {
 // botSettings are the bot's settings of d.cfg.
 func (d *daemon) botSettings() bot.Settings {
 	t := d.cfg.Twitter
-	s := bot.Settings{Listen: t.Listen, PollInterval: t.PollInterval, Allow: t.Allow, MaxAge: t.MaxAge, Reply: t.Reply}
+	s := bot.Settings{Listen: t.Listen, PollInterval: t.PollInterval, Allow: t.Allow, Handles: deviceHandles(d.cfg.Devices), MaxAge: t.MaxAge, Reply: t.Reply}
 	if d.poll > 0 {
 		s.PollInterval = d.poll
 	}

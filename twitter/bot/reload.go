@@ -21,7 +21,8 @@ type Settings struct {
 	// next poll moves to the last one plus the new interval, as the rate
 	// limits allow; a poll backing off from failures keeps its backoff.
 	PollInterval time.Duration
-	Allow        []string      // as Options.Allow; resolved again only when it changed
+	Allow        []string      // as Options.Allow; resolved again only when it or Handles changed
+	Handles      []string      // as Options.Handles: the devices' allow lists
 	MaxAge       time.Duration // default 10m
 	Reply        bool
 }
@@ -71,9 +72,9 @@ func (b *Bot) applySettings(ctx context.Context, r reloadReq) {
 		}
 	}
 	b.opt.Reply = s.Reply
-	if !slices.Equal(s.Allow, b.opt.Allow) {
-		b.opt.Allow = slices.Clone(s.Allow)
-		if err := b.setAllow(ctx, b.opt.Allow); err != nil && ctx.Err() == nil {
+	if !slices.Equal(s.Allow, b.opt.Allow) || !slices.Equal(s.Handles, b.opt.Handles) {
+		b.opt.Allow, b.opt.Handles = slices.Clone(s.Allow), slices.Clone(s.Handles)
+		if err := b.setAllow(ctx, b.opt.Allow, b.opt.Handles, false); err != nil && ctx.Err() == nil {
 			b.log.Error("reload: allow list", "err", err)
 		}
 	}

@@ -9,6 +9,7 @@
 //	poll NS ENDPOINT     a request to mentions or dm_events reached the fake
 //	post NS ID           a command became visible in the mentions (-every:
 //	                     a random wait, -every on average)
+//	dm NS ID             a command sent as a DM (-dms: every other one)
 //
 // On SIGTERM or SIGINT it reads the daemon's JSON log (-log), pairs each
 // "pin set" with the post whose "run" came before it, and prints
@@ -48,7 +49,7 @@ const configText = `twitter:
   access_token_secret: %q
   api: %s
   api_url: %s
-  listen: [mentions]
+  listen: [%s]
   poll_interval: %s
   allow: ["@alice"]
 state_dir: %s
@@ -71,6 +72,7 @@ func run() error {
 	api := flag.String("api", "v2", "API `version` the daemon uses: v2 or v1.1")
 	poll := flag.Duration("poll", 60*time.Second, "the configuration's poll_interval")
 	every := flag.Duration("every", 0, "post a command this often, from the first poll on (0: never)")
+	dms := flag.Bool("dms", false, "listen to the DMs too, and send every other command as a DM")
 	logPath := flag.String("log", "", "the daemon's JSON log, read at the end for the latencies")
 	broker := flag.String("mqtt", "", "an MQTT broker `URL` for an mqtt: section (\"\": none)")
 	flag.Parse()
@@ -95,7 +97,11 @@ func run() error {
 	}
 	k := srv.Credentials()
 	cfg := filepath.Join(*dir, "config.yaml")
-	text := fmt.Sprintf(configText, k.ConsumerKey, k.ConsumerSecret, k.AccessToken, k.AccessTokenSecret, *api, srv.URL, poll.String(), state)
+	listen := "mentions"
+	if *dms {
+		listen = "mentions, dms"
+	}
+	text := fmt.Sprintf(configText, k.ConsumerKey, k.ConsumerSecret, k.AccessToken, k.AccessTokenSecret, *api, srv.URL, listen, poll.String(), state)
 	if *broker != "" {
 		text += fmt.Sprintf("mqtt:\n  broker: %s\n  node: bench\n", *broker)
 	}
@@ -160,7 +166,7 @@ func run() error {
 				return
 			case <-firstPoll:
 			}
-			for {
+			for n := 0; ; {
 				// A random wait, every on average, so posts land at any
 				// point between two polls, as people's do.
 				t := time.NewTimer(*every/2 + rand.N(*every))
@@ -169,6 +175,11 @@ func run() error {
 					t.Stop()
 					return
 				case <-t.C:
+				}
+				if n++; *dms && n%2 == 0 {
+					d := srv.SendDM(alice, "led toggle", 0)
+					out.print(time.Now(), "dm", d.ID)
+					continue
 				}
 				p := srv.Post(alice, "@mypi led toggle", 0)
 				out.print(time.Now(), "post", p.ID)
