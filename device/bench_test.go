@@ -36,7 +36,7 @@ func BenchmarkParse(b *testing.B) {
 func BenchmarkRun(b *testing.B) {
 	sim := NewSim()
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	board, err := Open(testSpecs(), sim.Pin, Options{Logger: log, ThermalPath: filepath.Join(b.TempDir(), "no-thermal")})
+	board, err := Open(testSpecs(), sim.Pin, Options{Logger: log, ThermalPath: filepath.Join(b.TempDir(), "no-thermal"), UserID: handles})
 	if err != nil {
 		b.Fatal(err)
 	}

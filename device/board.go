@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -33,11 +33,12 @@ const eventBuffer = 16
 
 // Caller is who sent a command.
 type Caller struct {
-	// ID is the numeric X user id. Only a caller with one is asked to
-	// confirm (a confirm device's command waits for the same ID's yes):
-	// callers that are not a person on X (MQTT, schedules) leave it empty.
+	// ID is the numeric X user id: what allow lists are matched by. Only
+	// a caller with one is asked to confirm (a confirm device's command
+	// waits for the same ID's yes): callers that are not a person on X
+	// (MQTT, schedules) leave it empty.
 	ID       string
-	Username string // handle without @; compared case-insensitively
+	Username string // handle without @, for messages only: a name is never matched (anyone can take a free one)
 	// Local is a person at the device itself (tweetpi do) or the owner's
 	// file (a schedule): device allow lists and confirmation do not apply.
 	// The bot never sets it.
@@ -57,6 +58,11 @@ type Options struct {
 	Logger      *slog.Logger // nil: no logs
 	Start       time.Time    // when the program started, for the uptime; zero: when Open ran
 	ThermalPath string       // CPU temperature in millidegrees; "": DefaultThermalPath
+	// UserID resolves an @handle of a device's allow list (without the @,
+	// any case) to the user id it names; ok is false while it is not
+	// known, and the handle then lets nobody in. nil: handles let nobody in,
+	// only ids do. cmd passes the bot's, which resolves them at start.
+	UserID func(handle string) (id string, ok bool)
 
 	// Interlocks are groups of device names of which one at most is on;
 	// InterlockWait is how long the others must have been off before one
@@ -109,17 +115,22 @@ type Event struct {
 func (e Event) String() string { return e.Device + ": " + e.Word }
 
 // Board is the devices of one configuration on their pins. Its methods are
-// safe for concurrent use.
+// safe for concurrent use. Apply changes its configuration in place (a
+// reload): the board, its feeds, its events and its uptime go on.
 type Board struct {
 	log     *slog.Logger
-	specs   []config.Device
-	devs    []*dev
-	byName  map[string]*dev
 	start   time.Time
 	thermal string
+	userID  func(handle string) (string, bool)
 
 	watchInputs bool  // every input is watched, not only notify ones
 	feeds       feeds // the Watch feeds of state changes
+
+	// cur is the configuration's part of the board (layout.go): stored
+	// under mu, read by a method once, at its start.
+	cur      atomic.Pointer[layout]
+	applyMu  sync.Mutex    // one Apply at a time
+	reloaded chan struct{} // a value after each Apply that changed the schedules: RunSchedules looks again
 
 	events   chan Event
 	ctx      context.Context // the board's life: jobs and watchers end with it
@@ -128,15 +139,10 @@ type Board struct {
 	once     sync.Once
 	closeErr error
 
-	groups map[string]*group // interlock group of each interlocked device (interlock.go)
-	wait   time.Duration     // interlock_wait
-	scheds []*schedule       // schedule.go
-	loc    *time.Location
-	now    func() time.Time
-	buses  []io.Closer // the sensors' buses, closed with the board
+	loc *time.Location
+	now func() time.Time
 
-	fleet   Fleet                    // the devices of other nodes (fleet.go)
-	remotes map[string]config.Device // those devices, by local name; not in devs
+	fleet Fleet // the devices of other nodes (fleet.go); the layout has them
 
 	mu      sync.Mutex // guards everything below and every dev's state
 	closed  bool
@@ -148,10 +154,11 @@ type Board struct {
 
 // dev is one device on its pin.
 type dev struct {
-	spec   config.Device
-	pin    gpio.PinIO // nil for a sensor
+	spec   config.Device // changed in place (allow, confirm, aliases) under Board.mu only
+	pin    gpio.PinIO    // nil for a sensor
 	freq   physic.Frequency
-	sensor *sensor // sensors only (sensor.go)
+	sensor *sensor   // sensors only (sensor.go)
+	watch  *watching // the input's watcher, while one runs
 
 	// Guarded by Board.mu.
 	on     bool               // output on, or pwm duty above 0
@@ -161,6 +168,12 @@ type dev struct {
 	job    string             // "pulse", "blink" or "max_on" while one runs
 	offAt  time.Time          // when the job turns it off
 	off    time.Time          // when it last went off (Open counts): interlock_wait runs from here
+}
+
+// watching is an input's watcher: cancel and Halt the pin to stop it.
+type watching struct {
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // Open takes every device's pin: outputs go to their initial level, pwm to
@@ -175,81 +188,46 @@ func Open(specs []config.Device, pins PinSource, opt Options) (*Board, error) {
 	if err := checkSpecs(specs); err != nil {
 		return nil, err
 	}
-	b := newBoard(specs, opt)
-	if err := b.setAutomation(opt); err != nil {
+	b := newBoard(opt)
+	p, err := b.plan(&layout{}, specs, pins, opt)
+	if err != nil {
 		return nil, err
 	}
-	buses := newBusSet(opt)
-	for i := range specs {
-		s := specs[i]
-		if s.Remote() {
-			if opt.Fleet == nil {
-				return nil, fmt.Errorf("%s: a device of node %s is reached through the fleet's MQTT broker; add the mqtt: section", where(s), s.Node)
-			}
-			b.remotes[s.Name] = s
-			continue
-		}
-		if config.IsSensor(s.Kind) {
-			sn, err := buses.sensor(s, b.readTimeout(opt))
-			if err != nil {
-				b.closeBuses(buses.opened)
-				return nil, err
-			}
-			d := &dev{spec: s, sensor: sn}
-			b.devs = append(b.devs, d)
-			b.byName[s.Name] = d
-			continue
-		}
-		p, err := pins(s.Pin)
-		if err == nil && p == nil {
-			err = errors.New("no such pin")
-		}
-		if err != nil {
-			b.closeBuses(buses.opened)
-			return nil, fmt.Errorf("%s: pin %s: %w", where(s), s.Pin, err)
-		}
-		d := &dev{spec: s, pin: p}
-		if s.FrequencyHz > 0 {
-			d.freq = physic.Frequency(s.FrequencyHz * float64(physic.Hertz))
-		}
-		b.devs = append(b.devs, d)
-		b.byName[s.Name] = d
-	}
-	b.buses = buses.opened
+	l := p.next
 	b.mu.Lock()
-	for i, d := range b.devs {
-		if err := b.setup(d); err != nil {
-			b.devs = b.devs[:i+1] // only what was touched
+	for i, d := range l.devs {
+		if err := b.setup(d, "open"); err != nil {
+			for _, t := range l.devs[:i+1] { // only what was touched
+				if serr := b.safe(t, "close"); serr != nil {
+					b.log.Error("pin set", "device", t.spec.Name, "err", serr)
+				}
+			}
 			b.mu.Unlock()
-			b.shutdown(true)
+			p.abandon()
 			return nil, err
 		}
 	}
+	b.cur.Store(l)
 	b.mu.Unlock()
-	for _, d := range b.devs {
-		if b.watches(d.spec) {
-			b.watchers.Add(1)
-			go b.watch(d, d.pin.Read())
-		}
+	for _, d := range l.devs {
+		b.startWatch(d)
 	}
 	return b, nil
 }
 
-func newBoard(specs []config.Device, opt Options) *Board {
+func newBoard(opt Options) *Board {
 	b := &Board{
-		log:     opt.Logger,
-		specs:   specs,
-		byName:  map[string]*dev{},
-		start:   opt.Start,
-		thermal: opt.ThermalPath,
-		events:  make(chan Event, eventBuffer),
-		idle:    make(chan struct{}),
-		pending: map[string]*pending{},
-		groups:  map[string]*group{},
-		loc:     opt.Location,
-		now:     opt.Now,
-		fleet:   opt.Fleet,
-		remotes: map[string]config.Device{},
+		log:      opt.Logger,
+		start:    opt.Start,
+		thermal:  opt.ThermalPath,
+		userID:   opt.UserID,
+		events:   make(chan Event, eventBuffer),
+		idle:     make(chan struct{}),
+		pending:  map[string]*pending{},
+		reloaded: make(chan struct{}, 1),
+		loc:      opt.Location,
+		now:      opt.Now,
+		fleet:    opt.Fleet,
 	}
 	b.watchInputs = opt.WatchInputs
 	close(b.idle)
@@ -269,8 +247,12 @@ func newBoard(specs []config.Device, opt Options) *Board {
 		b.thermal = DefaultThermalPath
 	}
 	b.ctx, b.stop = context.WithCancel(context.Background())
+	b.cur.Store(&layout{})
 	return b
 }
+
+// lay is the board's configuration now.
+func (b *Board) lay() *layout { return b.cur.Load() }
 
 // checkSpecs is the defence against a config that was not validated.
 func checkSpecs(specs []config.Device) error {
@@ -357,13 +339,14 @@ func driver(p gpio.PinIO) string {
 
 const pinFix = "check that no other program or overlay holds the pin and that the user is in group gpio"
 
-// setup puts a device's pin in its starting state. b.mu is held.
-func (b *Board) setup(d *dev) error {
+// setup puts a device's pin in its starting state; by says why in the
+// log ("open", "reload"). b.mu is held.
+func (b *Board) setup(d *dev, by string) error {
 	s := d.spec
 	d.off = time.Now() // what the pin did before is unknown: count it as just gone off
 	switch s.Kind {
 	case config.KindOutput:
-		if err := b.drive(d, s.Initial, "open"); err != nil {
+		if err := b.drive(d, s.Initial, by); err != nil {
 			return fmt.Errorf("%s: pin %s (%s) to its initial level: %v; %s", where(s), s.Pin, driver(d.pin), err, pinFix)
 		}
 	case config.KindPWM:
@@ -371,7 +354,7 @@ func (b *Board) setup(d *dev) error {
 		if s.Initial {
 			pct = 100
 		}
-		if err := b.duty(d, pct, "open"); err != nil {
+		if err := b.duty(d, pct, by); err != nil {
 			return fmt.Errorf("%s: pin %s (%s) cannot do PWM at %s: %v; use a pin with hardware PWM (on a Raspberry Pi GPIO12, GPIO13, GPIO18 or GPIO19, with the pwm overlay) or make it kind: output", where(s), s.Pin, driver(d.pin), d.freq, err)
 		}
 	case config.KindInput:
@@ -534,7 +517,7 @@ func (b *Board) Pending() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var parts []string
-	for _, d := range b.devs {
+	for _, d := range b.lay().devs {
 		if d.job != "" {
 			parts = append(parts, fmt.Sprintf("%s off in %s (%s)", d.spec.Name, fmtDuration(time.Until(d.offAt).Round(time.Millisecond)), d.job))
 		}
@@ -554,7 +537,7 @@ func (b *Board) Halt() error {
 func (b *Board) halt(by string) error {
 	b.epoch++
 	var errs []error
-	for _, d := range b.devs {
+	for _, d := range b.lay().devs {
 		d.cancelJob()
 		if err := b.safe(d, by); err != nil {
 			errs = append(errs, err)
@@ -581,10 +564,11 @@ func (b *Board) Release() {
 func (b *Board) shutdown(halt bool) {
 	b.once.Do(func() {
 		b.mu.Lock()
+		l := b.lay()
 		if halt {
 			b.closeErr = b.halt("close")
 		} else {
-			for _, d := range b.devs {
+			for _, d := range l.devs {
 				d.cancelJob()
 			}
 		}
@@ -592,14 +576,14 @@ func (b *Board) shutdown(halt bool) {
 		idle := b.idle
 		b.mu.Unlock()
 		b.stop()
-		for _, d := range b.devs {
-			if b.watches(d.spec) {
+		for _, d := range l.devs {
+			if d.watch != nil {
 				_ = d.pin.Halt() // wakes WaitForEdge
 			}
 		}
 		b.watchers.Wait()
 		<-idle
-		b.closeBuses(b.buses)
+		b.closeBuses(l.busList())
 		close(b.events)
 		b.closeFeeds()
 	})
@@ -609,23 +593,49 @@ func (b *Board) shutdown(halt bool) {
 // falls behind loses the oldest. The channel is closed by Close.
 func (b *Board) Events() <-chan Event { return b.events }
 
-// watch reports d's debounced changes on b.events until the board closes.
-// last is the level when Open set the pin up.
-func (b *Board) watch(d *dev, last gpio.Level) {
+// startWatch starts d's watcher if d is an input whose changes are
+// watched. Call it once d's pin is set up, without b.mu.
+func (b *Board) startWatch(d *dev) {
+	if !b.watches(d.spec) {
+		return
+	}
+	ctx, cancel := context.WithCancel(b.ctx)
+	w := &watching{cancel: cancel, done: make(chan struct{})}
+	d.watch = w
+	b.watchers.Add(1)
+	go b.watchLoop(ctx, d, w, d.pin.Read())
+}
+
+// stopWatch stops d's watcher, if it has one, and waits for it to end.
+func (b *Board) stopWatch(d *dev) {
+	w := d.watch
+	if w == nil {
+		return
+	}
+	w.cancel()
+	_ = d.pin.Halt() // wakes WaitForEdge
+	<-w.done
+	d.watch = nil
+}
+
+// watchLoop reports d's debounced changes on b.events until ctx ends.
+// last is the level when its pin was set up.
+func (b *Board) watchLoop(ctx context.Context, d *dev, w *watching, last gpio.Level) {
 	defer b.watchers.Done()
-	for b.ctx.Err() == nil {
+	defer close(w.done)
+	for ctx.Err() == nil {
 		t0 := time.Now()
 		if !d.pin.WaitForEdge(watchPoll) {
 			if time.Since(t0) < watchPoll/2 {
 				// A driver that returns at once: don't spin.
-				b.pause(watchPoll)
+				pause(ctx, watchPoll)
 			}
 			continue
 		}
 		// Debounce: wait until the pin has been quiet for the debounce time.
-		for d.spec.Debounce > 0 && b.ctx.Err() == nil && d.pin.WaitForEdge(d.spec.Debounce) {
+		for d.spec.Debounce > 0 && ctx.Err() == nil && d.pin.WaitForEdge(d.spec.Debounce) {
 		}
-		if b.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
 		}
 		l := d.pin.Read()
@@ -642,11 +652,11 @@ func (b *Board) watch(d *dev, last gpio.Level) {
 	}
 }
 
-func (b *Board) pause(d time.Duration) {
+func pause(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-b.ctx.Done():
+	case <-ctx.Done():
 	case <-t.C:
 	}
 }

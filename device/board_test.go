@@ -24,10 +24,16 @@ var (
 )
 
 // open opens the test devices on a new Sim; call it inside the bubble.
+// handles resolves alice's and bob's handles to their ids, as the bot does.
+func handles(h string) (string, bool) {
+	id, ok := map[string]string{"alice": alice.ID, "bob": bob.ID}[strings.ToLower(h)]
+	return id, ok
+}
+
 func open(t *testing.T, specs []config.Device) (*Board, *Sim) {
 	t.Helper()
 	sim := NewSim()
-	b, err := Open(specs, sim.Pin, Options{ThermalPath: filepath.Join(t.TempDir(), "no-thermal")})
+	b, err := Open(specs, sim.Pin, Options{ThermalPath: filepath.Join(t.TempDir(), "no-thermal"), UserID: handles})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -484,27 +490,40 @@ func TestEventsNeverBlock(t *testing.T) {
 	})
 }
 
+// TestAllow: a device's allow list lets in the ids it names and those its
+// @handles resolve to (Options.UserID), and nobody by a name: whoever
+// calls himself alice, or takes a handle not resolved yet, is not her.
 func TestAllow(t *testing.T) {
 	specs := testSpecs()
-	specs[0].Allow = []string{"@Alice", "333"} // led
+	specs[0].Allow = []string{"@Alice", "333", "@carol"} // led
+	ids := map[string]string{"alice": alice.ID}          // carol's is not known yet
+	userID := func(h string) (string, bool) {
+		id, ok := ids[strings.ToLower(h)]
+		return id, ok
+	}
 	for _, tt := range []struct {
 		name string
 		c    Caller
 		ok   bool
 	}{
-		{"handle", alice, true},
-		{"handle case", Caller{ID: "9", Username: "ALICE"}, true},
-		{"handle with @", Caller{Username: "@alice"}, true},
+		{"handle resolved to the id", alice, true},
 		{"id", Caller{ID: "333", Username: "carol"}, true},
 		{"other", bob, false},
 		{"empty", Caller{}, false},
 		{"local", Caller{Local: true}, true},
+		{"a name is not the person", Caller{ID: "9", Username: "alice"}, false},
+		{"a name without an id", Caller{Username: "@alice"}, false},
+		{"a handle not resolved yet", Caller{ID: "444", Username: "carol"}, false},
 		{"id is not a handle", Caller{Username: "333"}, false},
 		{"handle is not an id", Caller{ID: "alice"}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b, sim := open(t, specs)
+				sim := NewSim()
+				b, err := Open(specs, sim.Pin, Options{ThermalPath: filepath.Join(t.TempDir(), "no-thermal"), UserID: userID})
+				if err != nil {
+					t.Fatal(err)
+				}
 				defer b.Close()
 				r := b.Run(t.Context(), "fan 20%; led on", tt.c)
 				if tt.ok {

@@ -92,7 +92,7 @@ func (f *Feed) Take() []State {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []State
-	for _, d := range b.devs {
+	for _, d := range b.lay().devs {
 		if dirty[d] && d.sensor == nil {
 			out = append(out, b.machineState(d))
 		}
@@ -136,8 +136,9 @@ func (b *Board) closeFeeds() {
 func (b *Board) States() []State {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make([]State, 0, len(b.devs))
-	for _, d := range b.devs {
+	devs := b.lay().devs
+	out := make([]State, 0, len(devs))
+	for _, d := range devs {
 		if d.sensor == nil {
 			out = append(out, b.machineState(d))
 		}
@@ -156,7 +157,7 @@ func (b *Board) machineState(d *dev) State {
 }
 
 // Devices returns the board's devices, in the order of the configuration.
-func (b *Board) Devices() []config.Device { return slices.Clone(b.specs) }
+func (b *Board) Devices() []config.Device { return slices.Clone(b.lay().specs) }
 
 // CPUTemperature reads the CPU temperature in °C; ok is false where the
 // board shows none.

@@ -41,7 +41,7 @@ func TestFeedEveryCause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sim := NewSim()
 		specs := append(testSpecs(), config.Device{Name: "bell", Pin: "GPIO23", Kind: config.KindInput, High: "ringing", Low: "quiet", Debounce: 10 * time.Millisecond})
-		b, err := Open(specs, sim.Pin, Options{WatchInputs: true})
+		b, err := Open(specs, sim.Pin, Options{WatchInputs: true, UserID: handles})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,13 +160,13 @@ func TestCPUTemperature(t *testing.T) {
 		if err := os.WriteFile(p, []byte(tc.file), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		b := newBoard(nil, Options{ThermalPath: p})
+		b := newBoard(Options{ThermalPath: p})
 		got, ok := b.CPUTemperature()
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("%q: %v %t, want %v %t", tc.file, got, ok, tc.want, tc.ok)
 		}
 	}
-	b := newBoard(nil, Options{ThermalPath: filepath.Join(dir, "none")})
+	b := newBoard(Options{ThermalPath: filepath.Join(dir, "none")})
 	if _, ok := b.CPUTemperature(); ok {
 		t.Error("a reading without a thermal zone")
 	}

@@ -23,6 +23,7 @@ const confirmKept = 10 * time.Minute
 // pending is a command list waiting for its author's yes.
 type pending struct {
 	acts []Action
+	lay  *layout   // what acts were checked against
 	at   time.Time // when it was asked
 }
 
@@ -60,12 +61,17 @@ func (b *Board) needsConfirm(v view, acts []Action, c Caller) bool {
 
 // ask keeps acts as c's pending confirmation, replacing any earlier one,
 // and says what to answer.
-func (b *Board) ask(c Caller, acts []Action) Result {
+func (b *Board) ask(l *layout, c Caller, acts []Action) Result {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.lay() != l {
+		// A reload came between the checks and now: it dropped the
+		// questions, and this one must not outlive it either.
+		return Result{Reply: "not asked: the configuration was reloaded just then; send the command again"}
+	}
 	now := time.Now()
 	b.prune(now)
-	p := &pending{acts: acts, at: now}
+	p := &pending{acts: acts, lay: l, at: now}
 	b.pending[c.ID] = p
 	b.log.Info("confirmation asked", "user_id", c.ID, "command", p.what(), "window", ConfirmWindow.String())
 	return Result{Reply: fit(fmt.Sprintf("reply yes within %s to run: %s", windowWord(), p.what()))}
@@ -91,10 +97,10 @@ func (b *Board) yes(ctx context.Context, c Caller) Result {
 		return Result{Rejected: true, Reply: fit(fmt.Sprintf("too late: the %s to say yes to %s ran out; not run, send it again", windowWord(), p.what()))}
 	}
 	b.log.Info("confirmed", "user_id", c.ID, "command", p.what())
-	if msg := b.checkRemote(b.view(), p.acts); msg != "" {
+	if msg := b.checkRemote(b.viewOf(p.lay), p.acts); msg != "" {
 		return Result{Reply: fit(msg), Rejected: true}
 	}
-	return b.exec(ctx, p.acts, c)
+	return b.exec(ctx, p.lay, p.acts, c)
 }
 
 // prune forgets confirmations lapsed long ago. b.mu is held.

@@ -65,18 +65,19 @@ func remoteSpec(s config.Device, r Remote) config.Device {
 
 // view is the board's devices for one command text: the specs Parse reads
 // (the remote ones as their nodes announced them), and what the fleet
-// knew of each remote device at that moment.
+// knew of each remote device at that moment, in layout l.
 type view struct {
+	l      *layout
 	specs  []config.Device
 	remote map[string]Remote // by local name
 }
 
-// view looks the remote devices up. b.mu need not be held.
-func (b *Board) view() view {
-	if len(b.remotes) == 0 {
-		return view{specs: b.specs}
+// viewOf looks the remote devices of l up. b.mu need not be held.
+func (b *Board) viewOf(l *layout) view {
+	if len(l.remotes) == 0 {
+		return view{l: l, specs: l.specs}
 	}
-	v := view{specs: slices.Clone(b.specs), remote: map[string]Remote{}}
+	v := view{l: l, specs: slices.Clone(l.specs), remote: map[string]Remote{}}
 	for i, s := range v.specs {
 		if !s.Remote() {
 			continue
@@ -113,7 +114,7 @@ func commands(verb string) bool {
 // anything runs.
 func (b *Board) checkRemote(v view, acts []Action) string {
 	for i, a := range acts {
-		s, ok := b.remotes[a.Device]
+		s, ok := v.l.remotes[a.Device]
 		if !ok || !commands(a.Verb) {
 			continue
 		}
@@ -161,8 +162,7 @@ func remoteID(id string, i, n int) string {
 // sendRemote runs an action on a device of another node. b.mu is NOT
 // held: the answer may take seconds, and max_on, status and the other
 // devices must not wait for it.
-func (b *Board) sendRemote(ctx context.Context, a Action, c Caller, i, n int) (string, error) {
-	s := b.remotes[a.Device]
+func (b *Board) sendRemote(ctx context.Context, s config.Device, a Action, c Caller, i, n int) (string, error) {
 	cmd := remoteCommand(a)
 	id := remoteID(c.CommandID, i, n)
 	log := b.log.With("device", a.Device, "fleet_node", s.Node, "node_device", s.NodeDevice, "command", cmd, "id", id)
@@ -238,7 +238,7 @@ func remoteStatus(name string, s config.Device, r Remote) string {
 // help ("garden offline").
 func (b *Board) offlineNodes(v view) []string {
 	var out []string
-	for _, s := range b.specs {
+	for _, s := range v.l.specs {
 		if s.Remote() && !v.remote[s.Name].Online && !slices.Contains(out, s.Node) {
 			out = append(out, s.Node)
 		}
@@ -261,8 +261,8 @@ func offlineTail(nodes []string) string {
 // offline: garage_fan not reached". b.mu is held, and let go while the
 // nodes answer. id is the all off's own id; each device's command gets
 // id/NAME.
-func (b *Board) remoteAllOff(ctx context.Context, c Caller, id, local string) string {
-	v := b.view()
+func (b *Board) remoteAllOff(ctx context.Context, l *layout, c Caller, id, local string) string {
+	v := b.viewOf(l)
 	type job struct {
 		s     config.Device
 		reply string
@@ -270,9 +270,9 @@ func (b *Board) remoteAllOff(ctx context.Context, c Caller, id, local string) st
 	var jobs []*job
 	offline := map[string][]string{}
 	var nodes []string
-	for _, s := range b.specs {
+	for _, s := range l.specs {
 		r, ok := v.remote[s.Name]
-		if !ok || !allowed(s, c) {
+		if !ok || !b.allowed(s, c) {
 			continue
 		}
 		if r.Known && r.Kind != config.KindOutput && r.Kind != config.KindPWM {
@@ -288,7 +288,7 @@ func (b *Board) remoteAllOff(ctx context.Context, c Caller, id, local string) st
 			offline[s.Node] = append(offline[s.Node], s.Name)
 			continue
 		}
-		jobs = append(jobs, &job{s: b.remotes[s.Name]})
+		jobs = append(jobs, &job{s: l.remotes[s.Name]})
 	}
 	if len(jobs) == 0 && len(nodes) == 0 {
 		return local
@@ -302,7 +302,7 @@ func (b *Board) remoteAllOff(ctx context.Context, c Caller, id, local string) st
 			if sub != "" {
 				sub += "/" + j.s.Name
 			}
-			r, err := b.sendRemote(ctx, Action{Device: j.s.Name, Verb: VerbOff}, Caller{CommandID: sub}, 0, 1)
+			r, err := b.sendRemote(ctx, j.s, Action{Device: j.s.Name, Verb: VerbOff}, Caller{CommandID: sub}, 0, 1)
 			if err != nil {
 				j.reply = err.Error()
 				return

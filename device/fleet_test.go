@@ -88,7 +88,7 @@ func fleetSpecs() []config.Device {
 func openFleet(t *testing.T, f *fakeFleet) (*Board, *Sim) {
 	t.Helper()
 	sim := NewSim()
-	b, err := Open(fleetSpecs(), sim.Pin, Options{ThermalPath: filepath.Join(t.TempDir(), "none"), Fleet: f})
+	b, err := Open(fleetSpecs(), sim.Pin, Options{ThermalPath: filepath.Join(t.TempDir(), "none"), Fleet: f, UserID: handles})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -30,7 +30,7 @@ func FuzzParse(f *testing.F) {
 		}
 
 		sim := NewSim()
-		b, oerr := Open(specs, sim.Pin, Options{ThermalPath: "/nonexistent"})
+		b, oerr := Open(specs, sim.Pin, Options{ThermalPath: "/nonexistent", UserID: func(string) (string, bool) { return "1", true }})
 		if oerr != nil {
 			t.Fatal(oerr)
 		}

@@ -3,6 +3,7 @@ package device
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,21 +30,29 @@ type stopErr struct{ msg string }
 
 func (e *stopErr) Error() string { return e.msg }
 
-// setAutomation builds the interlock groups and parses the schedules.
-func (b *Board) setAutomation(opt Options) error {
-	b.wait = opt.InterlockWait
-	if b.wait < 0 {
+// setAutomation builds l's interlock groups and schedules from opt. A
+// group with the same devices as one of prev's is that group (a command
+// holding it holds it in both); a schedule the same as one of prev's, line
+// numbers aside, is that schedule (what came of it stays: it does not run
+// twice for one time).
+func (l *layout) setAutomation(prev *layout, opt Options) error {
+	if l.wait < 0 {
 		return fmt.Errorf("interlock_wait %s: it is 0 or more", opt.InterlockWait)
 	}
 	kinds := map[string]string{}
-	for _, s := range b.specs {
+	for _, s := range l.specs {
 		kinds[s.Name] = s.Kind
 	}
 	for i, names := range opt.Interlocks {
 		if len(names) < 2 {
 			return fmt.Errorf("interlock group %d: %d device; a group holds two or more", i+1, len(names))
 		}
-		g := &group{names: names, lock: make(chan struct{}, 1)}
+		var g *group
+		if old := prev.groups[names[0]]; old != nil && slices.Equal(old.names, names) {
+			g = old
+		} else {
+			g = &group{names: slices.Clone(names), lock: make(chan struct{}, 1)}
+		}
 		for _, n := range names {
 			k, ok := kinds[n]
 			switch {
@@ -51,23 +60,35 @@ func (b *Board) setAutomation(opt Options) error {
 				return fmt.Errorf("interlock group %d: no device %s", i+1, n)
 			case k != config.KindOutput && k != config.KindPWM:
 				return fmt.Errorf("interlock group %d: %s is %s; only outputs and pwm can be interlocked", i+1, n, kindWord(k))
-			case b.groups[n] != nil:
+			case l.groups[n] != nil:
 				return fmt.Errorf("interlock group %d: %s is in another group too", i+1, n)
 			}
-			b.groups[n] = g
+			l.groups[n] = g
 		}
 	}
-	for _, s := range b.specs {
-		if b.groups[s.Name] != nil && s.Initial {
+	for _, s := range l.specs {
+		if l.groups[s.Name] != nil && s.Initial {
 			return fmt.Errorf("%s: starts on (initial: on) but is interlocked; an interlocked device starts off", where(s))
 		}
 	}
-	scheds, err := parseSchedules(opt.Schedules, b.specs)
+	scheds, err := parseSchedules(opt.Schedules, l.specs)
 	if err != nil {
 		return err
 	}
-	b.scheds = scheds
+	for i, s := range scheds {
+		for _, old := range prev.scheds {
+			if sameSchedule(old.spec, s.spec) {
+				scheds[i] = old
+				break
+			}
+		}
+	}
+	l.scheds = scheds
 	return nil
+}
+
+func sameSchedule(a, b config.Schedule) bool {
+	return a.At == b.At && a.Cron == b.Cron && a.Do == b.Do
 }
 
 // lockGroup takes g's lock. b.mu is held on entry and on return, and let
@@ -109,11 +130,11 @@ func turnsOn(d *dev, a Action) bool {
 // waits until each has been off for interlock_wait. It returns the names
 // of those that were on. b.mu and the group's lock are held on entry and
 // on return; b.mu is let go during the wait.
-func (b *Board) clear(ctx context.Context, d *dev, g *group) ([]string, error) {
+func (b *Board) clear(ctx context.Context, l *layout, d *dev, g *group) ([]string, error) {
 	var was []string
 	var until time.Time
 	for _, n := range g.names {
-		o := b.byName[n]
+		o := l.byName[n]
 		if o == d {
 			continue
 		}
@@ -127,7 +148,7 @@ func (b *Board) clear(ctx context.Context, d *dev, g *group) ([]string, error) {
 		if on {
 			was = append(was, n)
 		}
-		if t := o.off.Add(b.wait); t.After(until) {
+		if t := o.off.Add(l.wait); t.After(until) {
 			until = t
 		}
 	}
@@ -150,6 +171,8 @@ func (b *Board) clear(ctx context.Context, d *dev, g *group) ([]string, error) {
 		return was, &stopErr{fmt.Sprintf("%s not turned on: shutting down", d.spec.Name)}
 	case b.epoch != epoch:
 		return was, &stopErr{fmt.Sprintf("%s not turned on: all off came while it waited for %s", d.spec.Name, strings.Join(others(g, d), ", "))}
+	case b.moved(l, d, g):
+		return was, &stopErr{fmt.Sprintf("%s not turned on: the configuration was reloaded while it waited; send it again", d.spec.Name)}
 	}
 	return was, nil
 }
@@ -167,7 +190,7 @@ func others(g *group, d *dev) []string {
 // Interlocked lists the interlock group of the device name, itself
 // included, or nil.
 func (b *Board) Interlocked(name string) []string {
-	if g := b.groups[name]; g != nil {
+	if g := b.lay().groups[name]; g != nil {
 		return append([]string(nil), g.names...)
 	}
 	return nil
@@ -179,4 +202,15 @@ func (d *dev) wentOff(off bool) {
 	if off && d.on {
 		d.off = time.Now()
 	}
+}
+
+// moved reports whether a reload, since layout l, took d or its group g
+// away: d is no longer the device of its name, or its group is another.
+// b.mu is held.
+func (b *Board) moved(l *layout, d *dev, g *group) bool {
+	cur := b.lay()
+	if cur == l {
+		return false
+	}
+	return cur.byName[d.spec.Name] != d || cur.groups[d.spec.Name] != g
 }

@@ -8,7 +8,7 @@ func (b *Board) On() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []string
-	for _, d := range b.devs {
+	for _, d := range b.lay().devs {
 		if d.on && d.job == "" && (d.spec.Kind == config.KindOutput || d.spec.Kind == config.KindPWM) {
 			out = append(out, d.spec.Name)
 		}

@@ -24,7 +24,8 @@ import (
 // online; then its command goes to that node through the Fleet, in its
 // place in the list, and the node's answer is its part of the reply.
 func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
-	v := b.view()
+	l := b.lay()
+	v := b.viewOf(l)
 	acts, err := Parse(text, v.specs)
 	if err != nil {
 		return Result{Reply: fit(err.Error()), Rejected: true, NotUnderstood: true}
@@ -36,7 +37,7 @@ func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 		if a.Device == "" || a.Verb == VerbState {
 			continue // reading a state is not commanding; status shows it anyway; all off skips what c may not use
 		}
-		if s, _ := v.spec(a.Device); !allowed(s, c) {
+		if s, _ := v.spec(a.Device); !b.allowed(s, c) {
 			msg := fmt.Sprintf("you may not use %s", a.Device)
 			if len(acts) > 1 {
 				msg = fmt.Sprintf("nothing run: command %d: %s", i+1, msg)
@@ -51,15 +52,17 @@ func (b *Board) Run(ctx context.Context, text string, c Caller) Result {
 		return Result{Reply: "not run: shutting down"}
 	}
 	if b.needsConfirm(v, acts, c) {
-		return b.ask(c, acts)
+		return b.ask(l, c, acts)
 	}
-	return b.exec(ctx, acts, c)
+	return b.exec(ctx, l, acts, c)
 }
 
-// exec runs checked actions in order. Sensors are read first, outside the
-// lock; an interlocked device's command waits for its group (interlock.go).
-func (b *Board) exec(ctx context.Context, acts []Action, c Caller) Result {
-	rd := b.readFor(ctx, acts)
+// exec runs actions checked against layout l, in order. Sensors are read
+// first, outside the lock; an interlocked device's command waits for its
+// group (interlock.go). A reload that changed a device since the checks
+// stops the list there.
+func (b *Board) exec(ctx context.Context, l *layout, acts []Action, c Caller) Result {
+	rd := b.readFor(ctx, l, acts)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -70,13 +73,17 @@ func (b *Board) exec(ctx context.Context, acts []Action, c Caller) Result {
 	for i, a := range acts {
 		var r string
 		var err error
-		if _, remote := b.remotes[a.Device]; remote {
-			r, err = b.remoteAct(ctx, a, c, i, len(acts))
-		} else {
-			r, err = b.act(ctx, a, c, rd)
+		cur := b.lay()
+		switch _, remote := cur.remotes[a.Device]; {
+		case !b.still(l, a):
+			err = errReloaded
+		case remote:
+			r, err = b.remoteAct(ctx, cur, a, c, i, len(acts))
+		default:
+			r, err = b.act(ctx, cur, a, c, rd)
 		}
-		if a.Verb == VerbAllOff && len(b.remotes) > 0 {
-			r = b.remoteAllOff(ctx, c, remoteID(c.CommandID, i, len(acts)), r)
+		if a.Verb == VerbAllOff && len(b.lay().remotes) > 0 {
+			r = b.remoteAllOff(ctx, b.lay(), c, remoteID(c.CommandID, i, len(acts)), r)
 		}
 		if err != nil {
 			var stop *stopErr
@@ -108,13 +115,13 @@ func (b *Board) exec(ctx context.Context, acts []Action, c Caller) Result {
 // remoteAct runs an action on a device of another node: its state from
 // what the node published, or its command sent to the node with b.mu let
 // go meanwhile. b.mu is held.
-func (b *Board) remoteAct(ctx context.Context, a Action, c Caller, i, n int) (string, error) {
-	s := b.remotes[a.Device]
+func (b *Board) remoteAct(ctx context.Context, l *layout, a Action, c Caller, i, n int) (string, error) {
+	s := l.remotes[a.Device]
 	if a.Verb == VerbState {
 		return remoteState(s.Name, s, b.fleet.Remote(s.Node, s.NodeDevice)), nil
 	}
 	b.mu.Unlock()
-	r, err := b.sendRemote(ctx, a, c, i, n)
+	r, err := b.sendRemote(ctx, s, a, c, i, n)
 	b.mu.Lock()
 	if err == nil && b.closed && i+1 < n {
 		return r, &stopErr{"shutting down"}
@@ -122,32 +129,36 @@ func (b *Board) remoteAct(ctx context.Context, a Action, c Caller, i, n int) (st
 	return r, err
 }
 
-// act runs one action, taking its interlock group first if it has one.
-// b.mu is held (and let go while an interlock waits).
-func (b *Board) act(ctx context.Context, a Action, c Caller, rd map[string]Reading) (string, error) {
-	g := b.groups[a.Device]
+// act runs one action on layout l (the board's now), taking its interlock
+// group first if it has one. b.mu is held (and let go while an interlock
+// waits).
+func (b *Board) act(ctx context.Context, l *layout, a Action, c Caller, rd map[string]Reading) (string, error) {
+	g := l.groups[a.Device]
 	if g == nil || a.Verb == VerbState {
-		return b.do(a, c, rd)
+		return b.do(l, a, c, rd)
 	}
 	if err := b.lockGroup(ctx, g); err != nil {
 		return "", err
 	}
 	defer g.unlock()
-	if b.closed {
+	d := l.byName[a.Device]
+	switch {
+	case b.closed:
 		return "", &stopErr{"not run: shutting down"}
+	case b.moved(l, d, g):
+		return "", errReloaded
 	}
-	d := b.byName[a.Device]
 	var was []string
 	if turnsOn(d, a) {
 		var err error
-		if was, err = b.clear(ctx, d, g); err != nil {
+		if was, err = b.clear(ctx, l, d, g); err != nil {
 			if len(was) > 0 {
 				return strings.Join(was, ", ") + " off", err
 			}
 			return "", err
 		}
 	}
-	r, err := b.do(a, c, rd)
+	r, err := b.do(l, a, c, rd)
 	if err == nil && len(was) > 0 {
 		r += " (" + strings.Join(was, ", ") + " off first)"
 	}
@@ -156,14 +167,14 @@ func (b *Board) act(ctx context.Context, a Action, c Caller, rd map[string]Readi
 
 // readFor reads the sensors the actions ask for: the one named, or all of
 // them for status. It runs before the board's lock is taken.
-func (b *Board) readFor(ctx context.Context, acts []Action) map[string]Reading {
+func (b *Board) readFor(ctx context.Context, l *layout, acts []Action) map[string]Reading {
 	all := false
 	named := map[string]bool{}
 	for _, a := range acts {
 		switch {
 		case a.Verb == VerbStatus:
 			all = true
-		case a.Verb == VerbState && b.byName[a.Device] != nil && b.byName[a.Device].sensor != nil:
+		case a.Verb == VerbState && l.byName[a.Device] != nil && l.byName[a.Device].sensor != nil:
 			named[a.Device] = true
 		}
 	}
@@ -171,47 +182,53 @@ func (b *Board) readFor(ctx context.Context, acts []Action) map[string]Reading {
 		return nil
 	}
 	out := map[string]Reading{}
-	for _, r := range b.readSome(ctx, func(d *dev) bool { return all || named[d.spec.Name] }) {
+	for _, r := range b.readSome(ctx, l, func(d *dev) bool { return all || named[d.spec.Name] }) {
 		out[r.Device] = r
 	}
 	return out
 }
 
-// allowed reports whether c may use the device s.
-func allowed(s config.Device, c Caller) bool {
+// allowed reports whether c may use the device s: c's id is in its allow
+// list, or an @handle there resolves to it. Names are never compared.
+func (b *Board) allowed(s config.Device, c Caller) bool {
 	if c.Local || len(s.Allow) == 0 {
 		return true
 	}
-	user := strings.TrimPrefix(c.Username, "@")
+	if c.ID == "" {
+		return false
+	}
 	for _, a := range s.Allow {
 		if h, ok := strings.CutPrefix(a, "@"); ok {
-			if user != "" && strings.EqualFold(h, user) {
+			if b.userID == nil {
+				continue
+			}
+			if id, ok := b.userID(h); ok && id == c.ID {
 				return true
 			}
-		} else if c.ID != "" && a == c.ID {
+		} else if a == c.ID {
 			return true
 		}
 	}
 	return false
 }
 
-// do runs one action. b.mu is held.
-func (b *Board) do(a Action, c Caller, rd map[string]Reading) (string, error) {
+// do runs one action on layout l. b.mu is held.
+func (b *Board) do(l *layout, a Action, c Caller, rd map[string]Reading) (string, error) {
 	switch a.Verb {
 	case VerbHelp:
-		return b.help(), nil
+		return b.help(l), nil
 	case VerbStatus:
-		return b.status(rd), nil
+		return b.status(l, rd), nil
 	case VerbSchedules:
-		return b.schedulesReply(), nil
+		return listSchedules(l.scheds, b.loc, b.wall()), nil
 	case VerbAllOff:
-		return b.allOff(c)
+		return b.allOff(l, c)
 	}
-	d := b.byName[a.Device]
+	d := l.byName[a.Device]
 	name := d.spec.Name
 	if a.Verb == VerbState {
 		if d.sensor != nil {
-			return rd[name].String(), nil
+			return reading(rd, name).String(), nil
 		}
 		return name + " is " + b.state(d), nil
 	}
@@ -290,18 +307,19 @@ func (b *Board) do(a Action, c Caller, rd map[string]Reading) (string, error) {
 // maxOn starts d's max_on timer if d is on and has one, and says so.
 // b.mu is held.
 func (b *Board) maxOn(d *dev) string {
-	if !d.on || d.spec.MaxOn <= 0 {
+	limit := d.spec.MaxOn
+	if !d.on || limit <= 0 {
 		return ""
 	}
-	b.startJob(d, "max_on", d.spec.MaxOn, func(ctx context.Context, gen uint64) {
-		b.step(ctx, d, gen, d.spec.MaxOn, func() error {
+	b.startJob(d, "max_on", limit, func(ctx context.Context, gen uint64) {
+		b.step(ctx, d, gen, limit, func() error {
 			if d.spec.Kind == config.KindPWM {
 				return b.duty(d, 0, "max_on")
 			}
 			return b.drive(d, false, "max_on")
 		})
 	})
-	return fmt.Sprintf(" (off by itself in %s)", fmtDuration(d.spec.MaxOn))
+	return fmt.Sprintf(" (off by itself in %s)", fmtDuration(limit))
 }
 
 // state is a device's state in words. b.mu is held.
@@ -328,28 +346,28 @@ func (b *Board) state(d *dev) string {
 // it ("garden_pump on", "garden_pump ?" when none came yet), and the tail
 // names the nodes that are offline: "; garden offline".
 func (b *Board) Status() string {
-	rd := b.readFor(context.Background(), []Action{{Verb: VerbStatus}})
+	rd := b.readFor(context.Background(), b.lay(), []Action{{Verb: VerbStatus}})
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.status(rd)
+	return b.status(b.lay(), rd)
 }
 
-func (b *Board) status(rd map[string]Reading) string {
-	v := b.view()
+func (b *Board) status(l *layout, rd map[string]Reading) string {
+	v := b.viewOf(l)
 	tail := "; up " + fmtUptime(time.Since(b.start))
 	if t := readTemp(b.thermal); t != "" {
 		tail += "; " + t
 	}
 	tail += offlineTail(b.offlineNodes(v))
 	var parts []string
-	for _, s := range b.specs {
-		if r, ok := b.remotes[s.Name]; ok {
+	for _, s := range l.specs {
+		if r, ok := l.remotes[s.Name]; ok {
 			parts = append(parts, remoteStatus(s.Name, r, v.remote[s.Name]))
 			continue
 		}
-		d := b.byName[s.Name]
+		d := l.byName[s.Name]
 		if d.sensor != nil {
-			parts = append(parts, rd[d.spec.Name].String())
+			parts = append(parts, reading(rd, d.spec.Name).String())
 			continue
 		}
 		parts = append(parts, d.spec.Name+" "+b.state(d))
@@ -364,13 +382,22 @@ func (b *Board) status(rd map[string]Reading) string {
 
 // help lists the verbs and the devices, and the nodes of the devices of
 // other nodes that are offline.
-func (b *Board) help() string {
-	nodes := b.offlineNodes(b.view())
+func (b *Board) help(l *layout) string {
+	nodes := b.offlineNodes(b.viewOf(l))
 	if len(nodes) == 0 {
-		return Help(b.specs)
+		return Help(l.specs)
 	}
 	tail := offlineTail(nodes)
-	return config.Truncate(Help(b.specs), MaxReply-config.Weight(tail)) + tail
+	return config.Truncate(Help(l.specs), MaxReply-config.Weight(tail)) + tail
+}
+
+// reading is rd's reading of the sensor name; a sensor a reload added
+// since rd was read has none.
+func reading(rd map[string]Reading, name string) Reading {
+	if r, ok := rd[name]; ok {
+		return r
+	}
+	return Reading{Device: name, Err: &readError{short: "not read: it came with a reload just then"}}
 }
 
 // Help is the reply to "help": the verbs and the device names (with their
@@ -408,16 +435,16 @@ func fit(s string) string { return config.Truncate(s, MaxReply) }
 // allOff turns every output and pwm that c may use off, cancelling their
 // timers, and says which were on. It also makes any command waiting on an
 // interlock give up. b.mu is held.
-func (b *Board) allOff(c Caller) (string, error) {
+func (b *Board) allOff(l *layout, c Caller) (string, error) {
 	b.epoch++
 	var was, kept []string
 	var errs []error
-	for _, d := range b.devs {
+	for _, d := range l.devs {
 		if d.spec.Kind != config.KindOutput && d.spec.Kind != config.KindPWM {
 			continue
 		}
 		on := d.on || d.job != ""
-		if !allowed(d.spec, c) {
+		if !b.allowed(d.spec, c) {
 			if on {
 				kept = append(kept, d.spec.Name)
 			}

@@ -381,11 +381,9 @@ func (b *Board) wall() time.Time { return b.now().Round(0) }
 // caller (the file is the owner's: device allow lists and confirmation do
 // not apply; interlocks and max_on do) and is logged; nothing is
 // answered. A time found more than ScheduleTolerance late is skipped and
-// logged. Start it once per board.
+// logged. The schedules an Apply brings take over at once: one it kept
+// goes on from where it was. Start it once per board.
 func (b *Board) RunSchedules(ctx context.Context) error {
-	if len(b.scheds) == 0 {
-		return nil
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -397,39 +395,50 @@ func (b *Board) RunSchedules(ctx context.Context) error {
 	}()
 	insane := false
 	for {
-		now := b.wall()
-		if now.Before(saneClock) {
-			if !insane {
-				b.log.Warn("schedules wait: the clock is not set", "now", now.Format(time.RFC3339))
-				insane = true
+		scheds := b.lay().scheds
+		var wake <-chan time.Time
+		var t *time.Timer
+		if len(scheds) > 0 {
+			now := b.wall()
+			if now.Before(saneClock) {
+				if !insane {
+					b.log.Warn("schedules wait: the clock is not set", "now", now.Format(time.RFC3339))
+					insane = true
+				}
+			} else {
+				if insane {
+					b.log.Info("schedules start: the clock is set", "now", now.Format(time.RFC3339))
+					insane = false
+				}
+				b.due(ctx, scheds, now)
 			}
-		} else {
-			if insane {
-				b.log.Info("schedules start: the clock is set", "now", now.Format(time.RFC3339))
-				insane = false
+			wait := scheduleTick
+			for _, s := range scheds {
+				if !s.next.IsZero() {
+					wait = min(wait, s.next.Sub(now))
+				}
 			}
-			b.due(ctx, now)
+			t = time.NewTimer(max(wait, 0))
+			wake = t.C
 		}
-		wait := scheduleTick
-		for _, s := range b.scheds {
-			if !s.next.IsZero() {
-				wait = min(wait, s.next.Sub(now))
-			}
-		}
-		t := time.NewTimer(max(wait, 0))
 		select {
 		case <-ctx.Done():
+		case <-wake:
+		case <-b.reloaded:
+		}
+		if t != nil {
 			t.Stop()
+		}
+		if ctx.Err() != nil {
 			return nil
-		case <-t.C:
 		}
 	}
 }
 
 // due runs or skips the schedules whose time has come, and works out
 // each one's next time.
-func (b *Board) due(ctx context.Context, now time.Time) {
-	for _, s := range b.scheds {
+func (b *Board) due(ctx context.Context, scheds []*schedule, now time.Time) {
+	for _, s := range scheds {
 		from := now
 		if s.last.After(from) {
 			from = s.last // the clock went back: a time already come does not come again
@@ -462,11 +471,6 @@ func (b *Board) due(ctx context.Context, now time.Time) {
 		}
 		s.next = s.when.next(from, b.loc)
 	}
-}
-
-// schedulesReply lists the schedules with their next run.
-func (b *Board) schedulesReply() string {
-	return listSchedules(b.scheds, b.loc, b.wall())
 }
 
 // ListSchedules is the reply to "schedules" for a configuration's

@@ -146,6 +146,7 @@ type senser interface {
 // sensor is one sensor device on its bus.
 type sensor struct {
 	spec    config.Device
+	bus     string                 // its bus's key in busSet: "i2c:1", "w1:"
 	open    func() (senser, error) // makes the driver; the first read calls it, and the next after a failure
 	timeout time.Duration
 	hint    string // what to check when it does not answer
@@ -288,16 +289,24 @@ func checkSensor(s config.Device) error {
 	return nil
 }
 
-// busSet opens each bus the sensors use once.
+// busSet opens each bus the sensors use once, by key ("i2c:1", "w1:").
 type busSet struct {
 	opt    Options
-	i2c    map[string]i2c.Bus
-	w1     map[string]onewire.Bus
-	opened []io.Closer
+	i2c    map[string]i2c.BusCloser
+	w1     map[string]onewire.BusCloser
+	opened []io.Closer // the buses it opened, not those it was given
 }
 
-func newBusSet(opt Options) *busSet {
-	return &busSet{opt: opt, i2c: map[string]i2c.Bus{}, w1: map[string]onewire.Bus{}}
+// newBusSet is a set that has the buses of prev's sensors already.
+func newBusSet(opt Options, prev *layout) *busSet {
+	bs := &busSet{opt: opt, i2c: map[string]i2c.BusCloser{}, w1: map[string]onewire.BusCloser{}}
+	for k, b := range prev.i2c {
+		bs.i2c[k] = b
+	}
+	for k, b := range prev.w1 {
+		bs.w1[k] = b
+	}
+	return bs
 }
 
 // sensor makes the sensor for s on its bus, opening the bus if it is the
@@ -316,6 +325,7 @@ func (bs *busSet) sensor(s config.Device, timeout time.Duration) (*sensor, error
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", where(s), err)
 		}
+		sn.bus = "w1:" + s.Bus
 		sn.hint = "check its three wires (3.3V power, not parasitic) and the 4.7k pull-up"
 		sn.open = func() (senser, error) { return ds18b20.New(bus, addr, ds18b20Bits) }
 	case config.KindBME280:
@@ -323,6 +333,7 @@ func (bs *busSet) sensor(s config.Device, timeout time.Duration) (*sensor, error
 		if err != nil {
 			return nil, err
 		}
+		sn.bus = "i2c:" + s.Bus
 		sn.hint = fmt.Sprintf("check its wiring and address (i2cdetect -y %s)", s.Bus)
 		addr := s.I2CAddress()
 		sn.open = func() (senser, error) {
@@ -334,6 +345,7 @@ func (bs *busSet) sensor(s config.Device, timeout time.Duration) (*sensor, error
 		if err != nil {
 			return nil, err
 		}
+		sn.bus = "i2c:" + s.Bus
 		sn.hint = fmt.Sprintf("check its wiring (i2cdetect -y %s shows 38)", s.Bus)
 		sn.open = func() (senser, error) {
 			opts := aht20.DefaultOpts
@@ -346,7 +358,7 @@ func (bs *busSet) sensor(s config.Device, timeout time.Duration) (*sensor, error
 }
 
 func (bs *busSet) i2cBus(s config.Device) (i2c.Bus, error) {
-	if b, ok := bs.i2c[s.Bus]; ok {
+	if b, ok := bs.i2c["i2c:"+s.Bus]; ok {
 		return b, nil
 	}
 	if bs.opt.I2C == nil {
@@ -359,13 +371,13 @@ func (bs *busSet) i2cBus(s config.Device) (i2c.Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: I2C bus %s: %v; turn I2C on (raspi-config, or dtparam=i2c_arm=on in /boot/firmware/config.txt, then reboot), check that /dev/i2c-%s exists and that the user is in group i2c", where(s), s.Bus, err, s.Bus)
 	}
-	bs.i2c[s.Bus] = b
+	bs.i2c["i2c:"+s.Bus] = b
 	bs.opened = append(bs.opened, b)
 	return b, nil
 }
 
 func (bs *busSet) oneWire(s config.Device) (onewire.Bus, error) {
-	if b, ok := bs.w1[s.Bus]; ok {
+	if b, ok := bs.w1["w1:"+s.Bus]; ok {
 		return b, nil
 	}
 	if bs.opt.OneWire == nil {
@@ -382,7 +394,7 @@ func (bs *busSet) oneWire(s config.Device) (onewire.Bus, error) {
 		}
 		return nil, fmt.Errorf("%s: %s: %v; turn the kernel's 1-Wire on (dtoverlay=w1-gpio in /boot/firmware/config.txt, then reboot) and check /sys/bus/w1/devices", where(s), name, err)
 	}
-	bs.w1[s.Bus] = b
+	bs.w1["w1:"+s.Bus] = b
 	bs.opened = append(bs.opened, b)
 	return b, nil
 }
@@ -405,7 +417,7 @@ func (b *Board) closeBuses(buses []io.Closer) {
 // Sensors describes the board's sensors, in config order.
 func (b *Board) Sensors() []Sensor {
 	var out []Sensor
-	for _, d := range b.devs {
+	for _, d := range b.lay().devs {
 		if d.sensor != nil {
 			out = append(out, Sensor{Device: d.spec.Name, Kind: d.spec.Kind, Quantities: quantities(d.spec.Kind)})
 		}
@@ -415,13 +427,17 @@ func (b *Board) Sensors() []Sensor {
 
 // ReadSensor reads the sensor called name now, within the read timeout.
 func (b *Board) ReadSensor(ctx context.Context, name string) Reading {
-	d := b.byName[name]
+	d := b.lay().byName[name]
 	if d == nil || d.sensor == nil {
 		return Reading{Device: name, At: time.Now(), Err: &readError{short: "no such sensor"}}
 	}
+	return b.readSensor(ctx, d)
+}
+
+func (b *Board) readSensor(ctx context.Context, d *dev) Reading {
 	r := d.sensor.read(ctx)
 	if r.Err != nil {
-		b.log.Warn("sensor read", "device", name, "err", r.Err)
+		b.log.Warn("sensor read", "device", d.sensor.spec.Name, "err", r.Err)
 	}
 	return r
 }
@@ -429,12 +445,12 @@ func (b *Board) ReadSensor(ctx context.Context, name string) Reading {
 // ReadSensors reads every sensor now, all at once, within the read
 // timeout; the readings are in config order.
 func (b *Board) ReadSensors(ctx context.Context) []Reading {
-	return b.readSome(ctx, func(*dev) bool { return true })
+	return b.readSome(ctx, b.lay(), func(*dev) bool { return true })
 }
 
-func (b *Board) readSome(ctx context.Context, want func(*dev) bool) []Reading {
+func (b *Board) readSome(ctx context.Context, l *layout, want func(*dev) bool) []Reading {
 	var sensors []*dev
-	for _, d := range b.devs {
+	for _, d := range l.devs {
 		if d.sensor != nil && want(d) {
 			sensors = append(sensors, d)
 		}
@@ -445,7 +461,7 @@ func (b *Board) readSome(ctx context.Context, want func(*dev) bool) []Reading {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = b.ReadSensor(ctx, d.spec.Name)
+			out[i] = b.readSensor(ctx, d)
 		}()
 	}
 	wg.Wait()

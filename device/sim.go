@@ -87,16 +87,17 @@ type SimPin struct {
 	edges chan struct{} // one pending edge at most, like a kernel that coalesces
 	halt  chan struct{}
 
-	mu      sync.Mutex
-	level   gpio.Level
-	pull    gpio.Pull
-	edge    gpio.Edge
-	out     bool // set as output (Out or PWM)
-	inPWM   bool // running PWM
-	duty    gpio.Duty
-	freq    physic.Frequency
-	pwm     bool // PWM supported
-	changes int  // how many times Out or PWM changed the output
+	mu       sync.Mutex
+	level    gpio.Level
+	pull     gpio.Pull
+	edge     gpio.Edge
+	out      bool // set as output (Out or PWM)
+	inPWM    bool // running PWM
+	duty     gpio.Duty
+	freq     physic.Frequency
+	pwm      bool // PWM supported
+	changes  int  // how many times Out or PWM changed the output
+	released bool // Close let go of it; In, Out or PWM takes it again
 }
 
 // String implements conn.Resource.
@@ -143,7 +144,7 @@ func (p *SimPin) Halt() error {
 func (p *SimPin) In(pull gpio.Pull, edge gpio.Edge) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.out, p.inPWM = false, false
+	p.out, p.inPWM, p.released = false, false, false
 	if pull != gpio.PullNoChange {
 		p.pull = pull
 	}
@@ -201,7 +202,7 @@ func (p *SimPin) DefaultPull() gpio.Pull { return gpio.Float }
 func (p *SimPin) Out(l gpio.Level) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.out, p.inPWM, p.level = true, false, l
+	p.out, p.inPWM, p.level, p.released = true, false, l, false
 	p.duty = 0
 	if l {
 		p.duty = gpio.DutyMax
@@ -220,10 +221,28 @@ func (p *SimPin) PWM(duty gpio.Duty, f physic.Frequency) error {
 	if !duty.Valid() {
 		return fmt.Errorf("%s: invalid duty %d", p.name, duty)
 	}
-	p.out, p.inPWM, p.duty, p.freq = true, true, duty, f
+	p.out, p.inPWM, p.duty, p.freq, p.released = true, true, duty, f, false
 	p.level = duty >= gpio.DutyHalf
 	p.changes++
 	return nil
+}
+
+// Close lets go of the pin, as closing a GPIO character device line does:
+// it is an input again, floating, as the kernel leaves a released line,
+// until In, Out or PWM takes it again.
+func (p *SimPin) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.out, p.inPWM, p.duty, p.pull, p.released = false, false, 0, gpio.Float, true
+	return nil
+}
+
+// Released reports whether Close let go of the pin and nothing took it
+// since.
+func (p *SimPin) Released() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.released
 }
 
 // DisablePWM makes later PWM calls fail, like a pin without hardware PWM.

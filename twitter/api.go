@@ -26,10 +26,14 @@ type User struct {
 type Post struct {
 	ID             string
 	AuthorID       string
-	AuthorUsername string // without @; may be "" when the API did not expand it
+	AuthorUsername string // without @; "" on v2, which is not asked for it (X bills each expanded user)
 	Text           string // full text, HTML entities decoded
 	CreatedAt      time.Time
 	ConversationID string
+	// EditOf are the ids of the post's earlier versions, oldest first, when
+	// it is an edit (X gives an edit a new id; v2's edit_history_tweet_ids
+	// name every version); empty for a post never edited, and on v1.1.
+	EditOf []string
 }
 
 // DM is one direct message event (a MessageCreate).

@@ -60,6 +60,7 @@ type APIError struct {
 	Title    string    // the API's own words: problem title or v1.1 message
 	Detail   string    // problem detail
 	Reset    time.Time // for KindRateLimited: when to try again (zero when unknown)
+	Day      bool      // for KindRateLimited: the 24-hour limit is the one spent, not a 15-minute window
 	Err      error     // the underlying error for transport failures
 }
 

@@ -72,6 +72,7 @@ type (
 		AuthorID       string          `json:"author_id"`
 		CreatedAt      string          `json:"created_at"`
 		ConversationID string          `json:"conversation_id"`
+		EditHistory    []string        `json:"edit_history_tweet_ids"`
 		DMEvents       []streamDMEvent `json:"direct_message_events"`
 	}
 	streamDMEvent struct {
@@ -212,6 +213,7 @@ func decodeLine(line []byte, dst []Event) ([]Event, lineKind, error) {
 			Text:           p.Text,
 			CreatedAt:      parseV2Time(p.CreatedAt),
 			ConversationID: p.ConversationID,
+			EditOf:         earlierVersions(p.ID, p.EditHistory),
 		}
 		base.Post = post
 		return append(dst, base), lineEvents, nil

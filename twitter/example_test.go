@@ -15,7 +15,8 @@ import (
 func ExampleNew() {
 	srv := twittertest.NewServer(twittertest.Options{Handle: "mypi", Tier: twittertest.TierPro}) // the fake X API, with the Pro tier's limits
 	defer srv.Close()
-	srv.Post(srv.AddUser("alice"), "@mypi led on", 0)
+	alice := srv.AddUser("alice")
+	srv.Post(alice, "@mypi led on", 0)
 
 	c, err := twitter.New(twitter.Options{API: "v2", BaseURL: srv.URL, Credentials: srv.Credentials()})
 	if err != nil {
@@ -35,7 +36,7 @@ func ExampleNew() {
 		return
 	}
 	for _, p := range posts {
-		fmt.Printf("@%s: %s\n", p.AuthorUsername, p.Text)
+		fmt.Printf("from alice %t: %s\n", p.AuthorID == alice.ID, p.Text) // v2 posts carry the author's id, not the handle
 		if _, err := c.Reply(ctx, p.ID, "led is on"); err != nil {
 			fmt.Println(err)
 		}
@@ -53,7 +54,7 @@ func ExampleNew() {
 	}
 	// Output:
 	// the keys are @mypi's
-	// @alice: @mypi led on
+	// from alice true: @mypi led on
 	// mentions: 299 of 300 left in the window
 	// mentions: 401 unauthorized: Unauthorized
 	// check the four keys in the config: all f…

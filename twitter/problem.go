@@ -73,6 +73,7 @@ func errorFromAnswer(ep string, status int, h http.Header, body []byte) *APIErro
 	case status == http.StatusTooManyRequests || e.Code == codeRateLimited || e.Code == codeDailyLimit:
 		e.Kind = KindRateLimited
 		e.Reset = resetFrom(h)
+		e.Day = daySpent(h) || e.Code == codeDailyLimit
 	case status == http.StatusUnauthorized:
 		e.Kind = KindUnauthorized
 	case e.Code == codeDuplicate || (status == http.StatusForbidden && strings.Contains(words, "duplicate")):
@@ -112,13 +113,19 @@ func resetFrom(h http.Header) time.Time {
 	if h.Get("X-Rate-Limit-Remaining") != "" && rl.Remaining == 0 {
 		reset = rl.Reset
 	}
-	if h.Get("X-User-Limit-24hour-Remaining") != "" && rl.DayRemaining == 0 && rl.DayReset.After(reset) {
+	if daySpent(h) && rl.DayReset.After(reset) {
 		reset = rl.DayReset
 	}
 	if reset.IsZero() {
 		reset = rl.Reset
 	}
 	return reset
+}
+
+// daySpent reports whether the answer's 24-hour user limit is spent.
+func daySpent(h http.Header) bool {
+	rl, _ := parseLimits(h)
+	return h.Get("X-User-Limit-24hour-Remaining") != "" && rl.DayRemaining == 0
 }
 
 // partialError is the v2 answer with status 200, no "data" and an "errors"

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	gotwitter "github.com/dghubble/go-twitter/twitter"
@@ -24,13 +23,23 @@ import (
 type V11 struct {
 	c *conn
 
-	// go-twitter's client is built once (building one allocates ~40
-	// objects); its transport serves the call in progress, so calls take
-	// turns.
-	mu  sync.Mutex
-	cur http.RoundTripper
-	api *gotwitter.Client
+	// go-twitter's clients, each built once (building one allocates ~40
+	// objects) and lent to one call at a time, whose transport it uses:
+	// calls run side by side (the replies beside the polls), none waits
+	// for another's answer.
+	free chan *v11Client
 }
+
+// v11Client is a go-twitter client and the transport of the call it
+// serves.
+type v11Client struct {
+	api *gotwitter.Client
+	cur http.RoundTripper
+}
+
+// v11Clients is how many idle go-twitter clients are kept for reuse: the
+// loop's and the two senders' calls.
+const v11Clients = 4
 
 // roundTripFunc adapts a function to http.RoundTripper.
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -45,11 +54,29 @@ func NewV11(opt Options) (*V11, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &V11{c: c}
-	v.api = gotwitter.NewClient(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		return v.cur.RoundTrip(r) // v.mu is held by do
+	return &V11{c: c, free: make(chan *v11Client, v11Clients)}, nil
+}
+
+// client lends a go-twitter client; give it back with put.
+func (v *V11) client() *v11Client {
+	select {
+	case gc := <-v.free:
+		return gc
+	default:
+	}
+	gc := &v11Client{}
+	gc.api = gotwitter.NewClient(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return gc.cur.RoundTrip(r) // set by do for the call in progress
 	})})
-	return v, nil
+	return gc
+}
+
+func (v *V11) put(gc *v11Client) {
+	gc.cur = nil
+	select {
+	case v.free <- gc:
+	default: // enough idle ones
+	}
 }
 
 // Version is "v1.1".
@@ -64,12 +91,11 @@ func (v *V11) ServerDate() time.Time { return v.c.limits.date() }
 // do runs one go-twitter call. go-twitter returns err == nil for some error
 // bodies, so the status code decides, not its error.
 func (v *V11) do(ctx context.Context, ep string, f func(api *gotwitter.Client) error) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
+	gc := v.client()
+	defer v.put(gc)
 	_, err := v.c.call(ctx, ep, true, func(hc *http.Client) error {
-		v.cur = hc.Transport
-		defer func() { v.cur = nil }()
-		return f(v.api)
+		gc.cur = hc.Transport
+		return f(gc.api)
 	})
 	return err
 }

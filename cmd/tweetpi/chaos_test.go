@@ -23,6 +23,7 @@ import (
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/twitter"
 	"github.com/tweetpi/tweetpi/twitter/bot"
+	"github.com/tweetpi/tweetpi/twitter/twittertest"
 )
 
 // chaosSize is how many commands TestChaos streams: TWEETPI_CHAOS when set
@@ -38,11 +39,38 @@ func chaosSize(t *testing.T) int {
 	return 80
 }
 
-// chaosCommand is one command streamed: a mention or a DM from alice.
+// chaosCommand is one command streamed: a mention or a DM from alice, or
+// an edit of a mention (EditOf: the original's id).
 type chaosCommand struct {
-	ID    string
-	Inbox string
-	Text  string
+	ID     string
+	Inbox  string
+	Text   string
+	EditOf string
+}
+
+// chaosFaults makes the fake fail as X does while the stream lasts, a fault
+// about every 700 ms: a burst of 5xx on a poll, an answer lost after the
+// post or the DM took effect, a slow post.
+func chaosFaults(f *fake, rnd func(int) int, done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-time.After(time.Duration(400+rnd(600)) * time.Millisecond):
+		}
+		switch rnd(5) {
+		case 0:
+			f.Fail(twitter.EndpointMentions, twittertest.Fault{Status: 503, Count: 1 + rnd(3)})
+		case 1:
+			f.Fail(twitter.EndpointDMEvents, twittertest.Fault{Status: 502, Count: 1 + rnd(2)})
+		case 2:
+			f.Fail(twitter.EndpointSendDM, twittertest.Fault{Lost: true})
+		case 3:
+			f.Fail(twitter.EndpointPost, twittertest.Fault{Lost: true})
+		case 4:
+			f.Fail(twitter.EndpointPost, twittertest.Fault{Delay: 1500 * time.Millisecond, Count: 2})
+		}
+	}
 }
 
 // TestChaos streams commands from an allowed user (mentions and DMs) while
@@ -63,6 +91,13 @@ type chaosCommand struct {
 // running a command twice after the restart. For a GPIO daemon that is the
 // right failure: "pump on" run twice, or an old "door open" run after a
 // reboot, is worse than a command the person sees unanswered and sends again.
+//
+// Meanwhile the fake fails as X does (chaosFaults): 5xx bursts on the
+// polls, answers lost after the post or DM took effect, slow posts; some
+// mentions are edited (a new id, X's edit history); some lives end with
+// SIGQUIT instead of SIGKILL, which must stop them as SIGTERM does. An edit
+// and its original run at most once between them, and no DM goes out more
+// often than DM commands ran.
 //
 // It runs twice: with polls only, and with the Activity API stream (the
 // commands arrive as they are made, and a reconciliation poll every 2s
@@ -117,18 +152,36 @@ func chaos(t *testing.T, delivery string) {
 				text = fmt.Sprintf(text, rnd(101))
 			}
 			c := chaosCommand{Text: text}
+			var edit *chaosCommand
 			if rnd(4) == 0 {
 				c.Inbox, c.ID = bot.InboxDMs, f.SendDM(f.Alice, text, 0).ID
 			} else {
-				c.Inbox, c.ID = bot.InboxMentions, f.Post(f.Alice, "@mypi "+text, 0).ID
+				post := f.Post(f.Alice, "@mypi "+text, 0)
+				c.Inbox, c.ID = bot.InboxMentions, post.ID
+				if rnd(8) == 0 {
+					// Edited at once or a little later: before or after a
+					// poll saw the first version.
+					time.Sleep(time.Duration(rnd(1500)) * time.Millisecond)
+					e := f.Edit(post, post.Text)
+					edit = &chaosCommand{ID: e.ID, Inbox: bot.InboxMentions, Text: text, EditOf: post.ID}
+				}
 			}
 			mu.Lock()
 			cmds = append(cmds, c)
+			if edit != nil {
+				cmds = append(cmds, *edit)
+			}
 			mu.Unlock()
 			if i < n-1 {
 				time.Sleep(gap/2 + time.Duration(rnd(int(gap))))
 			}
 		}
+	}()
+
+	faultsDone := make(chan struct{})
+	go func() {
+		defer close(faultsDone)
+		chaosFaults(f, rnd, streamDone)
 	}()
 
 	procs := []*daemonProc{first}
@@ -140,9 +193,27 @@ func chaos(t *testing.T, delivery string) {
 		case <-streamDone:
 		default:
 			// How this life ends.
-			how := []string{"random", "after run", "after sent", "mid-write"}[rnd(4)]
+			how := []string{"random", "after run", "after sent", "mid-write", "sigquit"}[rnd(5)]
 			if midWrite && how == "mid-write" {
 				how = "random"
+			}
+			if how == "sigquit" {
+				// Like SIGTERM: a clean stop, outputs safe, state kept.
+				time.Sleep(time.Duration(rnd(2000)) * time.Millisecond)
+				p.cmd.Process.Signal(syscall.SIGQUIT)
+				if code := p.wait(); code != 0 {
+					t.Fatalf("life %d: exit %d after SIGQUIT, want 0\n%s", round, code, p.stderrText())
+				}
+				if p.countLog("outputs safe") != 1 {
+					t.Errorf("life %d: no \"outputs safe\" after SIGQUIT", round)
+				}
+				kills[how]++
+				if _, err := bot.LoadState(files.StateDir); err != nil {
+					t.Fatalf("after SIGQUIT %d: %v", round, err)
+				}
+				p = startDaemon(t, files.Path, files.Env)
+				procs = append(procs, p)
+				continue
 			}
 			switch how {
 			case "random":
@@ -193,6 +264,8 @@ func chaos(t *testing.T, delivery string) {
 	}
 
 	// The last life drains what is left: every command taken, the outbox empty.
+	<-faultsDone
+	f.ClearFaults()
 	mu.Lock()
 	all := slices.Clone(cmds)
 	mu.Unlock()
@@ -232,7 +305,28 @@ func chaos(t *testing.T, delivery string) {
 	}
 	classes := map[string]int{}
 	var ran, answered int
+	edited := map[string]string{} // original -> edit
 	for _, c := range all {
+		if c.EditOf != "" {
+			edited[c.EditOf] = c.ID
+		}
+	}
+	for _, c := range all {
+		if c.EditOf != "" {
+			continue // counted with its original
+		}
+		if e, ok := edited[c.ID]; ok {
+			if n := runs[c.ID] + runs[e]; n > 1 {
+				t.Errorf("mention %s and its edit %s ran %d times between them, want at most 1", c.ID, e, n)
+			}
+			if n := replied[c.ID] + replied[e]; n > 1 {
+				t.Errorf("mention %s and its edit %s were answered %d times", c.ID, e, n)
+			}
+			if runs[e] > 0 {
+				classes["edited before a poll saw it: ran as its edit"]++
+				continue
+			}
+		}
 		r, ps := runs[c.ID], pins[c.ID]
 		if r > 1 {
 			t.Errorf("%s %s %q ran %d times", c.Inbox, c.ID, c.Text, r)

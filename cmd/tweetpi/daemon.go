@@ -10,9 +10,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,6 +36,11 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err != nil {
 		return usageErr(err.Error())
 	}
+	// The log's reader may go away (journald restarted, a pipe closed):
+	// the daemon goes on without its log rather than die of SIGPIPE with
+	// the outputs as they are.
+	signal.Ignore(syscall.SIGPIPE)
+	tuneGC(e.getenv)
 	cfg, err := cf.loadChecked(e)
 	if err != nil {
 		return configErr(err)
@@ -58,6 +63,11 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
+		// A reload runs at once, and the next no sooner than reloadGap
+		// after it: the signals of a storm in between make one more
+		// reload at the gap's end, which reads the file as it is then.
+		var last time.Time
+		var later <-chan time.Time
 		for {
 			select {
 			case <-ctx.Done():
@@ -66,12 +76,30 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 				d.safe()
 				return
 			case <-hup:
-				d.reload(cf, e)
+				if wait := reloadGap - time.Since(last); wait > 0 {
+					if later == nil {
+						later = time.After(wait)
+					}
+					continue
+				}
+			case <-later:
 			}
+			later = nil // this reload reads the file as it is now
+			d.reload(ctx, cf, e)
+			last = time.Now()
 		}
 	}()
 	return d.run(ctx)
 }
+
+// reloadGap is the least time between two reloads: a storm of SIGHUPs is
+// one reload per gap (the last reads the file as the storm left it), not
+// a config parse per signal.
+const reloadGap = time.Second
+
+// botApplyWait is how long a reload waits for the bot's loop to take its
+// settings before it says what it did.
+const botApplyWait = 5 * time.Second
 
 // daemon is the running program: the board, the client and the bot.
 type daemon struct {
@@ -90,6 +118,10 @@ type daemon struct {
 
 	mu       sync.Mutex
 	board    *device.Board
+	pins     device.PinSource // the board's pins, for a reload
+	poll     time.Duration    // daemonOptions.pollInterval: kept over reloads
+	stopping bool             // safe ran: a reload changes nothing any more
+	polling  atomic.Bool      // the bot's loop runs: it applies a reload's settings
 	wg       sync.WaitGroup
 	safeOnce sync.Once
 }
@@ -101,6 +133,7 @@ type daemonOptions struct {
 	pollInterval time.Duration     // overrides the config's (which is at least 1s)
 	runDelay     time.Duration     // TWEETPI_TEST_RUN_DELAY (fleet.go)
 	runtimeDir   string            // where the status file goes; "" none (the demo)
+	pins         device.PinSource  // the pins, instead of sim's (its buses stay): a test's watch on them
 }
 
 // newDaemon makes the client, loads the state (taking its lock) and opens
@@ -109,7 +142,7 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 	if cfg.Agent() {
 		return newAgent(cfg, logger, o)
 	}
-	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim, runDelay: o.runDelay, runDir: o.runtimeDir}
+	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim, runDelay: o.runDelay, runDir: o.runtimeDir, poll: o.pollInterval, pins: o.pins}
 	meter := bot.NewMeter(prices(cfg))
 	copt := clientOptions(cfg)
 	copt.Transport = o.transport
@@ -135,6 +168,7 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 		Listen:       cfg.Twitter.Listen,
 		PollInterval: poll,
 		Allow:        cfg.Twitter.Allow,
+		Handles:      deviceHandles(cfg.Devices),
 		MaxAge:       cfg.Twitter.MaxAge,
 		Reply:        cfg.Twitter.Reply,
 		Notify:       d.notify,
@@ -181,25 +215,45 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 }
 
 func (d *daemon) openBoard(cfg *config.Config) (*device.Board, error) {
-	pins := device.PinSource(nil)
-	if d.sim != nil {
+	pins := d.pins
+	switch {
+	case pins != nil:
+	case d.sim != nil:
 		pins = d.sim.Pin
-	} else {
+	default:
 		p, sim, err := pinSource(cfg, d.log)
 		if err != nil {
 			return nil, err
 		}
 		pins, d.sim = p, sim
 	}
+	d.pins = pins
 	opt := deviceOptions(cfg, d.sim, d.log)
 	opt.Start = time.Now()
 	opt.WatchInputs = d.cfg.MQTT != nil
+	if d.bot != nil {
+		opt.UserID = d.bot.UserID
+	}
 	opt.Fleet = d.boardFleet(cfg)
 	b, err := device.Open(cfg.Devices, pins, opt)
 	if err == nil {
 		d.automate(b)
 	}
 	return b, err
+}
+
+// deviceHandles are the @handles of the devices' allow lists: the bot
+// resolves them to ids with twitter.allow's.
+func deviceHandles(devs []config.Device) []string {
+	var hs []string
+	for _, dev := range devs {
+		for _, a := range dev.Allow {
+			if strings.HasPrefix(a, "@") {
+				hs = append(hs, a)
+			}
+		}
+	}
+	return hs
 }
 
 // watch forwards a board's input changes to the bot as DMs.
@@ -223,24 +277,33 @@ func (d *daemon) watch(b *device.Board) {
 
 // run starts the bot and polls until ctx is cancelled.
 func (d *daemon) run(ctx context.Context) error {
-	defer d.runMQTT(ctx)()
+	d.mu.Lock() // a reload may change d.cfg
 	d.startLine(d.runDir)
+	d.mu.Unlock()
 	stop, err := d.observe(ctx, d.runDir)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	// Outputs are at their initial levels and the state is loaded.
+	// Outputs are at their initial levels and the state is loaded. MQTT
+	// starts after READY: its loop feeds the watchdog, and systemd wants
+	// no WATCHDOG=1 before READY=1.
 	sdNotify(d.log, sd.SdNotifyReady)
+	defer d.runMQTT(ctx)()
 	if d.bot == nil {
 		return d.runAgent(ctx)
 	}
 	err = d.bot.Start(ctx, twitter.KeyID(d.cfg.Twitter.AccessToken.Reveal()))
 	if err == nil {
-		d.log.Info("polling", "account", "@"+d.bot.Account().Username, "inboxes", strings.Join(d.cfg.Twitter.Listen, ","),
-			"api", d.client.Version(), "poll_interval", d.cfg.Twitter.PollInterval.String(), "allow", allowed(d.cfg),
+		d.mu.Lock() // a reload may change them
+		inboxes, poll, allow := strings.Join(d.cfg.Twitter.Listen, ","), d.cfg.Twitter.PollInterval.String(), allowed(d.cfg)
+		d.mu.Unlock()
+		d.log.Info("polling", "account", "@"+d.bot.Account().Username, "inboxes", inboxes,
+			"api", d.client.Version(), "poll_interval", poll, "allow", allow,
 			"delivery", d.cfg.Twitter.Delivery)
+		d.polling.Store(true)
 		err = d.bot.Run(ctx)
+		d.polling.Store(false)
 	}
 	sdNotify(d.log, sd.SdNotifyStopping)
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -253,44 +316,34 @@ func (d *daemon) run(ctx context.Context) error {
 	return err
 }
 
-// reload reads the configuration again and swaps the devices and the allow
-// list; a bad new configuration is refused and the old one kept.
-func (d *daemon) reload(cf *configFlags, e *env) {
-	cfg, err := cf.loadChecked(e)
+// reload reads the configuration again and applies what changed, and
+// only that, at once; a bad new configuration is refused and the old one
+// kept. What takes a restart is not applied, and the log line says so.
+func (d *daemon) reload(ctx context.Context, cf *configFlags, e *env) {
+	cfg, err := cf.forReload(e).loadChecked(e)
 	if err != nil {
 		d.log.Error("reload refused: the new configuration has errors; keeping the old one", "err", err)
 		return
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	// Until the new devices are open, either set may be driven.
-	both := append(slices.Clone(d.cfg.Devices), cfg.Devices...)
-	if err := config.WriteDeviceList(d.cfg.StateDir, d.cfg.GPIO.Backend, both); err != nil {
-		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
+	if d.stopping {
+		d.mu.Unlock()
+		return // the outputs are safe for the stop: nothing opens again
 	}
-	d.board.Close() // outputs safe before the pins are opened again
-	board, err := d.openBoard(cfg)
-	if err != nil {
-		d.log.Error("reload: the new devices did not open; keeping the old ones", "err", err)
-		if board, err = d.openBoard(d.cfg); err != nil {
-			d.log.Error("reload: the old devices did not open again either", "err", err)
-			return
+	r := d.applyConfig(cfg)
+	d.mu.Unlock()
+	if r.bot != nil && d.polling.Load() {
+		// The line says what runs: the bot takes its part between polls.
+		t := time.NewTimer(botApplyWait)
+		select {
+		case <-r.bot:
+		case <-t.C:
+			r.applied = append(r.applied, "the bot takes its part after its current poll")
+		case <-ctx.Done():
 		}
-	} else {
-		d.cfg.Devices = cfg.Devices
-		d.cfg.Interlocks, d.cfg.InterlockWait, d.cfg.Schedules = cfg.Interlocks, cfg.InterlockWait, cfg.Schedules
-		d.cfg.Twitter.Allow = cfg.Twitter.Allow
+		t.Stop()
 	}
-	d.board = board
-	d.watch(board)
-	d.reloadMQTT(board, cfg)
-	if err := config.WriteDeviceList(d.cfg.StateDir, d.cfg.GPIO.Backend, d.cfg.Devices); err != nil {
-		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
-	}
-	if d.bot != nil {
-		d.bot.Reload(d.cfg.Twitter.Allow, d)
-	}
-	d.log.Info("reloaded", "devices", len(d.cfg.Devices), "allow", len(d.cfg.Twitter.Allow))
+	r.log(d.log)
 }
 
 // safe drives every output to its safe level and stops the watchers, once.
@@ -298,6 +351,7 @@ func (d *daemon) safe() {
 	d.safeOnce.Do(func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
+		d.stopping = true
 		if d.board != nil {
 			if err := d.board.Close(); err != nil {
 				d.log.Error("outputs to safe level", "err", err)

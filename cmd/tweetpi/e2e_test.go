@@ -98,7 +98,7 @@ func TestE2EMention(t *testing.T) {
 		if n := f.Requests(twitter.EndpointUserByName); n < 1 {
 			t.Errorf("@alice was not resolved through users/by/username (%d requests)", n)
 		}
-		if n := p.countLog("allow: cannot resolve handle now; matching it by username until it resolves"); n != 0 {
+		if n := p.countLog("allow: cannot resolve the handle now; it lets nobody in until it resolves (retried)"); n != 0 {
 			t.Errorf("@alice did not resolve")
 		}
 		if len(f.SentDMs()) != 0 {

@@ -2,12 +2,15 @@
 
 package main
 
-// Faults the daemon meets at start, against the real binary: a state file
-// it cannot trust, a state directory others could write, an API name that
-// does not resolve, keys revoked while it runs.
+// Faults the daemon meets, against the real binary: a state file it cannot
+// trust (or one an older tweetpi left unbounded, with a bad cursor), a state
+// directory others could write, an API name that does not resolve, keys
+// revoked while it runs, an edited post, a DM whose answer was lost, slow
+// replies.
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,4 +203,151 @@ func TestKeysRevokedMidRun(t *testing.T) {
 		t.Errorf("exit %d after SIGTERM, want 0", code)
 	}
 	checkNoSecret(t, f.secrets(), []*daemonProc{p}, files.StateDir)
+}
+
+// TestBadCursorStateRepaired: a state file an older tweetpi left with a
+// mentions cursor that is not an X id (20 digits: every poll would be a
+// 400, every post taken) starts the mentions afresh, says so, runs nothing
+// old and runs a new command.
+func TestBadCursorStateRepaired(t *testing.T) {
+	slowE2E(t)
+	t.Parallel()
+	f := newFake(t, "v2")
+	old := f.Post(f.Alice, "@mypi led on", 0)
+	files := writeDaemonConfig(t, f, daemonConfig{Listen: []string{bot.InboxMentions}})
+	if err := os.MkdirAll(files.StateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	st := fmt.Sprintf(`{"version":1,"account_id":%q,"account_username":"mypi","key_id":%q,"mentions_since":"99999999999999999999","mentions_taken":"99999999999999999999","mentions_started":true,"saved":"2026-01-01T00:00:00Z"}`,
+		f.Account().ID, twitter.KeyID(f.Credentials().AccessToken))
+	if err := os.WriteFile(filepath.Join(files.StateDir, bot.StateFile), []byte(st), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startDaemon(t, files.Path, files.Env)
+	p.waitLog("state file: a bound applied on load")
+	p.waitFresh(bot.InboxMentions)
+	c := f.Post(f.Alice, "@mypi fan 10%", 0)
+	p.waitLog("command", "post_id", c.ID, "result", "ran")
+	settle(t, f, twitter.EndpointMentions)
+	if runs := runsByPost(p); runs[old.ID] != 0 || runs[c.ID] != 1 {
+		t.Errorf("runs: old %d, new %d; want 0 and 1", runs[old.ID], runs[c.ID])
+	}
+	if code, _ := p.term(); code != 0 {
+		t.Errorf("exit %d after SIGTERM", code)
+	}
+}
+
+// TestLoadedOutboxCapped: a state file holding 5,000 queued DMs sends the
+// outbox's bound (50), the newest, not 5,000.
+func TestLoadedOutboxCapped(t *testing.T) {
+	slowE2E(t)
+	t.Parallel()
+	f := newFake(t, "v2")
+	files := writeDaemonConfig(t, f, daemonConfig{Listen: []string{bot.InboxMentions}})
+	st := &bot.State{AccountID: f.Account().ID, AccountUsername: "mypi", KeyID: twitter.KeyID(f.Credentials().AccessToken), MentionsStarted: true}
+	for i := range 5000 {
+		st.Outbox = append(st.Outbox, bot.Outgoing{Inbox: bot.InboxDMs, To: f.Alice.ID, Text: fmt.Sprintf("queued %d", i), Queued: time.Now()})
+	}
+	if err := os.MkdirAll(files.StateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(files.StateDir, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p := startDaemon(t, files.Path, files.Env)
+	dms := f.waitDMs(t, 50)
+	settle(t, f, twitter.EndpointMentions)
+	settle(t, f, twitter.EndpointMentions)
+	if n := len(f.SentDMs()); n != 50 {
+		t.Errorf("%d DMs sent from a loaded outbox of 5000, want 50", n)
+	}
+	if dms[0].Text != "queued 4950" || dms[49].Text != "queued 4999" {
+		t.Errorf("sent %q ... %q, want the newest 50 in order", dms[0].Text, dms[49].Text)
+	}
+	if code, _ := p.term(); code != 0 {
+		t.Errorf("exit %d after SIGTERM", code)
+	}
+}
+
+// TestEditNotRunAgain: an edit of a command that ran (a new id, the same
+// text, X's edit history) does not run again and gets no second reply.
+func TestEditNotRunAgain(t *testing.T) {
+	slowE2E(t)
+	t.Parallel()
+	f := newFake(t, "v2")
+	files := writeDaemonConfig(t, f, daemonConfig{Listen: []string{bot.InboxMentions}})
+	p := startDaemon(t, files.Path, files.Env)
+	p.waitFresh(bot.InboxMentions)
+	c := f.Post(f.Alice, "@mypi led on", 0)
+	p.waitLog("command", "post_id", c.ID, "result", "ran")
+	e := f.Edit(c, c.Text)
+	p.waitLog("ignored: an edit of a post taken before", "post_id", e.ID, "edit_of", c.ID)
+	settle(t, f, twitter.EndpointMentions)
+	if runs := runsByPost(p); runs[c.ID] != 1 || runs[e.ID] != 0 {
+		t.Errorf("runs: post %d, its edit %d; want 1 and 0", runs[c.ID], runs[e.ID])
+	}
+	if n := len(f.Replies()); n != 1 {
+		t.Errorf("%d replies, want 1", n)
+	}
+	if code, _ := p.term(); code != 0 {
+		t.Errorf("exit %d after SIGTERM", code)
+	}
+}
+
+// TestLostDMAnswer: X takes a DM reply and the answer is lost: the daemon
+// looks among the sent DMs before a second try, finds it, and sends it
+// once.
+func TestLostDMAnswer(t *testing.T) {
+	slowE2E(t)
+	t.Parallel()
+	f := newFake(t, "v2")
+	files := writeDaemonConfig(t, f, daemonConfig{Listen: []string{bot.InboxDMs}})
+	p := startDaemon(t, files.Path, files.Env)
+	p.waitFresh(bot.InboxDMs)
+	f.Fail(twitter.EndpointSendDM, twittertest.Fault{Lost: true})
+	d := f.SendDM(f.Alice, "led on", 0)
+	p.waitLog("command", "post_id", d.ID, "result", "ran")
+	p.waitLog("sent", "inbox", bot.InboxDMs, "confirmed", "true")
+	settle(t, f, twitter.EndpointDMEvents)
+	if n := len(f.SentDMs()); n != 1 {
+		t.Errorf("%d DMs sent, want the reply once", n)
+	}
+	if code, _ := p.term(); code != 0 {
+		t.Errorf("exit %d after SIGTERM", code)
+	}
+}
+
+// TestSlowRepliesBeside: mention replies that take 3 s each to post do not
+// hold a DM command behind them: it runs and is answered while they are
+// still going out.
+func TestSlowRepliesBeside(t *testing.T) {
+	slowE2E(t)
+	t.Parallel()
+	f := newFake(t, "v2")
+	files := writeDaemonConfig(t, f, daemonConfig{})
+	p := startDaemon(t, files.Path, files.Env)
+	p.waitFresh()
+	f.Fail(twitter.EndpointPost, twittertest.Fault{Delay: 3 * time.Second, Count: 6})
+	var ids []string
+	for i := range 6 {
+		ids = append(ids, f.Post(f.Alice, fmt.Sprintf("@mypi fan %d%%", i), 0).ID)
+	}
+	p.waitLog("command", "post_id", ids[5], "result", "ran")
+	d := f.SendDM(f.Alice, "led on", 0)
+	f.waitDMs(t, 1)
+	if n := len(f.Replies()); n >= 6 {
+		t.Errorf("the DM's answer came after all %d slow replies: the replies held the loop", n)
+	}
+	if runsByPost(p)[d.ID] != 1 {
+		t.Errorf("the DM command did not run once")
+	}
+	replies := f.waitReplies(t, 6)
+	for i, r := range replies {
+		if r.InReplyTo != ids[i] {
+			t.Errorf("reply %d answers %s, want %s: out of order", i, r.InReplyTo, ids[i])
+		}
+	}
+	if code, _ := p.term(); code != 0 {
+		t.Errorf("exit %d after SIGTERM", code)
+	}
 }

@@ -47,7 +47,7 @@ func runDelay(e *env) (time.Duration, error) {
 // state directory's ledger (its lock, and the ids of the commands the
 // broker brings), the pins and the node.
 func newAgent(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemon, error) {
-	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim, runDelay: o.runDelay, runDir: o.runtimeDir}
+	d := &daemon{log: logger, cfg: cfg, notify: make(chan string, 16), sim: o.sim, runDelay: o.runDelay, runDir: o.runtimeDir, pins: o.pins}
 	l, err := bot.OpenLedger(cfg.StateDir, logger)
 	if err != nil {
 		return nil, configErr(err)

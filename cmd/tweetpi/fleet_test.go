@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -205,10 +204,9 @@ func TestFleet(t *testing.T) {
 	if err := os.WriteFile(r.gateway.Path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := gw.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
+	if l := gw.hup(); l.Msg != "reloaded: devices garden_pump changed (aliases)" {
+		t.Errorf("reload line %q", l.Msg)
 	}
-	gw.waitLog("reloaded")
 	if _, reply := r.command(gw, "sprinkler off"); !strings.HasPrefix(reply, "garden: pump off") {
 		t.Errorf("after the reload: %q", reply)
 	}

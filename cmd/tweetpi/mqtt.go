@@ -5,8 +5,6 @@ import (
 	"context"
 	"os"
 
-	"github.com/tweetpi/tweetpi/config"
-	"github.com/tweetpi/tweetpi/device"
 	devmqtt "github.com/tweetpi/tweetpi/device/mqtt"
 	"github.com/tweetpi/tweetpi/twitter/bot"
 )
@@ -57,19 +55,13 @@ func (d *daemon) runMQTT(ctx context.Context) (wait func()) {
 	return func() { <-done }
 }
 
-// reloadMQTT hands the node the board a reload opened. Changes to the
-// mqtt: section itself take a restart.
-func (d *daemon) reloadMQTT(b *device.Board, cfg *config.Config) {
-	if d.node == nil {
-		if cfg.MQTT != nil {
-			d.log.Warn("reload: mqtt: was added; restart tweetpi to connect to the broker")
-		}
-		return
+// reloadMQTT tells the node that a reload changed the board's devices: it
+// announces what changed. The mqtt: section itself takes a restart (the
+// reload's line says so).
+func (d *daemon) reloadMQTT() {
+	if d.node != nil {
+		d.node.SetBoard(d.board)
 	}
-	if cfg.MQTT == nil || *cfg.MQTT != *d.cfg.MQTT {
-		d.log.Warn("reload: the mqtt: section changed; restart tweetpi for it to apply")
-	}
-	d.node.SetBoard(b)
 }
 
 // boardModel is the board's model as the device tree names it ("Raspberry

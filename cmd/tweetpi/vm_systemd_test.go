@@ -136,9 +136,29 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("%d replies and DMs after the restart, want the 2 from before", n)
 	}
 
-	// ExecReload sends SIGHUP: the daemon reloads and keeps running.
+	// A reload applies the edited file (the unit's ExecReload= copies it
+	// to /run/tweetpi first: systemd keeps the credential as it was at the
+	// start) and touches no line whose device did not change: the led
+	// stays on through it.
+	srv.Post(alice, "@mypi led on", 0)
+	s.awaitLevel(t, "SYS_LED", 1, 20*time.Second, "@alice: led on, before the reload")
+	edited := strings.Replace(good, "led:  {pin: SYS_LED, kind: output}", "led:  {pin: SYS_LED, kind: output, aliases: [lamp]}", 1)
+	if edited == good {
+		t.Fatal("the edit did not apply to the configuration")
+	}
+	if err := os.WriteFile(cfgPath, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tr.reset(t)
 	systemctl("reload", "tweetpi")
-	await("the reload", 10*time.Second, func() bool { return strings.Contains(journal(), "reloaded") })
+	await("the reload", 10*time.Second, func() bool { return strings.Contains(journal(), "reloaded: devices led changed (aliases)") })
+	if got := tr.sets(t, s, "tweetpi")["SYS_LED"]; len(got) > 0 {
+		t.Errorf("the reload set SYS_LED to %v; only its alias changed", got)
+	}
+	s.wantLevel(t, "SYS_LED", 1, "after the reload (the led stays on)")
+	srv.Post(alice, "@mypi lamp off", 0)
+	s.awaitLevel(t, "SYS_LED", 0, 20*time.Second, "@alice: lamp off, the alias the reload brought")
+	good = edited // what the upgrade below keeps
 
 	// An upgrade (the same package again) restarts a running daemon
 	// (try-restart) and keeps the edited configuration as it was.

@@ -66,7 +66,12 @@ func (a Announcement) encode() string {
 
 // publishAnnouncement publishes the devices for the fleet's gateway.
 func (n *Node) publishAnnouncement(ctx context.Context, cm *conn, board Board) {
-	if err := n.publish(ctx, cm, DevicesTopic(n.cfg.Node), n.announcement(board.Devices()).encode(), true); err != nil {
+	a := n.announcement(board.Devices()).encode()
+	if err := n.publish(ctx, cm, DevicesTopic(n.cfg.Node), a, true); err != nil {
 		n.log.Warn("mqtt: devices not announced to the fleet", "topic", DevicesTopic(n.cfg.Node), "err", err)
+		return
 	}
+	n.mu.Lock()
+	n.ann = a
+	n.mu.Unlock()
 }

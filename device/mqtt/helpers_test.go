@@ -138,6 +138,15 @@ type rig struct {
 // aliceCaller is an allowed X user, as the bot passes one.
 var aliceCaller = device.Caller{ID: "111", Username: "alice"}
 
+// aliceID resolves @alice to aliceCaller's id, as the bot resolves the
+// devices' allow handles.
+func aliceID(h string) (string, bool) {
+	if strings.EqualFold(h, "alice") {
+		return aliceCaller.ID, true
+	}
+	return "", false
+}
+
 type rigOptions struct {
 	broker      mqtttest.Options
 	on          *mqtttest.Broker // a broker already running, instead of a new one
@@ -170,7 +179,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 			t.Fatal(err)
 		}
 	}
-	b, err := device.Open(o.devices, r.sim.Pin, device.Options{ThermalPath: thermal, WatchInputs: true, I2C: r.sim.I2C, OneWire: r.sim.OneWire})
+	b, err := device.Open(o.devices, r.sim.Pin, device.Options{ThermalPath: thermal, WatchInputs: true, I2C: r.sim.I2C, OneWire: r.sim.OneWire, UserID: aliceID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -104,15 +105,20 @@ type Node struct {
 	up           chan struct{} // the connection came up
 	haOnline     chan struct{} // Home Assistant announced itself
 
-	mu        sync.Mutex
-	board     Board
-	ctx       context.Context // Run's; commands run under it
-	cm        *conn
-	connected bool
-	since     time.Time
-	lastErr   string
-	cpu       string            // the CPU temperature last published
-	readings  map[string]string // the sensors' last states, by device, published again at a reconnect
+	mu           sync.Mutex
+	board        Board
+	ctx          context.Context // Run's; commands run under it
+	cm           *conn
+	connected    bool
+	since        time.Time
+	lastErr      string
+	cpu          string            // the CPU temperature last published
+	readings     map[string]string // the sensors' last states, by device, published again at a reconnect
+	disc         string            // the discovery payload last published
+	ann          string            // the fleet's announcement last published
+	shown        []string          // the devices whose states the node publishes (the board's, at the last announce or reload)
+	gone         []string          // devices a reload removed whose retained states are still to be cleared
+	shownSensors []string          // the sensors among shown
 
 	pending sync.WaitGroup // answers on their way
 
@@ -211,8 +217,13 @@ func (n *Node) version() string {
 	return n.opt.Version
 }
 
-// SetBoard hands the node a new board (the configuration was reloaded):
-// commands go to it, its states and a new discovery payload are published.
+// SetBoard hands the node a new board, or tells it that the board's
+// devices changed (the configuration was reloaded and the board applied
+// it): commands go to it. A new board is announced whole, as at a
+// connect. For the same board the node publishes only what changed: the
+// discovery payload and the fleet's announcement if they are others, the states of the devices set up
+// again (the board's feed brings them), and an empty retained state for
+// each device removed, which clears it from the broker.
 func (n *Node) SetBoard(b Board) {
 	n.mu.Lock()
 	n.board = b
@@ -398,6 +409,13 @@ func (n *Node) Run(ctx context.Context) error {
 			n.log.Info("mqtt: Home Assistant is online; sending discovery and states again")
 			n.announce(ctx, cm, false)
 		case <-n.boardChanged:
+			if next := n.currentBoard(); next == board && feed != nil {
+				if sensorsChanged := n.refresh(ctx, cm, board); sensorsChanged {
+					stopReadings()
+					readings, stopReadings = n.sensorFeed(ctx, board)
+				}
+				continue
+			}
 			if feed != nil {
 				feed.Stop()
 			}
@@ -441,6 +459,8 @@ func (n *Node) announce(ctx context.Context, cm *conn, subscribe bool) {
 		}
 	}
 	board := n.currentBoard()
+	n.setShown(board)
+	n.clearGone(ctx, cm)
 	if n.cfg.Discovery != "" {
 		n.publishDiscovery(ctx, cm, board)
 	}
@@ -595,6 +615,9 @@ func (n *Node) publishDiscovery(ctx context.Context, cm *conn, board Board) {
 		n.log.Warn("mqtt discovery not published", "topic", topic, "err", err)
 		return
 	}
+	n.mu.Lock()
+	n.disc = string(data)
+	n.mu.Unlock()
 	now := published{Topic: topic, Components: p.platforms()}
 	if mem.Topic != now.Topic || !maps.Equal(mem.Components, now.Components) {
 		if err := savePublished(n.opt.StateDir, now); err != nil {
@@ -638,4 +661,91 @@ func (n *Node) stop(cm *conn, feed *device.Feed) {
 	n.connected = false
 	n.mu.Unlock()
 	n.log.Info("mqtt stopped")
+}
+
+// refresh publishes what a reload changed on the board: see SetBoard. It
+// reports whether the sensors changed, for Run to read them anew.
+func (n *Node) refresh(ctx context.Context, cm *conn, board Board) (sensorsChanged bool) {
+	devs := board.Devices()
+	var names []string
+	for _, d := range devs {
+		if !d.Remote() {
+			names = append(names, d.Name)
+		}
+	}
+	n.mu.Lock()
+	for _, old := range n.shown {
+		if !slices.Contains(names, old) && !slices.Contains(n.gone, old) {
+			n.gone = append(n.gone, old)
+		}
+	}
+	n.gone = slices.DeleteFunc(n.gone, func(g string) bool { return slices.Contains(names, g) })
+	for dev := range n.readings {
+		if !slices.ContainsFunc(devs, func(d config.Device) bool { return d.Name == dev && config.IsSensor(d.Kind) }) {
+			delete(n.readings, dev)
+		}
+	}
+	before := slices.Clone(n.shownSensors)
+	n.mu.Unlock()
+	n.setShown(board)
+	n.mu.Lock()
+	sensorsChanged = !slices.Equal(before, n.shownSensors)
+	n.mu.Unlock()
+	if !n.isConnected() {
+		return sensorsChanged // the next connection announces it all
+	}
+	n.clearGone(ctx, cm)
+	if n.cfg.Discovery != "" {
+		_, hasCPU := board.CPUTemperature()
+		p, _ := n.discovery(devs, board.Sensors(), hasCPU)
+		data, err := p.encode()
+		n.mu.Lock()
+		same := err == nil && string(data) == n.disc
+		n.mu.Unlock()
+		if !same {
+			n.publishDiscovery(ctx, cm, board)
+		}
+	}
+	n.mu.Lock()
+	same := n.announcement(devs).encode() == n.ann
+	n.mu.Unlock()
+	if !same {
+		n.publishAnnouncement(ctx, cm, board)
+	}
+	return sensorsChanged
+}
+
+// setShown notes the board's devices and sensors as the ones published.
+func (n *Node) setShown(board Board) {
+	var names, sensors []string
+	for _, d := range board.Devices() {
+		if !d.Remote() { // another node's states are its own
+			names = append(names, d.Name)
+		}
+	}
+	for _, s := range board.Sensors() {
+		sensors = append(sensors, s.Device)
+	}
+	n.mu.Lock()
+	n.shown, n.shownSensors = names, sensors
+	n.mu.Unlock()
+}
+
+// clearGone clears the retained states of the devices a reload removed.
+func (n *Node) clearGone(ctx context.Context, cm *conn) {
+	n.mu.Lock()
+	gone := slices.Clone(n.gone)
+	n.mu.Unlock()
+	for _, dev := range gone {
+		if err := n.publish(ctx, cm, StateTopic(n.cfg.Node, dev), "", true); err != nil {
+			if !errors.Is(err, errDown) {
+				n.log.Warn("mqtt: the state of a removed device not cleared", "device", dev, "err", err)
+			}
+			return
+		}
+		n.mu.Lock()
+		n.gone = slices.DeleteFunc(n.gone, func(g string) bool { return g == dev })
+		n.mu.Unlock()
+		n.log.Info("mqtt: cleared the state of a device the reload removed", "device", dev)
+	}
 }

@@ -208,7 +208,8 @@ func BenchmarkPollEmpty(b *testing.B) {
 
 // BenchmarkPollCommand is one poll that finds one command from an allowed
 // user: fetch, filter, the state written (fsync) before the action, the
-// handler, and the threaded reply sent. The fake posts the command between
+// handler, and the threaded reply queued (it goes out beside the loop, from
+// Run's sender: not part of the poll). The fake posts the command between
 // polls, with the timer stopped. It also reports how long from the start of
 // the poll until the handler ran (where the daemon sets the pin), p50 and
 // p99.

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tweetpi/tweetpi/config"
@@ -39,6 +40,10 @@ type Command struct {
 	AuthorUsername string // without @; "" when unknown
 	Text           string
 	CreatedAt      time.Time
+	// EditOf are the ids of the earlier versions of an edited post, oldest
+	// first (twitter.Post.EditOf). An edit of a post taken before is not
+	// run again.
+	EditOf []string
 }
 
 // Options configure a Bot.
@@ -53,9 +58,16 @@ type Options struct {
 
 	Listen       []string      // InboxMentions, InboxDMs; default mentions
 	PollInterval time.Duration // the fastest each inbox is polled; default 60s
-	Allow        []string      // "@handle" or numeric ids
-	MaxAge       time.Duration // older commands are answered "too old"; default 10m
-	Reply        bool          // answer commands
+	// Allow is who may command: numeric user ids, and @handles, resolved to
+	// ids at Start (a handle X does not know is *Fatal there; one X cannot
+	// be asked about now lets nobody in until it resolves, retried). Posts
+	// are matched by their author's id, never by a name.
+	Allow []string
+	// Handles are more @handles to resolve the same way, which let nobody
+	// in by themselves: the devices' allow lists (see UserID).
+	Handles []string
+	MaxAge  time.Duration // older commands are answered "too old"; default 10m
+	Reply   bool          // answer commands
 
 	// Push are the sources that deliver by themselves (the Activity API
 	// stream). While one is up for an inbox, that inbox is polled once at
@@ -81,7 +93,9 @@ type Options struct {
 	// MaxSkew is how far the local clock may be from the API's Date header
 	// before commands stop running; default 5m (OAuth itself refuses more).
 	MaxSkew time.Duration
-	// MaxBackoff caps the wait after transient failures; default 5m.
+	// MaxBackoff caps the wait after transient failures (5xx, timeouts,
+	// a dropped connection); default max(PollInterval, 30s), so that the
+	// bot is back within that of X.
 	MaxBackoff time.Duration
 
 	// Meter, when set, is the clients' twitter.Meter: the bot keeps its
@@ -114,32 +128,27 @@ type Bot struct {
 	pushes  chan Push
 	up      map[string]bool // inboxes a push source delivers now
 
-	allowIDs  map[string]bool   // allowed user ids
-	allowName map[string]bool   // allowed handles not (yet) resolved, lower-case
-	names     map[string]string // id -> handle, for DMs
+	allow allowList
 
 	account twitter.User
 	started time.Time
-	everOK  bool // an API call succeeded since start
+	everOK  atomic.Bool // an API call succeeded since start
 	// keysRefused: the latest poll was refused the keys (401): nothing
 	// runs until one succeeds (the stream, on the app's token, still
-	// delivers).
+	// delivers). The loop's.
 	keysRefused bool
 
-	pace     map[string]*pacer
-	skew     time.Duration // server minus local clock, from the Date header
-	clockBad bool
-	recent   []string // the latest reply texts, to keep each one unique
-	// unsaved is how many replies at the end of the outbox were queued
-	// since the state was last written: sending one of them changes
-	// nothing in the file, so it needs no write (and no fsync).
-	unsaved int
-	// dirty: posts were taken without a write (nothing ran for them); the
-	// poll's last write records them, before their queued answers go out.
-	dirty bool
-	// writes is led.writes as of the bot's latest look: a write since (by
-	// another user of the ledger) took unsaved and dirty along.
-	writes uint64
+	pace    map[string]*pacer // the loop's: its sources' and the lookups'
+	senders []*sender         // one per inbox, beside the loop
+	stamps  stamps            // keep each reply text unique
+	sentDMs sentLog           // DMs sent that no read has shown yet
+	skipped map[string]bool   // ids from the API that are not X's, logged once
+
+	// The clock, as the latest answer's Date header shows it; the loop and
+	// the senders both look.
+	clockMu  sync.Mutex   // orders noteClock's changes and their log lines
+	skewNs   atomic.Int64 // server minus local clock, from the Date header
+	clockBad atomic.Bool  // the skew is past MaxSkew: nothing runs or is sent
 
 	live      live      // what Status shows, guarded for other goroutines
 	fresh     int       // items new in the poll under way
@@ -148,10 +157,11 @@ type Bot struct {
 	spendSave time.Time // when a change of the estimate alone was last written
 }
 
-type reloadReq struct {
-	allow   []string
-	handler Handler
-}
+// The defaults of Options and Settings.
+const (
+	defaultPollInterval = 60 * time.Second
+	defaultMaxAge       = 10 * time.Minute
+)
 
 // New checks the options and the state directory (or takes opt.Ledger)
 // and loads the state.
@@ -163,13 +173,13 @@ func New(opt Options) (*Bot, error) {
 		opt.Listen = []string{InboxMentions}
 	}
 	if opt.PollInterval <= 0 {
-		opt.PollInterval = 60 * time.Second
+		opt.PollInterval = defaultPollInterval
 	}
 	if opt.ReconcileInterval <= 0 {
 		opt.ReconcileInterval = 5 * time.Minute
 	}
 	if opt.MaxAge <= 0 {
-		opt.MaxAge = 10 * time.Minute
+		opt.MaxAge = defaultMaxAge
 	}
 	if opt.ClockFloor.IsZero() {
 		opt.ClockFloor = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -178,19 +188,20 @@ func New(opt Options) (*Bot, error) {
 		opt.MaxSkew = 5 * time.Minute
 	}
 	if opt.MaxBackoff <= 0 {
-		opt.MaxBackoff = 5 * time.Minute
+		opt.MaxBackoff = max(opt.PollInterval, 30*time.Second)
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Bot{
-		opt:    opt,
-		log:    opt.Logger,
-		led:    opt.Ledger,
-		reload: make(chan reloadReq, 1),
-		pushes: make(chan Push, 16),
-		up:     map[string]bool{},
-		pace:   map[string]*pacer{},
+		opt:     opt,
+		log:     opt.Logger,
+		led:     opt.Ledger,
+		reload:  make(chan reloadReq, 1),
+		pushes:  make(chan Push, 16),
+		up:      map[string]bool{},
+		pace:    map[string]*pacer{},
+		skipped: map[string]bool{},
 	}
 	if b.led == nil {
 		led, err := OpenLedger(opt.StateDir, opt.Logger)
@@ -200,7 +211,9 @@ func New(opt Options) (*Bot, error) {
 		b.led, b.ownLedger = led, true
 	}
 	b.st = b.led.st
-	b.writes = b.led.writes.Load()
+	for _, in := range []string{InboxMentions, InboxDMs} {
+		b.senders = append(b.senders, &sender{b: b, inbox: in, wake: make(chan struct{}, 1)})
+	}
 	if opt.Meter != nil {
 		b.led.mu.Lock()
 		opt.Meter.restore(b.st.Spend)
@@ -208,15 +221,12 @@ func New(opt Options) (*Bot, error) {
 		b.led.mu.Unlock()
 	}
 	for _, in := range opt.Listen {
-		switch in {
-		case InboxMentions:
-			b.sources = append(b.sources, &mentionPoll{b})
-		case InboxDMs:
-			b.sources = append(b.sources, &dmPoll{b})
-		default:
+		s := b.newSource(in)
+		if s == nil {
 			b.Close()
 			return nil, fmt.Errorf("bot: no inbox %q; listen to %s or %s", in, InboxMentions, InboxDMs)
 		}
+		b.sources = append(b.sources, s)
 	}
 	return b, nil
 }
@@ -239,16 +249,6 @@ func (b *Bot) Ledger() *Ledger { return b.led }
 // Account is the account the keys belong to, known after Start.
 func (b *Bot) Account() twitter.User { return b.account }
 
-// Reload swaps the allow list and the handler; the loop applies it between
-// polls. It is safe to call from another goroutine.
-func (b *Bot) Reload(allow []string, h Handler) {
-	select {
-	case <-b.reload:
-	default:
-	}
-	b.reload <- reloadReq{allow, h}
-}
-
 // Start waits for a sane clock, learns the account (from the state when the
 // keys are the same: twitter.KeyID of the access token) and resolves the
 // allow list. Wrong keys are *Fatal.
@@ -265,15 +265,16 @@ func (b *Bot) Start(ctx context.Context, keyID string) error {
 			u, err := b.opt.Client.Me(ctx)
 			if err == nil {
 				b.account = u
-				b.everOK = true
+				b.everOK.Store(true)
+				b.ok(b.pacer("start"), twitter.EndpointMe, time.Now())
 				break
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			b.noteClock()
-			if b.clockBad {
-				b.log.Error("the clock is far from the API's; waiting for it to be set (is NTP running?)", "skew", b.skew.Round(time.Second).String())
+			if b.clockBad.Load() {
+				b.log.Error("the clock is far from the API's; waiting for it to be set (is NTP running?)", "skew", b.skew().Round(time.Second).String())
 			} else if k := twitter.KindOf(err); k == twitter.KindUnauthorized || k == twitter.KindForbidden {
 				return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
 			} else {
@@ -302,54 +303,7 @@ func (b *Bot) Start(ctx context.Context, keyID string) error {
 	b.live.mu.Lock()
 	b.live.account = b.account.Username
 	b.live.mu.Unlock()
-	return b.setAllow(ctx, b.opt.Allow)
-}
-
-// setAllow resolves the allow list: ids as they are, @handles through the
-// state's cache or the API. A handle that cannot be resolved now is still
-// matched by the username the API sends with each post.
-func (b *Bot) setAllow(ctx context.Context, allow []string) error {
-	ids, names, byID := map[string]bool{}, map[string]bool{}, map[string]string{}
-	resolved := map[string]string{}
-	for _, a := range allow {
-		if isID(a) {
-			ids[a] = true
-			continue
-		}
-		h := strings.ToLower(strings.TrimPrefix(a, "@"))
-		if id, ok := b.st.Handles[h]; ok {
-			ids[id], byID[id] = true, h
-			continue
-		}
-		u, err := b.opt.Client.UserByUsername(ctx, h)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			b.log.Warn("allow: cannot resolve handle now; matching it by username until it resolves", "handle", "@"+h, "err", err)
-			names[h] = true
-			continue
-		}
-		ids[u.ID], byID[u.ID] = true, h
-		resolved[h] = u.ID
-	}
-	b.allowIDs, b.allowName, b.names = ids, names, byID
-	if len(resolved) == 0 {
-		return nil
-	}
-	b.led.mu.Lock()
-	defer b.led.mu.Unlock()
-	if b.st.Handles == nil {
-		b.st.Handles = map[string]string{}
-	}
-	for h, id := range resolved {
-		b.st.Handles[h] = id
-	}
-	return b.saveLocked()
-}
-
-func (b *Bot) allowed(id, username string) bool {
-	return b.allowIDs[id] || (username != "" && b.allowName[strings.ToLower(username)])
+	return b.setAllow(ctx, b.opt.Allow, b.opt.Handles, true)
 }
 
 // waitClock waits until the local clock is past the floor.
@@ -371,34 +325,51 @@ func (b *Bot) noteClock() {
 	if d.IsZero() {
 		return
 	}
-	b.skew = time.Until(d)
-	bad := b.skew > b.opt.MaxSkew || b.skew < -b.opt.MaxSkew
-	if bad != b.clockBad {
+	b.clockMu.Lock()
+	defer b.clockMu.Unlock()
+	skew := time.Until(d)
+	b.skewNs.Store(int64(skew))
+	bad := skew > b.opt.MaxSkew || skew < -b.opt.MaxSkew
+	if bad != b.clockBad.Load() {
 		if bad {
-			b.log.Error("the clock is far from the API's: nothing runs or is sent until it is set", "skew", b.skew.Round(time.Second).String())
+			b.log.Error("the clock is far from the API's: nothing runs or is sent until it is set", "skew", skew.Round(time.Second).String())
 		} else {
-			b.log.Info("the clock agrees with the API's again", "skew", b.skew.Round(time.Second).String())
+			b.log.Info("the clock agrees with the API's again", "skew", skew.Round(time.Second).String())
 		}
 	}
-	b.clockBad = bad
+	b.clockBad.Store(bad)
 }
+
+// skew is the server's clock minus the local one, as last seen.
+func (b *Bot) skew() time.Duration { return time.Duration(b.skewNs.Load()) }
 
 // Run runs the sources until ctx is cancelled (it then returns nil) or a
 // fatal error: the polls when they are due, what the push sources
-// deliver, the reloads, the notifications and the outbox, one at a time.
+// deliver, the reloads and the notifications, one at a time; the replies
+// go out beside it (one sender per inbox), so that a slow endpoint never
+// holds it.
 func (b *Bot) Run(ctx context.Context) error {
 	if b.account.ID == "" {
 		return errors.New("bot: Run before Start")
 	}
 	pctx, stopPush := context.WithCancel(ctx)
 	pushDone := b.startPush(pctx)
+	sendersDone := b.startSenders(pctx) // they end with the loop, whatever ends it
 	defer func() {
 		stopPush()
 		pushDone()
+		sendersDone() // a send under way gets sendGrace
 		// Replies queued since the last write would be lost with the
 		// process: keep them for the next start.
-		b.catchUp()
-		if b.unsaved > 0 || b.dirty || (b.opt.Meter != nil && b.opt.Meter.unsaved()) {
+		b.led.mu.Lock()
+		write := b.led.dirty || (b.opt.Meter != nil && b.opt.Meter.unsaved())
+		for i := range b.st.Outbox {
+			o := &b.st.Outbox[i]
+			o.keep = true
+			write = write || !o.saved
+		}
+		b.led.mu.Unlock()
+		if write {
 			if err := b.save(); err != nil {
 				b.log.Error("save state at stop", "err", err)
 			}
@@ -425,8 +396,8 @@ func (b *Bot) Run(ctx context.Context) error {
 				wake = p.next
 			}
 		}
-		if len(b.st.Outbox) > 0 {
-			if t := b.outboxNext(); t.Before(wake) {
+		if b.pendingHandles() {
+			if t := b.pacer(twitter.EndpointUserByName).next; t.Before(wake) {
 				wake = t
 			}
 		}
@@ -435,11 +406,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case r := <-b.reload:
-			b.opt.Allow, b.opt.Handler = r.allow, r.handler
-			if err := b.setAllow(ctx, r.allow); err != nil && ctx.Err() == nil {
-				b.log.Error("reload: allow list", "err", err)
-			}
-			b.log.Info("reloaded", "allow", len(r.allow))
+			b.applySettings(ctx, r)
 			continue
 		case text, ok := <-b.opt.Notify:
 			if !ok {
@@ -459,6 +426,12 @@ func (b *Bot) Run(ctx context.Context) error {
 			}
 		case <-timer.C:
 		}
+		if b.pendingHandles() && !time.Now().Before(b.pacer(twitter.EndpointUserByName).next) {
+			b.resolvePending(ctx)
+			if ctx.Err() != nil {
+				return nil
+			}
+		}
 		for _, s := range b.sources {
 			p := b.pacer(s.Inbox())
 			if time.Now().Before(p.next) {
@@ -476,27 +449,7 @@ func (b *Bot) Run(ctx context.Context) error {
 			b.schedule(s, p, err)
 			b.logPoll(s, p, err)
 		}
-		if len(b.st.Outbox) > 0 && !time.Now().Before(b.outboxNext()) {
-			if err := b.flush(ctx); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				var f *Fatal
-				if errors.As(err, &f) {
-					return err
-				}
-			}
-		}
 		b.afterRound()
-	}
-}
-
-// catchUp forgets unsaved and dirty when the ledger was written since the
-// bot's last look: that write took them along. Before a change that sets
-// them, call it with b.led.mu held, so no write falls between the two.
-func (b *Bot) catchUp() {
-	if w := b.led.writes.Load(); w != b.writes {
-		b.writes, b.unsaved, b.dirty = w, 0, false
 	}
 }
 
@@ -507,14 +460,21 @@ func (b *Bot) save() error {
 	return b.saveLocked()
 }
 
-// saveLocked writes the state file; b.led.mu is held.
+// saveLocked writes the state file; b.led.mu is held. The senders are
+// woken: what waited for the write may go out.
 func (b *Bot) saveLocked() error {
 	if err := b.led.save(); err != nil {
 		return err
 	}
-	b.unsaved, b.dirty = 0, false
-	b.writes = b.led.writes.Load()
+	b.wakeSenders()
 	return nil
+}
+
+// dirty reports whether the state holds changes the file does not.
+func (b *Bot) dirty() bool {
+	b.led.mu.Lock()
+	defer b.led.mu.Unlock()
+	return b.led.dirty
 }
 
 // sleep waits for d or until ctx is done.

@@ -43,6 +43,8 @@ type windowClient struct {
 
 	sendDelay time.Duration // how long SendDM takes (ctx may end it sooner)
 	sending   chan string   // receives the text of each SendDM as it starts, when set
+	onSend    func()        // called as each SendDM starts, when set
+	loseDMs   int           // the next SendDMs take effect, and their answer is lost
 }
 
 type window struct {
@@ -192,6 +194,9 @@ func (c *windowClient) SendDM(ctx context.Context, to, text string) (string, err
 	if c.sending != nil {
 		c.sending <- text
 	}
+	if c.onSend != nil {
+		c.onSend()
+	}
 	if c.sendDelay > 0 {
 		select {
 		case <-time.After(c.sendDelay):
@@ -206,8 +211,12 @@ func (c *windowClient) SendDM(ctx context.Context, to, text string) (string, err
 	}
 	c.sentDMs = append(c.sentDMs, to+" "+text)
 	c.nextID++
-	d := twitter.DM{ID: strconv.FormatInt(c.nextID, 10), SenderID: c.account.ID, Text: text, CreatedAt: time.Now()}
+	d := twitter.DM{ID: strconv.FormatInt(c.nextID, 10), SenderID: c.account.ID, Text: text, CreatedAt: time.Now(), ConversationID: conversation(c.account.ID, to)}
 	c.dms = append(c.dms, d)
+	if c.loseDMs > 0 {
+		c.loseDMs--
+		return "", &twitter.APIError{Kind: twitter.KindTransient, Endpoint: twitter.EndpointSendDM, Err: fmt.Errorf("no answer within 15s")}
+	}
 	return d.ID, nil
 }
 
@@ -525,10 +534,11 @@ func TestBotBacksOffOnTransient(t *testing.T) {
 		if len(calls) < 10 {
 			t.Fatalf("%d polls, want 1 + 8 failures + recovery", len(calls))
 		}
-		// The waits after failures grow (1, 2, 4... s, with jitter in [d/2, d)).
+		// The waits after failures grow (2, 4, 8... s, with jitter in [d/2,
+		// d)) to the cap, max(poll_interval, 30s).
 		for i := 2; i <= 9; i++ {
 			gap := calls[i].Sub(calls[i-1])
-			if floor := time.Second << (i - 1) / 2; gap < floor {
+			if floor := min(time.Second<<(i-1), 30*time.Second) / 2; gap < floor {
 				t.Errorf("wait before retry %d was %s, want at least %s", i-1, gap, floor)
 			}
 		}

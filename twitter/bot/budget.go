@@ -49,10 +49,10 @@ func (b *Bot) handle(ctx context.Context, c Command) Outcome {
 	return Outcome{Reply: b.opt.Handler.Handle(ctx, c), Result: ResultRan}
 }
 
-// answer logs c's one line with its result and queues its reply, unless
-// replies are off, there is none, or the daily budget withholds it; it
-// reports whether a reply was queued.
-func (b *Bot) answer(log *slog.Logger, c Command, result, reply string) bool {
+// answer logs c's one line with its result and queues its reply (ready:
+// see enqueue), unless replies are off, there is none, or the daily budget
+// withholds it; it reports whether a reply was queued.
+func (b *Bot) answer(log *slog.Logger, c Command, result, reply string, ready bool) bool {
 	text := config.Truncate(c.Text, 200)
 	if b.opt.Reply && reply != "" && b.overBudget(replyCharge(c.Inbox)) {
 		log.Info("command", "text", text, "result", ResultWithheld, "reply", reply, "ran", result == ResultRan,
@@ -65,7 +65,7 @@ func (b *Bot) answer(log *slog.Logger, c Command, result, reply string) bool {
 	if !b.opt.Reply || reply == "" {
 		return false
 	}
-	b.enqueue(b.outgoing(c, reply))
+	b.enqueue(b.outgoing(c, reply), ready)
 	return true
 }
 

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -231,6 +232,12 @@ func (r *rig) replied(id string) int {
 // its starting point. Call inside synctest.Test.
 func newRig(t *testing.T, api string, tier twittertest.Tier) *rig {
 	t.Helper()
+	return newRigWith(t, api, tier, nil)
+}
+
+// newRigWith is newRig with the bot's options changed by opt first.
+func newRigWith(t *testing.T, api string, tier twittertest.Tier, opt func(*bot.Options)) *rig {
+	t.Helper()
 	srv := twittertest.NewServer(twittertest.Options{InMemory: true, Tier: tier})
 	t.Cleanup(srv.Close)
 	tp := &tamper{base: srv.Transport()}
@@ -239,7 +246,7 @@ func newRig(t *testing.T, api string, tier twittertest.Tier) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, srv: srv, tamper: tp, log: &lockedBuffer{}, alice: srv.AddUser("alice"), done: make(chan error, 1), dir: t.TempDir()}
-	bt, err := bot.New(bot.Options{
+	o := bot.Options{
 		Client: c,
 		Handler: bot.HandlerFunc(func(ctx context.Context, c bot.Command) string {
 			r.mu.Lock()
@@ -254,7 +261,11 @@ func newRig(t *testing.T, api string, tier twittertest.Tier) *rig {
 		MaxAge:       48 * time.Hour, // the faults here last hours; nothing is too old
 		Reply:        true,
 		ClockFloor:   time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC), // synctest's clock starts in 2000
-	})
+	}
+	if opt != nil {
+		opt(&o)
+	}
+	bt, err := bot.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,6 +312,12 @@ func onMentions(req *http.Request) bool {
 	return strings.Contains(req.URL.Path, "/mentions")
 }
 
+// transientPolls bounds the mention requests in the 30 minutes of a
+// transient fault: the waits double from 2 s to the cap, max(poll_interval,
+// 30s) = 1m here, with jitter in [cap/2, cap): at most one request per 30 s
+// once capped, and the few of the climb.
+const transientPolls = int(30*time.Minute/(30*time.Second)) + 6
+
 // TestFaultMatrix: for each fault, the bot keeps running, reads at most
 // the 4 MiB bound per answer, causes no 429 itself, keeps its state small,
 // and once the fault clears runs the waiting command once and answers it.
@@ -319,6 +336,9 @@ func TestFaultMatrix(t *testing.T) {
 			r.tamper.mu.Unlock()
 			r.srv.Fail(twitter.EndpointMentions, twittertest.Fault{Status: 429})
 			r.tamper.set(nil, func(req *http.Request, resp *http.Response) (*http.Response, error) {
+				if resp.StatusCode != http.StatusTooManyRequests {
+					return resp, nil
+				}
 				for k := range resp.Header {
 					if strings.HasPrefix(strings.ToLower(k), "x-rate-limit") || strings.HasPrefix(strings.ToLower(k), "x-user-limit") {
 						resp.Header.Del(k)
@@ -326,16 +346,16 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				return resp, nil
 			})
-		}, lasts: 14 * time.Minute, maxPolls: 1, recover: 5 * time.Minute}, // no reset named: a whole window
-		{name: "500", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 500}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "502", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 502, Body: "<html>Bad Gateway</html>"}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "503", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 503, Body: `{"title":"Service Unavailable","status":503}`}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "504", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 504, Body: ""}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "timeout", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Delay: time.Hour}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "connection reset", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Drop: true}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "malformed JSON", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Malformed: true}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "truncated JSON", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 200, Body: `{"data":[{"id":"1`}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
-		{name: "HTML 200", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 200, Body: "<html><body>captive portal</body></html>"}), lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
+		}, lasts: 14 * time.Minute, maxPolls: 11, recover: 5 * time.Minute}, // no reset named: a minute, then paced as the other answers say
+		{name: "500", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 500}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "502", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 502, Body: "<html>Bad Gateway</html>"}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "503", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 503, Body: `{"title":"Service Unavailable","status":503}`}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "504", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 504, Body: ""}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "timeout", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Delay: time.Hour}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "connection reset", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Drop: true}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "malformed JSON", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Malformed: true}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "truncated JSON", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 200, Body: `{"data":[{"id":"1`}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
+		{name: "HTML 200", inject: failAll(twitter.EndpointMentions, twittertest.Fault{Status: 200, Body: "<html><body>captive portal</body></html>"}), lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
 		{name: "huge body", inject: func(r *rig) {
 			r.tamper.set(nil, func(req *http.Request, resp *http.Response) (*http.Response, error) {
 				if onMentions(req) {
@@ -344,7 +364,7 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				return resp, nil
 			})
-		}, lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute,
+		}, lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute,
 			check: func(t *testing.T, r *rig) {
 				polls := int64(r.srv.Requests(twitter.EndpointMentions))
 				if n := r.tamper.read; n > polls*(4*mib+64<<10) {
@@ -359,16 +379,20 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				return resp, nil
 			})
-		}, lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
+		}, lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
 		{name: "DNS failure", inject: func(r *rig) {
 			r.tamper.set(func(req *http.Request) error {
 				return &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "api.x.invalid", IsNotFound: true}}
 			}, nil)
-		}, lasts: 30 * time.Minute, maxPolls: 16, recover: 11 * time.Minute},
+		}, lasts: 30 * time.Minute, maxPolls: transientPolls, recover: 11 * time.Minute},
 		{name: "clock far off", inject: func(r *rig) {
 			// The server's clock (Date, resets, post times) three hours
-			// ahead: as when the Pi's own clock is three hours behind.
-			r.srv.SetClock(func() time.Time { return time.Now().Add(3 * time.Hour) })
+			// behind: as when the Pi's own clock is three hours ahead (a
+			// wrong real-time clock) until NTP steps it back. (The other
+			// way round, the fake's clock stepping back would leave the
+			// post's time ahead of its clock, which X's never is: the bot
+			// does not believe such a time; TestMaxAgeFromTheID.)
+			r.srv.SetClock(func() time.Time { return time.Now().Add(-3 * time.Hour) })
 		}, clear: func(r *rig) { r.srv.SetClock(time.Now) },
 			lasts: 30 * time.Minute, maxPolls: 31, recover: 11 * time.Minute,
 			check: func(t *testing.T, r *rig) {
@@ -606,6 +630,275 @@ func TestReplyFaults(t *testing.T) {
 				}
 				if n := r.tamper.tooMany(); n != 0 {
 					t.Errorf("the bot caused %d 429s", n)
+				}
+			})
+		})
+	}
+}
+
+// TestCursorRefused: the API refuses the mentions cursor (X answers 400 to
+// a since_id it finds too old: a Pi switched off for weeks). The bot must
+// not ask with it forever: it reads the newest page instead, runs the new
+// command once, runs nothing it ran before, and polls on from a cursor the
+// API takes.
+func TestCursorRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "v2", twittertest.TierBasic)
+		first := r.commands(1)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		r.ranOnce(first)
+		old := r.bot.State().MentionsSince
+		if old != first[0] {
+			t.Fatalf("cursor %q, want the command's id %s", old, first[0])
+		}
+		refused := 0
+		r.tamper.set(nil, func(req *http.Request, resp *http.Response) (*http.Response, error) {
+			if !onMentions(req) || req.URL.Query().Get("since_id") != old {
+				return resp, nil
+			}
+			resp.Body.Close()
+			r.tamper.mu.Lock()
+			refused++
+			r.tamper.mu.Unlock()
+			body := fmt.Sprintf(`{"errors":[{"parameters":{"since_id":["%s"]},"message":"Invalid 'since_id':'%s'. 'since_id' must be a tweet id created after 2026-01-01T00:00Z."}],"title":"Invalid Request","detail":"One or more parameters to your request was invalid.","type":"https://api.twitter.com/2/problems/invalid-request"}`, old, old)
+			return &http.Response{StatusCode: http.StatusBadRequest, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: req}, nil
+		})
+		next := r.commands(2)
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		r.running()
+		r.ranOnce(append(first, next...))
+		for _, id := range next {
+			if n := r.replied(id); n != 1 {
+				t.Errorf("%d replies to %s, want 1", n, id)
+			}
+		}
+		if n := r.replied(first[0]); n != 1 {
+			t.Errorf("%d replies to the command from before the refusal, want its one", n)
+		}
+		r.tamper.mu.Lock()
+		n := refused
+		r.tamper.mu.Unlock()
+		if n != 1 {
+			t.Errorf("the refused cursor was sent %d times, want once", n)
+		}
+		if st := r.bot.State(); st.MentionsSince == old || !twitter.ValidID(st.MentionsSince) {
+			t.Errorf("cursor %q after the refusal, want a newer one", st.MentionsSince)
+		}
+	})
+}
+
+// TestEditsDoNotRunAgain: X gives an edited post a new id, with the ids of
+// its versions in edit_history_tweet_ids. An edit of a post that ran does
+// not run again, with the same text or another, and gets no second reply;
+// a post edited before any poll saw it runs once, as its newest version.
+func TestEditsDoNotRunAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "v2", twittertest.TierBasic)
+		p := r.srv.Post(r.alice, "@mypi led on", 0)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		same := r.srv.Edit(p, "@mypi led on")
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		other := r.srv.Edit(same, "@mypi led off")
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		q := r.srv.Post(r.alice, "@mypi fan 10%", 0)
+		qe := r.srv.Edit(q, "@mypi fan 20%") // before the next poll
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		r.running()
+		for id, want := range map[string]int{p.ID: 1, same.ID: 0, other.ID: 0, q.ID: 0, qe.ID: 1} {
+			if n := r.runs(id); n != want {
+				t.Errorf("post %s ran %d times, want %d", id, n, want)
+			}
+		}
+		if n := len(r.srv.Replies()); n != 2 {
+			t.Errorf("%d replies, want 2 (the first post and the edited one)", n)
+		}
+	})
+}
+
+// TestMaxAgeFromTheID: a post's or a DM's age is the time in its id (a
+// snowflake) when created_at is missing, not a time, or ahead of the
+// server's clock: an 8 s old command is too old for max_age 3s whatever
+// created_at says.
+func TestMaxAgeFromTheID(t *testing.T) {
+	for name, repl := range map[string]string{
+		"missing": "",
+		"garbage": `"created_at":"yesterday",`,
+		"future":  `"created_at":"2099-01-01T00:00:00.000Z",`,
+		"ahead":   "AHEAD", // an hour ahead of the server's Date
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				// Snowflakes start in 2010; synctest's clock in 2000.
+				time.Sleep(time.Until(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)))
+				r := newRigWith(t, "v2", twittertest.TierPro, func(o *bot.Options) {
+					o.MaxAge = 3 * time.Second
+					o.PollInterval = 10 * time.Second
+					o.Listen = []string{bot.InboxMentions, bot.InboxDMs}
+				})
+				createdAt := regexp.MustCompile(`"created_at":"[^"]*",?`)
+				r.tamper.set(nil, func(req *http.Request, resp *http.Response) (*http.Response, error) {
+					if req.Method != http.MethodGet || !(onMentions(req) || strings.Contains(req.URL.Path, "/dm_events")) {
+						return resp, nil
+					}
+					body, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err != nil {
+						return nil, err
+					}
+					r := repl
+					if r == "AHEAD" {
+						r = `"created_at":"` + time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05.000Z") + `",`
+					}
+					body = createdAt.ReplaceAll(body, []byte(r))
+					body = bytes.ReplaceAll(body, []byte(",}"), []byte("}"))
+					resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+					resp.Header.Del("Content-Length")
+					return resp, nil
+				})
+				m := r.srv.Post(r.alice, "@mypi led on", 8*time.Second)
+				d := r.srv.SendDM(r.alice, "led on", 8*time.Second)
+				time.Sleep(time.Minute)
+				synctest.Wait()
+				r.running()
+				if n := r.runs(m.ID) + r.runs(d.ID); n != 0 {
+					t.Errorf("an 8 s old command ran with max_age 3s (created_at %s)\n%s", name, r.log.String())
+				}
+				if n := r.log.count("command"); n != 2 {
+					t.Errorf("%d command lines, want 2 too-old answers\n%s", n, r.log.String())
+				}
+				if !strings.Contains(r.log.String(), `"result":"too_old"`) {
+					t.Errorf("no too_old result in the log")
+				}
+			})
+		})
+	}
+}
+
+// TestRecoveryAfterOutage: after five minutes of 500s from every endpoint,
+// a command posted the moment X recovers is answered within max(poll_interval,
+// 30s) (the backoff's cap) and a poll: the backoff does not climb to minutes.
+func TestRecoveryAfterOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRigWith(t, "v2", twittertest.TierUnlimited, func(o *bot.Options) { o.PollInterval = time.Second })
+		for _, ep := range []string{twitter.EndpointMentions, twitter.EndpointPost} {
+			r.srv.Fail(ep, twittertest.Fault{Status: 500, Count: -1})
+		}
+		time.Sleep(5 * time.Minute)
+		r.srv.ClearFaults()
+		back := time.Now()
+		p := r.srv.Post(r.alice, "@mypi led on", 0)
+		for r.replied(p.ID) == 0 && time.Since(back) < time.Hour {
+			time.Sleep(100 * time.Millisecond)
+		}
+		took := time.Since(back)
+		t.Logf("a command posted as X came back after a 5-minute outage was answered %s later", took.Round(time.Second))
+		if took > 30*time.Second+2*time.Second {
+			t.Errorf("answered %s after X came back, want within the 30s cap and a poll", took.Round(time.Second))
+		}
+		if n := r.log.count("reachable again"); n < 1 {
+			t.Errorf("no \"reachable again\" line")
+		}
+	})
+}
+
+// TestSlowRepliesDoNotStopTheLoop: a reply endpoint that works but takes 5 s
+// a post, with 20 replies queued, does not hold the loop: it goes round
+// (the watchdog's progress) at least every 10 s, a command posted meanwhile
+// runs at the next poll, and the replies go out once each, in order.
+func TestSlowRepliesDoNotStopTheLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var turns []time.Time
+		r := newRigWith(t, "v2", twittertest.TierUnlimited, func(o *bot.Options) {
+			o.PollInterval = time.Second
+			o.Progress = func() {
+				mu.Lock()
+				turns = append(turns, time.Now())
+				mu.Unlock()
+			}
+		})
+		r.srv.Fail(twitter.EndpointPost, twittertest.Fault{Delay: 5 * time.Second, Count: 21})
+		ids := r.commands(20)
+		time.Sleep(10 * time.Second)
+		late := r.srv.Post(r.alice, "@mypi fan 1%", 0)
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if n := r.runs(late.ID); n != 1 {
+			t.Errorf("a command posted while 20 slow replies go out ran %d times within 3s, want 1: the loop waits on the sends", n)
+		}
+		time.Sleep(3 * time.Minute)
+		synctest.Wait()
+		r.running()
+		var got []string
+		for _, rep := range r.srv.Replies() {
+			got = append(got, rep.InReplyTo)
+		}
+		if want := append(slices.Clone(ids), late.ID); !slices.Equal(got, want) {
+			t.Errorf("replies to %v, want each command answered once, in order %v", got, want)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var worst time.Duration
+		for i := 1; i < len(turns); i++ {
+			worst = max(worst, turns[i].Sub(turns[i-1]))
+		}
+		t.Logf("the loop went round %d times; the longest gap %s, while 21 replies took 5 s each", len(turns), worst)
+		if worst > 11*time.Second {
+			t.Errorf("the loop did not go round for %s: a watchdog of 60 s would not see progress for that long", worst)
+		}
+	})
+}
+
+// TestLostDMReplyNotSentTwice: a DM reply that X took but whose answer was
+// lost (a timeout, a connection reset after the request went out) is not
+// sent again: before a second try, the bot looks in dm_events, where the
+// account's own sent DMs are listed, and finds it there. One whose request
+// never took effect is sent again, once. A mention reply keeps its
+// duplicate check (X refuses the same text twice).
+func TestLostDMReplyNotSentTwice(t *testing.T) {
+	for name, f := range map[string]twittertest.Fault{
+		"lost after it took effect": {Lost: true},
+		"dropped before":            {Drop: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := newRigWith(t, "v2", twittertest.TierBasic, func(o *bot.Options) {
+					o.Listen = []string{bot.InboxMentions, bot.InboxDMs}
+				})
+				r.srv.Fail(twitter.EndpointSendDM, f)
+				r.srv.Fail(twitter.EndpointPost, f)
+				d := r.srv.SendDM(r.alice, "led on", 0)
+				m := r.srv.Post(r.alice, "@mypi led off", 0)
+				time.Sleep(30 * time.Minute)
+				synctest.Wait()
+				r.running()
+				if n := r.runs(d.ID) + r.runs(m.ID); n != 2 {
+					t.Errorf("%d runs, want the two commands once each", n)
+				}
+				var toAlice int
+				for _, s := range r.srv.SentDMs() {
+					if s.To == r.alice.ID {
+						toAlice++
+					}
+				}
+				if toAlice != 1 {
+					t.Errorf("%d DMs to alice, want the reply once\n%s", toAlice, r.log.String())
+				}
+				if confirmed := strings.Contains(r.log.String(), `"confirmed":true`); confirmed != f.Lost {
+					t.Errorf("confirmed in dm_events: %t, want %t", confirmed, f.Lost)
+				}
+				if n := r.replied(m.ID); n != 1 {
+					t.Errorf("%d replies to the mention, want 1", n)
+				}
+				if st := r.bot.State(); len(st.Outbox) != 0 {
+					t.Errorf("%d replies still queued", len(st.Outbox))
 				}
 			})
 		})

@@ -38,8 +38,9 @@ func (b *Bot) afterRound() {
 
 // beat logs the heartbeat line.
 func (b *Bot) beat(now time.Time) {
+	queued := b.queued() // the senders change the outbox beside the loop
 	b.live.mu.Lock()
-	attrs := []any{"polls", b.live.polls, "queued_replies", len(b.st.Outbox), "delivery", b.live.delivery.Mode,
+	attrs := []any{"polls", b.live.polls, "queued_replies", queued, "delivery", b.live.delivery.Mode,
 		"commands_today", maps.Clone(b.live.today)}
 	b.live.polls = 0
 	b.live.mu.Unlock()

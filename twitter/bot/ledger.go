@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,11 +21,13 @@ type Ledger struct {
 	log  *slog.Logger
 	lock *dirLock
 
-	mu sync.Mutex // guards st, and every write of the file
+	mu sync.Mutex // guards st, dirty, seq, and every write of the file
 	st *State
-	// writes counts the writes of the file: the bot learns from it that
-	// another's write took its unsaved changes along.
-	writes atomic.Uint64
+	// dirty: st holds changes the file does not (items taken without a
+	// write of their own, replies sent that the file still holds); the
+	// next write takes them along, whoever makes it.
+	dirty bool
+	seq   uint64 // the last outbox entry's seq
 	// failed counts the writes that failed (a full or read-only card).
 	failed atomic.Uint64
 	// meter, when set, is the bot's spend estimate: every write keeps it.
@@ -52,8 +55,17 @@ func OpenLedger(dir string, log *slog.Logger) (*Ledger, error) {
 		lock.Close()
 		return nil, err
 	}
+	for _, c := range st.bound() {
+		log.Warn("state file: a bound applied on load", "dir", dir, "change", c)
+	}
 	removeTempFiles(dir, log)
-	return &Ledger{dir: dir, log: log, lock: lock, st: st}, nil
+	l := &Ledger{dir: dir, log: log, lock: lock, st: st}
+	for i := range st.Outbox {
+		o := &st.Outbox[i]
+		l.seq++
+		o.seq, o.keep, o.saved, o.ready = l.seq, true, true, true
+	}
+	return l, nil
 }
 
 // Dir is the state directory.
@@ -103,18 +115,31 @@ func (l *Ledger) Take(ns, id string) (fresh bool, err error) {
 // opened.
 func (l *Ledger) WriteErrors() uint64 { return l.failed.Load() }
 
-// save writes the state file. l.mu is held.
+// save writes the state file. l.mu is held. The queued replies the file
+// must keep (those that wait) are in it then; every queued reply may go
+// out: what it answers is recorded.
 func (l *Ledger) save() error {
 	if l.meter != nil {
 		l.st.Spend = l.meter.persist()
 	}
-	if err := l.st.Save(l.dir, time.Now()); err != nil {
+	all := l.st.Outbox
+	kept := all
+	if slices.ContainsFunc(all, func(o Outgoing) bool { return !o.keep }) {
+		kept = slices.DeleteFunc(slices.Clone(all), func(o Outgoing) bool { return !o.keep })
+	}
+	l.st.Outbox = kept
+	err := l.st.Save(l.dir, time.Now())
+	l.st.Outbox = all
+	if err != nil {
 		l.failed.Add(1)
 		if l.meter != nil {
 			l.meter.touch() // not kept after all: the next write keeps it
 		}
 		return err // it names the file
 	}
-	l.writes.Add(1)
+	l.dirty = false
+	for i := range all {
+		all[i].saved, all[i].ready = all[i].keep, true
+	}
 	return nil
 }

@@ -10,10 +10,56 @@ import (
 
 // pacer holds when an endpoint may next be called.
 type pacer struct {
-	next      time.Time
-	last      time.Time
-	failures  int
-	warnedAge bool // told that the limit's gap exceeds max_age
+	next         time.Time
+	last         time.Time
+	failures     int       // calls failed in a row
+	unauthorized int       // of them, 401s
+	down         time.Time // when the first of them failed
+	warnedAge    bool      // told that the limit's gap exceeds max_age
+}
+
+// Bounds of the waits. X's rate-limit windows are 15 minutes, and its
+// 24-hour user limits a day: a reset named further off than that (a clock
+// far off, a server in error) is not waited for: the endpoint is tried
+// again at the window's end, and the answer tells anew.
+const (
+	windowCap = 15 * time.Minute
+	dayCap    = 24 * time.Hour
+	// unsetReset is the wait after a 429 whose reset is missing or past.
+	unsetReset = 60 * time.Second
+	// The waits after a 401 once the keys have worked: a glitch at X's
+	// end passes in a retry; keys revoked do not, and are asked slowly.
+	unauthorizedFirst = 30 * time.Second
+	unauthorizedSlow  = 5 * time.Minute
+	// resetMargin covers the Date header's one-second resolution.
+	resetMargin = 2 * time.Second
+)
+
+// resetAt is a rate-limit reset in the server's clock as a local time, at
+// most max from now.
+func (b *Bot) resetAt(reset, now time.Time, max time.Duration) time.Time {
+	t := reset.Add(-b.skew()).Add(resetMargin)
+	if lim := now.Add(max + resetMargin); t.After(lim) {
+		return lim
+	}
+	return t
+}
+
+// failed counts a failed call of p's endpoint.
+func (p *pacer) failed(now time.Time) {
+	if p.failures == 0 {
+		p.down = now
+	}
+	p.failures++
+}
+
+// ok counts a call that worked, and says once that the API is reachable
+// again after failures.
+func (b *Bot) ok(p *pacer, what string, now time.Time) {
+	if p.failures > 0 {
+		b.log.Info("reachable again", "endpoint", what, "failures", p.failures, "down", now.Sub(p.down).Round(time.Second).String())
+	}
+	p.failures, p.unauthorized = 0, 0
 }
 
 func (b *Bot) pacer(name string) *pacer {
@@ -36,7 +82,7 @@ func (b *Bot) schedule(s Source, p *pacer, err error) {
 		p.next = later(now.Add(b.backoff(p, err)), b.paced(s.Endpoint(), now, 0))
 		return
 	}
-	p.failures = 0
+	b.ok(p, s.Inbox(), now)
 	p.next = b.paced(s.Endpoint(), now, b.interval(s))
 	if gap := p.next.Sub(now); gap > b.opt.MaxAge && !p.warnedAge {
 		// The Free tier reads mentions once per 15 minutes: a command that
@@ -51,7 +97,7 @@ func (b *Bot) schedule(s Source, p *pacer, err error) {
 // window, by the latest answer's headers.
 func (b *Bot) spent(endpoint string, now time.Time) bool {
 	rl, ok := b.opt.Client.RateLimits()[endpoint]
-	return ok && rl.Limit > 0 && rl.Remaining <= 0 && rl.Reset.Add(-b.skew).After(now)
+	return ok && rl.Limit > 0 && rl.Remaining <= 0 && !rl.Reset.IsZero() && b.resetAt(rl.Reset, now, windowCap).After(now)
 }
 
 // paced returns when an endpoint may be called next: no sooner than min
@@ -63,10 +109,8 @@ func (b *Bot) paced(endpoint string, now time.Time, min time.Duration) time.Time
 	if !ok || rl.Limit == 0 || rl.Reset.IsZero() {
 		return next
 	}
-	// The reset is in the server's clock; a little margin covers the
-	// Date header's one-second resolution.
-	const margin = 2 * time.Second
-	reset := rl.Reset.Add(-b.skew).Add(margin)
+	// The reset is in the server's clock, and believed up to a window ahead.
+	reset := b.resetAt(rl.Reset, now, windowCap)
 	if !reset.After(now) {
 		return next
 	}
@@ -84,24 +128,34 @@ func (b *Bot) paced(endpoint string, now time.Time, min time.Duration) time.Time
 	return next
 }
 
-// backoff returns how long to wait after a failed call and counts the failure.
+// backoff returns how long to wait after a failed call and counts the
+// failure. The wait is never sooner than the endpoint's pace allows: the
+// caller takes the later of the two.
 func (b *Bot) backoff(p *pacer, err error) time.Duration {
-	p.failures++
+	now := time.Now()
+	p.failed(now)
 	var ae *twitter.APIError
 	errors.As(err, &ae)
 	switch twitter.KindOf(err) {
 	case twitter.KindRateLimited:
 		if ae != nil && !ae.Reset.IsZero() {
-			if d := time.Until(ae.Reset.Add(-b.skew)) + 2*time.Second; d > 0 {
+			limit := windowCap
+			if ae.Day {
+				limit = dayCap
+			}
+			if d := b.resetAt(ae.Reset, now, limit).Sub(now); d > 0 {
 				return d
 			}
-			// A reset already past, and still a 429: the clocks disagree
-			// or the server does; back off as for any failure rather than
-			// ask again every two seconds.
-			break
 		}
-		return 15 * time.Minute
-	case twitter.KindUnauthorized, twitter.KindForbidden:
+		// A reset already past, or none named, and still a 429: the
+		// clocks disagree or the server does; a minute, then ask again.
+		return unsetReset
+	case twitter.KindUnauthorized:
+		if p.unauthorized++; p.unauthorized == 1 {
+			return unauthorizedFirst
+		}
+		return max(unauthorizedSlow, b.opt.PollInterval)
+	case twitter.KindForbidden:
 		return max(5*time.Minute, b.opt.PollInterval)
 	case twitter.KindNoCredits, twitter.KindUsageCapped:
 		// Only a person ends it (a top-up, a higher cap): ask again

@@ -2,9 +2,9 @@ package bot
 
 import (
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -18,7 +18,8 @@ const MaxPostWeight = 280
 // replyText makes a reply the API will take: no links (they cost far more
 // and a device has no reason to send one), at most MaxPostWeight, and unlike
 // the latest replies (the API refuses duplicate text): a UTC time stamp ends
-// each one, and a counter when the same text went out within the second.
+// each one, and a counter when the same text went out within the second
+// (however many did).
 func (b *Bot) replyText(text string) string { return b.stamped(text, "") }
 
 // freshReplyText is replyText with a random tag in the stamp: for a reply
@@ -35,21 +36,33 @@ func (b *Bot) freshReplyText(text string) string {
 }
 
 func (b *Bot) stamped(text, tag string) string {
+	b.stamps.Lock()
+	defer b.stamps.Unlock()
 	label := time.Now().UTC().Format("15:04:05")
+	if label != b.stamps.label {
+		// A new second: every stamp of the last one is behind, so its
+		// counts can go (the map holds one second's replies at most).
+		b.stamps.label, b.stamps.n = label, map[string]int{}
+	}
 	if tag != "" {
 		label += " " + tag
 	}
-	// 3 spare for a counter: " #2".
-	base := config.Truncate(stripLinks(text), MaxPostWeight-config.Weight(" ("+label+")")-3)
-	out := base + " (" + label + ")"
-	for n := 2; slices.Contains(b.recent, out); n++ {
-		out = base + " (" + label + " #" + strconv.Itoa(n) + ")"
+	// Room for a counter: " #" and up to 5 digits.
+	base := config.Truncate(stripLinks(text), MaxPostWeight-config.Weight(" ("+label+")")-7)
+	key := base + "\x00" + tag
+	b.stamps.n[key]++
+	if n := b.stamps.n[key]; n > 1 {
+		return base + " (" + label + " #" + strconv.Itoa(n) + ")"
 	}
-	b.recent = append(b.recent, out)
-	if len(b.recent) > 64 {
-		b.recent = b.recent[len(b.recent)-64:]
-	}
-	return out
+	return base + " (" + label + ")"
+}
+
+// stamps are the counts of each reply text within the current second,
+// which keep the texts unique however many go out in it.
+type stamps struct {
+	sync.Mutex
+	label string         // the second, as the stamp writes it
+	n     map[string]int // base text and tag -> replies stamped so far
 }
 
 // stripLinks removes every word that looks like a link.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -117,8 +119,7 @@ func (b *Bot) poll(ctx context.Context, s Source) error {
 	err := s.Poll(ctx)
 	b.noteClock()
 	if err == nil {
-		b.catchUp()
-		if b.dirty {
+		if b.dirty() {
 			// What was taken without a write of its own (posts that ran
 			// nothing, sent DMs marked seen): one write for the whole
 			// poll, before their queued answers go out.
@@ -126,7 +127,8 @@ func (b *Bot) poll(ctx context.Context, s Source) error {
 		}
 	}
 	if err == nil {
-		b.everOK, b.keysRefused = true, false
+		b.everOK.Store(true)
+		b.keysRefused = false
 		return nil
 	}
 	var f *Fatal
@@ -134,7 +136,7 @@ func (b *Bot) poll(ctx context.Context, s Source) error {
 		return err
 	}
 	if twitter.KindOf(err) == twitter.KindUnauthorized {
-		if !b.everOK && !b.clockBad {
+		if !b.everOK.Load() && !b.clockBad.Load() {
 			return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
 		}
 		b.keysRefused = true // nothing runs, not even what the stream brings
@@ -156,6 +158,7 @@ func (s *mentionPoll) Poll(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		posts = b.goodPosts(posts)
 		b.led.mu.Lock()
 		defer b.led.mu.Unlock()
 		if n := len(posts); n > 0 {
@@ -167,12 +170,30 @@ func (s *mentionPoll) Poll(ctx context.Context) error {
 		return b.saveLocked()
 	}
 	posts, err := b.opt.Client.Mentions(ctx, b.account.ID, twitter.MentionsParams{SinceID: b.st.MentionsSince, MaxResults: 100})
+	if err != nil && b.st.MentionsSince != "" && badRequest(err) {
+		// The API refuses the cursor (X does for a since_id it finds too
+		// old): asked again with it, every poll would fail. Read the newest
+		// page instead, as a first start does; the floor still tells which
+		// of its posts were handled, so nothing runs twice, and those above
+		// it are new.
+		b.log.Warn("mentions: the API refused the cursor; reading from the newest posts instead (nothing handled runs again)",
+			"since_id", b.st.MentionsSince, "err", err)
+		posts, err = b.opt.Client.Mentions(ctx, b.account.ID, twitter.MentionsParams{MaxResults: 100, MaxPages: 1})
+		if err == nil && len(posts) == 0 {
+			// No mention at all to start from: no cursor, until one comes
+			// (an empty answer is free).
+			b.led.mu.Lock()
+			b.st.MentionsSince, b.led.dirty = "", true
+			b.led.mu.Unlock()
+		}
+	}
 	if err != nil {
 		return err
 	}
 	b.noteClock() // this answer's Date decides whether its commands run
+	posts = b.goodPosts(posts)
 	for _, p := range posts {
-		c := Command{Inbox: InboxMentions, ID: p.ID, AuthorID: p.AuthorID, AuthorUsername: p.AuthorUsername, Text: p.Text, CreatedAt: p.CreatedAt}
+		c := Command{Inbox: InboxMentions, ID: p.ID, AuthorID: p.AuthorID, AuthorUsername: p.AuthorUsername, Text: p.Text, CreatedAt: p.CreatedAt, EditOf: p.EditOf}
 		if err := b.take(ctx, c); err != nil {
 			return err
 		}
@@ -181,7 +202,7 @@ func (s *mentionPoll) Poll(ctx context.Context) error {
 		b.st.raiseMentions(p.ID)
 		b.led.mu.Unlock()
 	}
-	if n := len(posts); n > 0 && twitter.IDLess(b.st.MentionsSince, posts[n-1].ID) {
+	if n := len(posts); n > 0 && (twitter.IDLess(b.st.MentionsSince, posts[n-1].ID) || !twitter.ValidID(b.st.MentionsSince)) {
 		b.led.mu.Lock()
 		defer b.led.mu.Unlock()
 		b.st.MentionsSince = posts[n-1].ID
@@ -190,6 +211,31 @@ func (s *mentionPoll) Poll(ctx context.Context) error {
 	}
 	return nil
 }
+
+// goodPosts drops (and logs) the posts whose ids are not X's: they must
+// not become the cursor or the floor.
+func (b *Bot) goodPosts(posts []twitter.Post) []twitter.Post {
+	good := posts[:0]
+	for _, p := range posts {
+		if twitter.ValidID(p.ID) {
+			good = append(good, p)
+		} else {
+			b.badID(InboxMentions, "post_id", p.ID)
+		}
+	}
+	return good
+}
+
+// badRequest reports whether err is the API's 400: the request itself
+// was refused.
+func badRequest(err error) bool {
+	var ae *twitter.APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusBadRequest
+}
+
+// dmLookPage is the page size of a look for one event: the newest with a
+// good id at a first start, a sent DM to confirm.
+const dmLookPage = 20
 
 // dmPages are the page sizes of a DM read after a probe found something
 // new: reading ends at the first page that holds an event seen before, and
@@ -234,6 +280,17 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 		// No state: the newest existing event is the starting point; every
 		// id at or below it counts as seen (event ids grow with time).
 		newest, err := s.newest(ctx)
+		if err == nil && newest != "" && !twitter.ValidID(newest) {
+			// Not an id to count from: the newest good one of a page.
+			var dms []twitter.DM
+			dms, err = b.opt.Client.DirectMessages(ctx, twitter.DMParams{MaxResults: dmLookPage, MaxPages: 1})
+			newest = ""
+			for _, d := range dms {
+				if twitter.ValidID(d.ID) {
+					newest = d.ID
+				}
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -251,11 +308,16 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 		// dm_events has no since_id, and X bills every DM event an answer
 		// returns: look at the newest event alone, and read on only when
 		// it is new. An idle poll reads one event, not a page of old ones.
-		newest, err := s.newest(ctx)
+		// The DMs the bot sent since its last read are on top, and not
+		// proof that nothing came before them: one more event each is
+		// looked at.
+		sent := b.sentDMs.list()
+		top, err := b.opt.Client.DirectMessages(ctx, twitter.DMParams{MaxResults: 1 + len(sent), MaxPages: 1})
 		if err != nil {
 			return err
 		}
-		if newest == "" || s.seen(newest) {
+		b.noteClock()
+		if !s.fresh(top, sent) {
 			return nil
 		}
 		if b.spent(twitter.EndpointDMEvents, time.Now()) {
@@ -272,7 +334,7 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 	}
 	b.noteClock() // this answer's Date decides whether its commands run
 	for _, d := range dms {
-		c := Command{Inbox: InboxDMs, ID: d.ID, AuthorID: d.SenderID, AuthorUsername: b.names[d.SenderID], Text: d.Text, CreatedAt: d.CreatedAt}
+		c := Command{Inbox: InboxDMs, ID: d.ID, AuthorID: d.SenderID, AuthorUsername: b.nameOf(d.SenderID), Text: d.Text, CreatedAt: d.CreatedAt}
 		if err := b.take(ctx, c); err != nil {
 			return err
 		}
@@ -280,6 +342,61 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 	return nil
 }
 
+// fresh reports whether the newest events (oldest first) hold one not
+// seen before, below the bot's own sent DMs; when they do not, the sent
+// ones among them are marked seen.
+func (s *dmPoll) fresh(top []twitter.DM, sent []string) bool {
+	var own []string
+	for i := len(top) - 1; i >= 0; i-- {
+		id := top[i].ID
+		switch {
+		case slices.Contains(sent, id):
+			own = append(own, id)
+		case s.seen(id):
+			for _, id := range own {
+				s.b.mark(Command{Inbox: InboxDMs, ID: id})
+			}
+			s.b.sentDMs.drop(own)
+			return false
+		default:
+			return true
+		}
+	}
+	// Nothing but the bot's own (or nothing at all): with its own on top,
+	// read on to an event seen before.
+	return len(own) > 0
+}
+
+// sentLog is the ids of the DMs the bot sent that no read has shown yet,
+// newest last, at most maxSentLog. Safe for concurrent use.
+type sentLog struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+const maxSentLog = 20
+
+func (l *sentLog) add(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ids = append(l.ids, id)
+	if n := len(l.ids); n > maxSentLog {
+		l.ids = slices.Clone(l.ids[n-maxSentLog:])
+	}
+}
+
+func (l *sentLog) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.ids)
+}
+
+func (l *sentLog) drop(ids []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ids = slices.DeleteFunc(l.ids, func(id string) bool { return slices.Contains(ids, id) })
+}
+
 // seen reports whether a DM event was taken or skipped before. The loop
 // goroutine alone writes the inboxes' ids, so it reads them unlocked.
-func (s *dmPoll) seen(id string) bool { return s.b.st.seenDM(id) }
+func (s *dmPoll) seen(id string) bool { return s.b.st.seenDM(id) || s.b.skipped[id] }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/tweetpi/tweetpi/config"
@@ -94,11 +95,26 @@ type Outgoing struct {
 	To        string    `json:"to,omitempty"`          // the user id (dms)
 	Text      string    `json:"text"`
 	Queued    time.Time `json:"queued"`
+	// Unsure is when a try to send it ended without knowing whether it
+	// went out (no answer came, or X's own error): a DM is then looked for
+	// among the account's sent DMs before it goes again, and a post's
+	// duplicate counts as sent. Zero for a reply never tried so.
+	Unsure time.Time `json:"unsure,omitzero"`
 
-	// base is the text before its time stamp, for a reply this run made;
-	// tried is set once this run has tried to send it. Neither is saved.
-	base  string
-	tried bool
+	// Not saved: base is the text before its time stamp, for a reply this
+	// run made; tried is set once this run has tried to send it; restamps
+	// counts the new stamps a duplicate of an earlier run's text cost. seq
+	// tells the entry in the outbox; keep: the file must hold it (it waits:
+	// for a rate limit, after a failure; it was loaded; the bot stops); a
+	// reply about to go out is not written (a crash loses it, and no write
+	// is needed to take it out again); saved: the file holds it (as of the
+	// latest write); ready: it may go out (the item it answers is recorded
+	// taken in the file); busy: a sender sends it now.
+	base                     string
+	tried                    bool
+	restamps                 int
+	seq                      uint64
+	keep, saved, ready, busy bool
 }
 
 // ErrCorruptState is returned by LoadState for a state file that cannot be
@@ -194,6 +210,99 @@ func decodeState(data []byte) (*State, error) {
 	}
 	return &s, nil
 }
+
+// bound applies to a loaded state the bounds the bot keeps while it runs,
+// and drops what it would never have stored: a state file is only as good
+// as the code that wrote it (an older tweetpi stored any id the API sent,
+// and kept every reply the outbox held). It returns what it changed, for
+// the log.
+//
+//   - A cursor or floor that is not an X id (twitter.ValidID) starts its
+//     inbox afresh, like a first start: the newest existing item is the
+//     starting point and nothing older runs. Kept, every later poll would
+//     be refused (400), or every item would count as taken.
+//   - Remembered ids that are not X ids are dropped: the API's items with
+//     such ids are skipped, never taken.
+//   - The outbox keeps its newest maxOutbox replies, those to a valid id,
+//     each fitted to MaxPostWeight; the seen DMs their newest maxSeenDMs
+//     (the floor rises over the rest); each namespace of Take its newest
+//     MaxTaken; the handles cache at most maxHandles.
+func (s *State) bound() (changes []string) {
+	if !validOrEmpty(s.AccountID) {
+		changes = append(changes, "account id "+strconv.Quote(s.AccountID)+" is not an X id: asking the API again")
+		s.AccountID, s.AccountUsername, s.KeyID = "", "", ""
+	}
+	if !validOrEmpty(s.MentionsSince) || !validOrEmpty(s.MentionsTaken) {
+		changes = append(changes, fmt.Sprintf("mentions cursor %q and floor %q are not X ids: the mentions start afresh from the newest post", s.MentionsSince, s.MentionsTaken))
+		s.MentionsSince, s.MentionsTaken, s.MentionsSeen, s.MentionsStarted = "", "", nil, false
+	}
+	if !validOrEmpty(s.DMsFloor) {
+		changes = append(changes, fmt.Sprintf("DM floor %q is not an X id: the DMs start afresh from the newest message", s.DMsFloor))
+		s.DMsFloor, s.SeenDMs, s.DMsStarted = "", nil, false
+	}
+	keep := func(what string, ids []string) []string {
+		out := ids[:0]
+		for _, id := range ids {
+			if twitter.ValidID(id) {
+				out = append(out, id)
+			}
+		}
+		if n := len(ids) - len(out); n > 0 {
+			changes = append(changes, fmt.Sprintf("%d %s that are not X ids dropped", n, what))
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	}
+	s.MentionsSeen = keep("taken mention ids", s.MentionsSeen)
+	s.SeenDMs = keep("seen DM ids", s.SeenDMs)
+	if n := len(s.SeenDMs); n > maxSeenDMs {
+		changes = append(changes, fmt.Sprintf("%d seen DM ids, more than %d: the oldest are covered by the floor", n, maxSeenDMs))
+	}
+	s.trimDMs()
+	s.trimTaken()
+	for h, id := range s.Handles {
+		if !twitter.ValidID(id) {
+			delete(s.Handles, h)
+			changes = append(changes, "handle @"+h+" cached with a bad id: it is resolved again")
+		}
+	}
+	if len(s.Handles) > maxHandles {
+		changes = append(changes, fmt.Sprintf("%d cached handles, more than %d: they are resolved again", len(s.Handles), maxHandles))
+		s.Handles = nil
+	}
+	out := s.Outbox[:0]
+	for _, o := range s.Outbox {
+		to := o.InReplyTo
+		if o.Inbox == InboxDMs {
+			to = o.To
+		}
+		if !twitter.ValidID(to) {
+			changes = append(changes, fmt.Sprintf("a queued reply to %q, not an X id, dropped", config.Truncate(to, 40)))
+			continue
+		}
+		if config.Weight(o.Text) > MaxPostWeight {
+			o.Text = config.Truncate(o.Text, MaxPostWeight)
+		}
+		out = append(out, o)
+	}
+	if n := len(out); n > maxOutbox {
+		changes = append(changes, fmt.Sprintf("%d queued replies, more than %d: the %d oldest dropped", n, maxOutbox, n-maxOutbox))
+		out = slices.Clone(out[n-maxOutbox:])
+	}
+	s.Outbox = out
+	if len(s.Outbox) == 0 {
+		s.Outbox = nil
+	}
+	return changes
+}
+
+// maxHandles bounds the cache of resolved handles: more than any allow
+// list a person writes.
+const maxHandles = 1000
+
+func validOrEmpty(id string) bool { return id == "" || twitter.ValidID(id) }
 
 // isID reports whether s is a decimal id as the API sends them.
 func isID(s string) bool {

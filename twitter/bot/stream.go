@@ -354,10 +354,7 @@ func (b *Bot) takeBatch(ctx context.Context, cs []Command) error {
 		if slices.ContainsFunc(cs[:i], func(o Command) bool { return o.Inbox == c.Inbox && o.ID == c.ID }) {
 			continue // the same post as a mention and as a reply
 		}
-		if c.Inbox == InboxDMs && c.AuthorUsername == "" {
-			c.AuthorUsername = b.names[c.AuthorID]
-		}
-		ok, err := b.admit(c)
+		ok, err := b.admit(&c)
 		if err != nil && first == nil {
 			first = err
 		}
@@ -370,7 +367,7 @@ func (b *Bot) takeBatch(ctx context.Context, cs []Command) error {
 		if err := b.record(runs...); err != nil {
 			return err // none recorded, none run
 		}
-	case b.dirty:
+	case b.dirty():
 		// Taken without running (strangers, the account's own, too old):
 		// written before their answers go out.
 		if err := b.save(); err != nil {

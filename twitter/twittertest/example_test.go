@@ -32,7 +32,7 @@ func ExampleNewServer() {
 		panic(err)
 	}
 	for _, m := range mentions {
-		fmt.Printf("@%s: %s\n", m.AuthorUsername, m.Text)
+		fmt.Printf("from alice %t: %s\n", m.AuthorID == alice.ID, m.Text)
 		if _, err := c.Reply(ctx, m.ID, "led is on"); err != nil {
 			panic(err)
 		}
@@ -40,7 +40,7 @@ func ExampleNewServer() {
 	_, err = c.Reply(ctx, post.ID, "led is on")
 	fmt.Println(twitter.KindOf(err))
 	// Output:
-	// @alice: @mypi led on
+	// from alice true: @mypi led on
 	// reply to true: led is on
 	// duplicate
 }

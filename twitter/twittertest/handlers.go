@@ -91,7 +91,7 @@ func (s *Server) api(ep string, ver version, h handler) http.HandlerFunc {
 					return
 				}
 			}
-			if f.Drop {
+			if f.Drop && !f.Lost {
 				if hj, ok := w.(http.Hijacker); ok {
 					if c, _, err := hj.Hijack(); err == nil {
 						c.Close()
@@ -133,6 +133,19 @@ func (s *Server) api(ep string, ver version, h handler) http.HandlerFunc {
 		s.bill(now, a.billed...)
 		s.mu.Unlock()
 
+		if f != nil && f.Lost {
+			// It took effect; the answer never reaches the client.
+			if a.event != nil {
+				s.notify(*a.event)
+			}
+			if hj, ok := w.(http.Hijacker); ok {
+				if c, _, err := hj.Hijack(); err == nil {
+					c.Close()
+					return
+				}
+			}
+			panic(http.ErrAbortHandler)
+		}
 		if a.serve != nil {
 			a.serve(w, r)
 			return

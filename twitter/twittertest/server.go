@@ -121,6 +121,10 @@ type Fault struct {
 	Delay     time.Duration // wait this long first (or until the client gives up); alone, the answer is then normal
 	Malformed bool          // answer 200 with truncated JSON
 	Drop      bool          // close the connection without an answer
+	// Lost: the request takes effect (a post made, a DM sent), then the
+	// connection closes without an answer, as when X accepted it and the
+	// answer was lost or came after the client's timeout.
+	Lost bool
 }
 
 // Reply is a post the account made through the API.
@@ -194,6 +198,8 @@ type post struct {
 	created   time.Time
 	inReplyTo string
 	convo     string
+	history   []int64 // the ids of every version, oldest first, this one last (edit_history_tweet_ids)
+	edited    bool    // a later version exists: timelines show that one
 }
 
 type dmEvent struct {
@@ -375,10 +381,29 @@ func (s *Server) Post(author twitter.User, text string, age time.Duration) twitt
 	return s.postOf(p)
 }
 
+// Edit makes the author of p edit it to text, as X's edit button does: a
+// new post with a new id, whose edit_history_tweet_ids name every version;
+// timelines (the mentions) show the newest version only. It returns the
+// new version.
+func (s *Server) Edit(p twitter.Post, text string) twitter.Post {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.findPost(p.ID)
+	if old == nil {
+		panic("twittertest: Edit of a post the server does not have: " + p.ID)
+	}
+	e := s.addPost(old.author, text, s.clock(), old.inReplyTo)
+	e.convo = old.convo
+	e.history = append(append([]int64(nil), old.history...), e.id)
+	old.edited = true
+	return s.postOf(e)
+}
+
 // addPost stores a post; call with s.mu held.
 func (s *Server) addPost(author, text string, at time.Time, inReplyTo string) *post {
 	p := &post{id: s.newID(at), author: author, text: text, created: at, inReplyTo: inReplyTo}
 	p.convo = strconv.FormatInt(p.id, 10)
+	p.history = []int64{p.id}
 	if inReplyTo != "" {
 		if q := s.findPost(inReplyTo); q != nil {
 			p.convo = q.convo
@@ -411,7 +436,19 @@ func (s *Server) postOf(p *post) twitter.Post {
 		Text:           p.text,
 		CreatedAt:      p.created.UTC().Truncate(time.Millisecond),
 		ConversationID: p.convo,
+		EditOf:         editOf(p),
 	}
+}
+
+// editOf are the ids of the earlier versions of p, oldest first.
+func editOf(p *post) []string {
+	var ids []string
+	for _, id := range p.history {
+		if id != p.id {
+			ids = append(ids, strconv.FormatInt(id, 10))
+		}
+	}
+	return ids
 }
 
 // SendDM makes from send text to the account, age ago.

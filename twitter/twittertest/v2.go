@@ -108,7 +108,7 @@ func isHandleByte(c byte) bool {
 func (s *Server) mentionsOf(u twitter.User) []*post {
 	var ps []*post
 	for i := len(s.posts) - 1; i >= 0 && len(ps) < s.mentionsN; i-- {
-		if mentions(s.posts[i].text, u.Username) {
+		if !s.posts[i].edited && mentions(s.posts[i].text, u.Username) {
 			ps = append(ps, s.posts[i])
 		}
 	}
@@ -149,7 +149,11 @@ func (s *Server) v2Mentions(r *http.Request, _ []byte, _ time.Time) answer {
 	var billed []twitter.Item
 	for _, p := range sel {
 		billed = append(billed, charge(twitter.ChargeOwnedRead, strconv.FormatInt(p.id, 10))...)
-		t := map[string]any{"id": strconv.FormatInt(p.id, 10), "text": p.text, "edit_history_tweet_ids": []string{strconv.FormatInt(p.id, 10)}}
+		var history []string
+		for _, id := range p.history {
+			history = append(history, strconv.FormatInt(id, 10))
+		}
+		t := map[string]any{"id": strconv.FormatInt(p.id, 10), "text": p.text, "edit_history_tweet_ids": history}
 		if tf["author_id"] {
 			t["author_id"] = p.author
 		}

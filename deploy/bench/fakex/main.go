@@ -9,6 +9,7 @@
 //	poll NS ENDPOINT     a request to mentions or dm_events reached the fake
 //	post NS ID           a command became visible in the mentions (-every:
 //	                     a random wait, -every on average; -burst: N at once)
+//	dm NS ID             a command sent as a DM (-dms: every other one)
 //	stream NS up         the daemon's stream connected (-delivery auto, stream)
 //	burst NS N           the -burst's N posts are all made
 //
@@ -51,7 +52,7 @@ const configText = `twitter:
   access_token_secret: %q
   api: %s
   api_url: %s
-  listen: [mentions]
+  listen: [%s]
   poll_interval: %s
   allow: ["@alice"]
   delivery: %s
@@ -76,6 +77,7 @@ func run() error {
 	api := flag.String("api", "v2", "API `version` the daemon uses: v2 or v1.1")
 	poll := flag.Duration("poll", 60*time.Second, "the configuration's poll_interval")
 	every := flag.Duration("every", 0, "post a command this often, from the first poll on (0: never)")
+	dms := flag.Bool("dms", false, "listen to the DMs too, and send every other command as a DM")
 	logPath := flag.String("log", "", "the daemon's JSON log, read at the end for the latencies")
 	delivery := flag.String("delivery", "poll", "the configuration's twitter.delivery: poll, auto or stream")
 	reply := flag.Bool("reply", true, "the configuration's twitter.reply: answer each command")
@@ -103,7 +105,11 @@ func run() error {
 	}
 	k := srv.Credentials()
 	cfg := filepath.Join(*dir, "config.yaml")
-	text := fmt.Sprintf(configText, k.ConsumerKey, k.ConsumerSecret, k.AccessToken, k.AccessTokenSecret, *api, srv.URL, poll.String(), *delivery, *reply, state)
+	listen := "mentions"
+	if *dms {
+		listen = "mentions, dms"
+	}
+	text := fmt.Sprintf(configText, k.ConsumerKey, k.ConsumerSecret, k.AccessToken, k.AccessTokenSecret, *api, srv.URL, listen, poll.String(), *delivery, *reply, state)
 	if *broker != "" {
 		text += fmt.Sprintf("mqtt:\n  broker: %s\n  node: bench\n", *broker)
 	}
@@ -210,7 +216,7 @@ func run() error {
 				return
 			case <-reading:
 			}
-			for {
+			for n := 0; ; {
 				// A random wait, every on average, so posts land at any
 				// point between two polls, as people's do.
 				t := time.NewTimer(*every/2 + rand.N(*every))
@@ -219,6 +225,11 @@ func run() error {
 					t.Stop()
 					return
 				case <-t.C:
+				}
+				if n++; *dms && n%2 == 0 {
+					d := srv.SendDM(alice, "led toggle", 0)
+					out.print(time.Now(), "dm", d.ID)
+					continue
 				}
 				p := srv.Post(alice, "@mypi led toggle", 0)
 				out.print(time.Now(), "post", p.ID)
