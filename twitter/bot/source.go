@@ -299,11 +299,17 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 		if twitter.IDLess(b.st.DMsFloor, newest) {
 			b.st.DMsFloor = newest
 		}
+		b.dmRead, b.dmReadSet = b.st.DMsFloor, true
 		b.st.DMsStarted = true
 		b.log.Info("dms: starting after the newest existing message; nothing older runs", "floor", b.st.DMsFloor)
 		return b.saveLocked()
 	}
-	p := twitter.DMParams{MaxResults: 100, Seen: s.seen}
+	if !s.b.dmReadSet {
+		// The first poll since the start: what the state holds counts as
+		// read.
+		s.b.dmRead, s.b.dmReadSet = s.b.st.newestDM(), true
+	}
+	p := twitter.DMParams{MaxResults: 100, Seen: func(id string) bool { return s.seen(id) && s.read(id) }}
 	if s.probe() {
 		// dm_events has no since_id, and X bills every DM event an answer
 		// returns: look at the newest event alone, and read on only when
@@ -333,6 +339,7 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 		return err
 	}
 	b.noteClock() // this answer's Date decides whether its commands run
+	defer s.readTo(dms)
 	for _, d := range dms {
 		c := Command{Inbox: InboxDMs, ID: d.ID, AuthorID: d.SenderID, AuthorUsername: b.nameOf(d.SenderID), Text: d.Text, CreatedAt: d.CreatedAt}
 		if err := b.take(ctx, c); err != nil {
@@ -343,8 +350,15 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 }
 
 // fresh reports whether the newest events (oldest first) hold one not
-// seen before, below the bot's own sent DMs; when they do not, the sent
-// ones among them are marked seen.
+// seen before, below the bot's own sent DMs and the events the stream
+// delivered since the last read; when they do not, the sent ones among
+// them are marked seen.
+//
+// Only an event a read of dm_events showed says that nothing older is
+// new: a read pages down to one it knew. The bot's own sent DMs and the
+// DMs the stream delivered are known without a read, and one sent to the
+// account just before them may be below them unread (the stream missed
+// it, or it came while the reply was on its way).
 func (s *dmPoll) fresh(top []twitter.DM, sent []string) bool {
 	var own []string
 	for i := len(top) - 1; i >= 0; i-- {
@@ -352,19 +366,37 @@ func (s *dmPoll) fresh(top []twitter.DM, sent []string) bool {
 		switch {
 		case slices.Contains(sent, id):
 			own = append(own, id)
+		case s.seen(id) && !s.read(id):
+			// Delivered by the stream, not read: not proof of anything below.
 		case s.seen(id):
 			for _, id := range own {
 				s.b.mark(Command{Inbox: InboxDMs, ID: id})
 			}
 			s.b.sentDMs.drop(own)
+			s.readTo(top)
 			return false
 		default:
 			return true
 		}
 	}
-	// Nothing but the bot's own (or nothing at all): with its own on top,
-	// read on to an event seen before.
-	return len(own) > 0
+	// Nothing but the bot's own and what the stream delivered (or nothing
+	// at all): read on to an event a read showed before.
+	return len(top) > 0
+}
+
+// read reports whether id is at or below the newest event a read of
+// dm_events showed: one the bot knows from a read, not from the stream.
+func (s *dmPoll) read(id string) bool {
+	return s.b.dmRead != "" && !twitter.IDLess(s.b.dmRead, id)
+}
+
+// readTo moves the newest event a read showed up to the newest of dms.
+func (s *dmPoll) readTo(dms []twitter.DM) {
+	for _, d := range dms {
+		if twitter.ValidID(d.ID) && twitter.IDLess(s.b.dmRead, d.ID) {
+			s.b.dmRead = d.ID
+		}
+	}
 }
 
 // sentLog is the ids of the DMs the bot sent that no read has shown yet,

@@ -370,6 +370,32 @@ func TestStreamDM(t *testing.T) {
 	})
 }
 
+// TestStreamLostDMFoundByReconcile: a DM the stream misses, followed by
+// one it delivers (and its answer), both newer than the last read, is
+// found by the next reconciliation poll: an event the stream delivered
+// proves nothing about the events below it.
+func TestStreamLostDMFoundByReconcile(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newStreamRig(t, streamOptions{listen: []string{bot.InboxDMs}, reconcile: 2 * time.Minute})
+		r.srv.LoseStreamEvents(1)
+		lost := r.srv.SendDM(r.alice, "led on", 0)
+		time.Sleep(time.Second)
+		got := r.srv.SendDM(r.alice, "fan 10%", 0)
+		synctest.Wait()
+		if r.runs(lost.ID) != 0 || r.runs(got.ID) != 1 {
+			t.Fatalf("before the reconciliation: the lost DM ran %d times, the delivered one %d\n%s", r.runs(lost.ID), r.runs(got.ID), r.log.String())
+		}
+		time.Sleep(3 * time.Minute)
+		synctest.Wait()
+		if r.runs(lost.ID) != 1 || r.runs(got.ID) != 1 {
+			t.Errorf("after the reconciliation: the lost DM ran %d times, the delivered one %d, want 1 and 1\n%s", r.runs(lost.ID), r.runs(got.ID), r.log.String())
+		}
+		if n := len(r.srv.SentDMs()); n != 2 {
+			t.Errorf("%d DMs sent, want the two answers", n)
+		}
+	})
+}
+
 // TestStreamOnlyListened: a subscription an earlier configuration made
 // (X keeps them) delivers DMs to a bot that listens to mentions only: they
 // do not run.

@@ -29,6 +29,7 @@ type activity struct {
 	nextSub   int64
 	streams   map[*streamConn]bool
 	stale     int // connections X still counts for the app (AddStaleConnections)
+	lose      int // events the streams miss (LoseStreamEvents)
 	limit     int
 	keepAlive time.Duration
 	done      chan struct{} // closed by Close: every stream ends
@@ -143,6 +144,15 @@ func (s *Server) AddStaleConnections(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stale += n
+}
+
+// LoseStreamEvents makes the streams miss the next n events while they
+// stay connected, keep-alives and all: X's delivery is best effort, and
+// only a poll finds what it lost.
+func (s *Server) LoseStreamEvents(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lose += n
 }
 
 func (s *Server) endAll(k endKind) int {
@@ -457,6 +467,10 @@ func (s *Server) deleteConnections(r *http.Request, _ []byte, _ time.Time) answe
 // stalled, for each subscription to eventType for the account, and counts
 // each delivery as a read (X bills delivered events). Call with s.mu held.
 func (s *Server) deliver(eventType string, payload, includes map[string]any) {
+	if s.lose > 0 {
+		s.lose--
+		return
+	}
 	for _, sub := range s.subs {
 		if sub.eventType != eventType || sub.userID != s.account.ID {
 			continue
