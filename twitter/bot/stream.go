@@ -299,7 +299,7 @@ func eventCommand(e twitter.Event) (Command, bool) {
 	switch {
 	case e.Post != nil:
 		p := e.Post
-		return Command{Inbox: InboxMentions, ID: p.ID, AuthorID: p.AuthorID, AuthorUsername: p.AuthorUsername, Text: p.Text, CreatedAt: p.CreatedAt}, true
+		return Command{Inbox: InboxMentions, ID: p.ID, AuthorID: p.AuthorID, AuthorUsername: p.AuthorUsername, Text: p.Text, CreatedAt: p.CreatedAt, EditOf: p.EditOf}, true
 	case e.DM != nil:
 		d := e.DM
 		return Command{Inbox: InboxDMs, ID: d.ID, AuthorID: d.SenderID, Text: d.Text, CreatedAt: d.CreatedAt}, true

@@ -396,6 +396,25 @@ func TestStreamLostDMFoundByReconcile(t *testing.T) {
 	})
 }
 
+// TestStreamEditNotRunAgain: the stream delivers an edit as a new post,
+// with its earlier versions in edit_history_tweet_ids: the edit of a
+// mention that ran does not run again, neither from the stream nor from
+// the reconciliation poll.
+func TestStreamEditNotRunAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newStreamRig(t, streamOptions{reconcile: 2 * time.Minute})
+		p := r.srv.Post(r.alice, "@mypi led on", 0)
+		synctest.Wait()
+		e := r.srv.Edit(p, "@mypi led off")
+		synctest.Wait()
+		time.Sleep(3 * time.Minute)
+		synctest.Wait()
+		if n, m := r.runs(p.ID), r.runs(e.ID); n != 1 || m != 0 {
+			t.Errorf("the mention ran %d times and its edit %d, want 1 and 0\n%s", n, m, r.log.String())
+		}
+	})
+}
+
 // TestStreamOnlyListened: a subscription an earlier configuration made
 // (X keeps them) delivers DMs to a bot that listens to mentions only: they
 // do not run.

@@ -535,9 +535,13 @@ func (s *Server) streamPost(p *post) {
 		return
 	}
 	id := strconv.FormatInt(p.id, 10)
+	history := make([]string, 0, len(p.history))
+	for _, h := range p.history {
+		history = append(history, strconv.FormatInt(h, 10))
+	}
 	t := map[string]any{
 		"id": id, "text": p.text, "author_id": p.author, "created_at": p.created.UTC().Format(v2Time),
-		"conversation_id": p.convo, "edit_history_tweet_ids": []string{id}, "lang": "en",
+		"conversation_id": p.convo, "edit_history_tweet_ids": history, "lang": "en",
 		"reply_settings": "everyone", "possibly_sensitive": false,
 	}
 	if m := mentionEntities(p.text, s.byName, s.users); len(m) > 0 {
