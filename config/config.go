@@ -102,6 +102,14 @@ type Twitter struct {
 	MaxAge       time.Duration `json:"max_age"`       // default 10m
 	Reply        bool          `json:"reply"`         // default true
 
+	// Delivery is how mentions and DMs reach the daemon: DeliveryAuto
+	// (default: the Activity API stream where X allows it, polls
+	// otherwise), DeliveryStream (the stream or exit 78) or DeliveryPoll.
+	Delivery string `json:"delivery"`
+	// ReconcileInterval: with the stream up, each listened inbox is also
+	// polled this often (default 5m), to fill the stream's gaps.
+	ReconcileInterval time.Duration `json:"reconcile_interval"`
+
 	file string // the file it was read from, for CheckKeys' messages
 	// absent: the file has no twitter: section (with mqtt:, a fleet agent;
 	// see Config.Agent). A Twitter built in code has one.

@@ -80,6 +80,7 @@ var (
 		"consumer_key", "consumer_secret", "access_token", "access_token_secret",
 		"consumer_key_file", "consumer_secret_file", "access_token_file", "access_token_secret_file",
 		"api", "api_url", "listen", "poll_interval", "allow", "max_age", "reply",
+		"delivery", "reconcile_interval",
 	}
 
 	gpioKeys = []string{"backend"}
@@ -123,7 +124,8 @@ var (
 		"base_url": "api_url", "api_version": "api", "version": "api", "inboxes": "listen",
 		"api_key": "consumer_key", "api_secret": "consumer_secret", "api_key_secret": "consumer_secret",
 		"access_secret": "access_token_secret",
-		"host":          "broker", "server": "broker", "user": "username", "prefix": "discovery",
+		"stream":        "delivery", "mode": "delivery", "reconcile": "reconcile_interval",
+		"host": "broker", "server": "broker", "user": "username", "prefix": "discovery",
 		"discovery_prefix": "discovery", "device_class": "ha_class", "class": "ha_class",
 		"cap": "daily", "limit": "daily", "per_day": "daily", "price": "prices",
 		"address": "listen", "addr": "listen", "port": "listen", "path": "file", "textfile": "file",
@@ -515,6 +517,7 @@ func (d *decoder) twitter(n *yaml.Node, t *Twitter) {
 			t.Reply = v
 		}
 	}
+	d.delivery(m, t)
 }
 
 func (d *decoder) devices(n *yaml.Node) []Device {

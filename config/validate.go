@@ -37,11 +37,13 @@ const frequencyRange = "%s is out of range; a pwm frequency is more than 0 and a
 func Default() *Config {
 	return &Config{
 		Twitter: Twitter{
-			API:          DefaultAPI,
-			Listen:       []string{InboxMentions},
-			PollInterval: DefaultPollInterval,
-			MaxAge:       DefaultMaxAge,
-			Reply:        true,
+			API:               DefaultAPI,
+			Listen:            []string{InboxMentions},
+			PollInterval:      DefaultPollInterval,
+			MaxAge:            DefaultMaxAge,
+			Reply:             true,
+			Delivery:          DefaultDelivery,
+			ReconcileInterval: DefaultReconcileInterval,
 		},
 		StateDir:      DefaultStateDir,
 		GPIO:          GPIO{Backend: DefaultBackend},
@@ -127,6 +129,7 @@ func (c *Config) validate(d *decoder) {
 		d.addf(line, "twitter.max_age", raw, "%s is shorter than poll_interval (%s): commands would be too old before they are read; make max_age %s or more", quote(raw), FormatDuration(t.PollInterval), FormatDuration(t.PollInterval))
 	}
 	d.checkAllow("twitter.allow", t.Allow)
+	c.checkDelivery(d)
 
 	if c.StateDir == "" {
 		line, _ := d.at("state_dir", "")

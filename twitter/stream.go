@@ -298,14 +298,19 @@ func (s *Stream) Run(ctx context.Context, out chan<- StreamUpdate) error {
 
 // send gives u to out, stamped, with the silence timer stopped meanwhile;
 // false when ctx ended first.
-func (s *Stream) send(ctx context.Context, out chan<- StreamUpdate, u StreamUpdate, idle *time.Timer) bool {
+func (s *Stream) send(ctx context.Context, out chan<- StreamUpdate, u StreamUpdate, idle *silence) bool {
 	if out == nil {
 		return ctx.Err() == nil
 	}
 	u.At = time.Now()
 	if idle != nil {
-		idle.Stop()
-		defer idle.Reset(s.opt.Idle)
+		select {
+		case out <- u: // the receiver is there: no wait, nothing to stop
+			return true
+		default:
+		}
+		idle.stop()
+		defer idle.restart()
 	}
 	select {
 	case out <- u:
@@ -429,26 +434,53 @@ func refusedStream(resp *http.Response) outcome {
 	return o
 }
 
-// idleBody resets the silence timer at every byte that arrives.
+// silence is a connection's silence timer: f runs when nothing arrived
+// for d. Only the goroutine that reads the connection calls its methods.
+//
+// Each restart makes a new timer and stops the old one rather than
+// Reset it: a Reset to a later time leaves the old deadline in the
+// runtime's timer heap, and when that passes (10 s after each keep-alive)
+// it wakes the process for nothing, and the runtime's monitor thread spins
+// until the poller catches up. A stopped timer is dropped by its P's
+// scheduler as soon as it runs.
+type silence struct {
+	d time.Duration
+	f func()
+	t *time.Timer
+}
+
+func newSilence(d time.Duration, f func()) *silence {
+	return &silence{d: d, f: f, t: time.AfterFunc(d, f)}
+}
+
+// restart starts the wait for d again from now.
+func (s *silence) restart() {
+	s.t.Stop()
+	s.t = time.AfterFunc(s.d, s.f)
+}
+
+// stop stops the wait until restart.
+func (s *silence) stop() { s.t.Stop() }
+
+// idleBody restarts the silence timer at every byte that arrives.
 type idleBody struct {
 	r io.Reader
-	t *time.Timer
-	d time.Duration
+	s *silence
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if n > 0 {
-		b.t.Reset(b.d)
+		b.s.restart()
 	}
 	return n, err
 }
 
 // read reads lines until the connection ends.
 func (s *Stream) read(ctx, cctx context.Context, cancel context.CancelCauseFunc, body io.Reader, out chan<- StreamUpdate) outcome {
-	idle := time.AfterFunc(s.opt.Idle, func() { cancel(errSilent(s.opt.Idle)) })
-	defer idle.Stop()
-	br := bufio.NewReaderSize(&idleBody{r: body, t: idle, d: s.opt.Idle}, readBuffer)
+	idle := newSilence(s.opt.Idle, func() { cancel(errSilent(s.opt.Idle)) })
+	defer idle.stop()
+	br := bufio.NewReaderSize(&idleBody{r: body, s: idle}, readBuffer)
 	var o outcome
 	for {
 		frag, err := br.ReadSlice('\n')
@@ -510,7 +542,7 @@ func (s *Stream) read(ctx, cctx context.Context, cancel context.CancelCauseFunc,
 }
 
 // handle decodes one line and sends what it holds.
-func (s *Stream) handle(ctx context.Context, line []byte, out chan<- StreamUpdate, idle *time.Timer) (lineKind, error) {
+func (s *Stream) handle(ctx context.Context, line []byte, out chan<- StreamUpdate, idle *silence) (lineKind, error) {
 	evs, kind, err := decodeLine(line, s.evs[:0])
 	s.evs = evs
 	now := time.Now()

@@ -20,6 +20,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/twitter"
 	"github.com/tweetpi/tweetpi/twitter/bot"
 	"github.com/tweetpi/tweetpi/twitter/twittertest"
@@ -97,9 +98,22 @@ func chaosFaults(f *fake, rnd func(int) int, done <-chan struct{}) {
 // SIGQUIT instead of SIGKILL, which must stop them as SIGTERM does. An edit
 // and its original run at most once between them, and no DM goes out more
 // often than DM commands ran.
+//
+// It runs twice: with polls only, and with the Activity API stream (the
+// commands arrive as they are made, and a reconciliation poll every 2s
+// sees them again: the same command from both, across kills, runs once).
 func TestChaos(t *testing.T) {
 	slowE2E(t)
 	t.Parallel()
+	for _, delivery := range []string{config.DeliveryPoll, config.DeliveryStream} {
+		t.Run(delivery, func(t *testing.T) {
+			t.Parallel()
+			chaos(t, delivery)
+		})
+	}
+}
+
+func chaos(t *testing.T, delivery string) {
 	n := chaosSize(t)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("TWEETPI_CHAOS_SEED"); s != "" {
@@ -111,7 +125,11 @@ func TestChaos(t *testing.T) {
 	rnd := func(k int) int { rngMu.Lock(); defer rngMu.Unlock(); return rng.IntN(k) }
 
 	f := newFake(t, "v2")
-	files := writeDaemonConfig(t, f, daemonConfig{MaxAge: time.Hour})
+	dc := daemonConfig{MaxAge: time.Hour, Delivery: delivery}
+	if delivery != config.DeliveryPoll {
+		dc.ReconcileInterval = 2 * time.Second
+	}
+	files := writeDaemonConfig(t, f, dc)
 	words := []string{"led on", "led off", "fan %d%%", "pump on", "pump off"}
 
 	// The stream, at a pace that puts several commands in each poll.
@@ -390,6 +408,18 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("chaos: %d commands (%d DMs), %d kills %v, mid-write caught %t, %d ran, %d answered, lost %v",
 		len(all), countInbox(all, bot.InboxDMs), totalKills, kills, midWrite, ran, answered, classes)
+	if delivery != config.DeliveryPoll {
+		ups := 0
+		for _, p := range procs {
+			ups += p.countLog("stream up: commands arrive as they are made; polls fill gaps")
+		}
+		t.Logf("stream: %d events delivered, up %d times in %d lives", f.Reads(twitter.EndpointStream), ups, len(procs))
+		if f.Reads(twitter.EndpointStream) == 0 || ups == 0 {
+			t.Errorf("the stream delivered nothing: the commands came by poll only")
+		}
+		checkNoSecret(t, append(f.secrets(), f.AppToken()), procs, files.StateDir)
+		return
+	}
 	checkNoSecret(t, f.secrets(), procs, files.StateDir)
 }
 
@@ -405,7 +435,8 @@ func waitLogQuiet(p *daemonProc, msg string, n int, d time.Duration) {
 // stateTook tells whether the state records c as taken (or seen).
 func stateTook(st *bot.State, c chaosCommand) bool {
 	if c.Inbox == bot.InboxMentions {
-		return !idBefore(st.MentionsTaken, c.ID)
+		// At or below the floor the polls raised, or taken from the stream above it.
+		return !idBefore(st.MentionsTaken, c.ID) || slices.Contains(st.MentionsSeen, c.ID)
 	}
 	return slices.Contains(st.SeenDMs, c.ID) || !idBefore(st.DMsFloor, c.ID)
 }

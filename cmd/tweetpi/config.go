@@ -6,6 +6,7 @@ import (
 
 	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/twitter"
+	"github.com/tweetpi/tweetpi/twitter/bot"
 )
 
 // configFlags are the flags every command that reads the configuration has.
@@ -56,4 +57,17 @@ func clientOptions(cfg *config.Config) twitter.Options {
 		},
 		UserAgent: "tweetpi/" + appVersion(),
 	}
+}
+
+// activity is the Activity API client the bot streams with, nil with
+// delivery: poll.
+func activity(cfg *config.Config, opt twitter.Options) (bot.Activity, error) {
+	if cfg.Twitter.Delivery == config.DeliveryPoll {
+		return nil, nil
+	}
+	a, err := twitter.NewActivity(opt)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
 }

@@ -152,6 +152,10 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 		return nil, configErr(err)
 	}
 	d.client = client
+	act, err := activity(cfg, copt)
+	if err != nil {
+		return nil, configErr(err)
+	}
 	poll := cfg.Twitter.PollInterval
 	if o.pollInterval > 0 {
 		poll = o.pollInterval
@@ -171,6 +175,10 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 		Progress:     watchdog(logger),
 		Meter:        meter,
 		DailyBudget:  cfg.Budget.Daily,
+
+		Activity:          act,
+		Delivery:          cfg.Twitter.Delivery,
+		ReconcileInterval: cfg.Twitter.ReconcileInterval,
 	})
 	if err != nil {
 		return nil, configErr(err)
@@ -291,7 +299,8 @@ func (d *daemon) run(ctx context.Context) error {
 		inboxes, poll, allow := strings.Join(d.cfg.Twitter.Listen, ","), d.cfg.Twitter.PollInterval.String(), allowed(d.cfg)
 		d.mu.Unlock()
 		d.log.Info("polling", "account", "@"+d.bot.Account().Username, "inboxes", inboxes,
-			"api", d.client.Version(), "poll_interval", poll, "allow", allow)
+			"api", d.client.Version(), "poll_interval", poll, "allow", allow,
+			"delivery", d.cfg.Twitter.Delivery)
 		d.polling.Store(true)
 		err = d.bot.Run(ctx)
 		d.polling.Store(false)

@@ -153,6 +153,11 @@ type daemonConfig struct {
 	KeysInEnv    bool                // pass the keys in TWEETPI_* variables instead of the file
 	Devices      string              // YAML of the devices map's entries; default e2eDevices
 	Extra        string              // appended to the file as is
+	// Delivery is twitter.delivery; default poll: most tests here count
+	// polls. The stream's tests set auto or stream.
+	Delivery string
+	// ReconcileInterval is twitter.reconcile_interval; default the config's.
+	ReconcileInterval time.Duration
 }
 
 // e2eDevices are the devices of the default configuration: led starts off,
@@ -217,6 +222,13 @@ func writeDaemonConfig(t testing.TB, f *fake, c daemonConfig) daemonFiles {
 	fmt.Fprintf(&b, "  api: %s\n  api_url: %s\n", f.API, f.URL)
 	fmt.Fprintf(&b, "  listen: %s\n  allow: %s\n", quoteAll(c.Listen), quoteAll(c.Allow))
 	fmt.Fprintf(&b, "  poll_interval: %s\n", c.PollInterval)
+	if c.Delivery == "" {
+		c.Delivery = config.DeliveryPoll
+	}
+	fmt.Fprintf(&b, "  delivery: %s\n", c.Delivery)
+	if c.ReconcileInterval > 0 {
+		fmt.Fprintf(&b, "  reconcile_interval: %s\n", c.ReconcileInterval)
+	}
 	if c.MaxAge > 0 {
 		fmt.Fprintf(&b, "  max_age: %s\n", c.MaxAge)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tweetpi/tweetpi/config"
 	"github.com/tweetpi/tweetpi/twitter"
 	"github.com/tweetpi/tweetpi/twitter/bot"
 	"github.com/tweetpi/tweetpi/twitter/twittertest"
@@ -169,14 +170,15 @@ func TestDNSFailure(t *testing.T) {
 }
 
 // TestKeysRevokedMidRun: 401 after the daemon has run (keys revoked in the
-// portal) is loud, keeps the outputs as they are, runs nothing, retries
+// portal) is loud, keeps the outputs as they are, runs nothing (not even
+// what the stream, on the app's bearer token, still delivers), retries
 // slowly (not in a loop that burns the quota or the CPU), and recovers
 // when the keys work again.
 func TestKeysRevokedMidRun(t *testing.T) {
 	slowE2E(t)
 	t.Parallel()
 	f := newFake(t, "v2")
-	files := writeDaemonConfig(t, f, daemonConfig{Listen: []string{bot.InboxMentions}})
+	files := writeDaemonConfig(t, f, daemonConfig{Listen: []string{bot.InboxMentions}, Delivery: config.DeliveryAuto})
 	p := startDaemon(t, files.Path, files.Env)
 	p.waitFresh(bot.InboxMentions)
 	before := f.Requests(twitter.EndpointMentions)

@@ -181,9 +181,13 @@ func (d *daemon) startLine(dir string) {
 	d.log.Info("tweetpi starting", attrs...)
 }
 
-// delivery is how posts reach the daemon, as the config asks.
+// delivery is how posts reach the daemon, as the config asks: poll,
+// stream or auto.
 func delivery(cfg *config.Config) string {
-	return bot.DeliveryPoll
+	if cfg.Twitter.Delivery == "" {
+		return config.DeliveryPoll
+	}
+	return cfg.Twitter.Delivery
 }
 
 // deviceStates are the board's devices as the status shows them, in the

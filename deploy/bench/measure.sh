@@ -15,6 +15,11 @@
 #             poll, post-visible -> pin-set latency
 #   pro       the same commands on the Pro tier's limits (mentions 300/15min:
 #             the fastest the limits allow is a poll every 3s): latency
+#   stream    the X Activity API stream (delivery: auto) at poll_interval 60s:
+#             idle CPU per hour, wake-ups per minute, RSS and bytes written,
+#             beside the same figures for polls at 60s; post -> pin set with
+#             a command every second; a burst of 800 commands at once (state
+#             on the disk); and post -> pin set polling at 60s, for comparison
 #
 # usage: deploy/bench/measure.sh [SECONDS]    (default 60; CI runs it with 5)
 #
@@ -26,10 +31,11 @@ cd "$(dirname "$0")/../.."
 DUR=${1:-60}
 WORK=$(mktemp -d /tmp/tweetpi-bench.XXXXXX)
 PIDS=()
+RUNS=()
 cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	rm -rf "$WORK"
+	rm -rf "$WORK" "${RUNS[@]}"
 }
 trap cleanup EXIT
 
@@ -44,6 +50,28 @@ cpu_ns() {
 	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'
 }
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+# wakeups PID: context switches of every thread of PID (each one a thread
+# that went to sleep and was woken, or was preempted).
+wakeups() {
+	cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { printf "%d", s }'
+}
+# wbytes PID: bytes the process caused to be written to storage (/proc/PID/io).
+wbytes() { awk '$1 == "write_bytes:" { print $2 }' "/proc/$1/io"; }
+
+# idle_sample WARM SECONDS: CPU, wake-ups and bytes written over SECONDS,
+# after WARM seconds; sets IDLE_LINE, WAKE_LINE and WRITE_LINE.
+idle_sample() {
+	local t0 c0 w0 b0 t1 c1 w1 b1
+	sleep "$1"
+	t0=$(date +%s%N) c0=$(cpu_ns "$PID") w0=$(wakeups "$PID") b0=$(wbytes "$PID")
+	sleep "$2"
+	t1=$(date +%s%N) c1=$(cpu_ns "$PID") w1=$(wakeups "$PID") b1=$(wbytes "$PID")
+	IDLE_LINE=$(awk -v c=$((c1 - c0)) -v s=$(((t1 - t0) / 1000000)) \
+		'BEGIN { printf "%.1f ms CPU per hour (%.2f ms over %.1fs)", c / 1e6 * 3600000 / s, c / 1e6, s / 1000 }')
+	WAKE_LINE=$(awk -v w=$((w1 - w0)) -v s=$(((t1 - t0) / 1000000)) \
+		'BEGIN { printf "%.1f per minute (%d context switches in %.1fs, all threads)", w * 60000 / s, w, s / 1000 }')
+	WRITE_LINE="$((b1 - b0)) bytes in $(((t1 - t0) / 1000000000))s (write_bytes of /proc/PID/io)"
+}
 
 echo "== tweetpi whole-process figures: $(nproc) cores, $(awk '{print $1, $2, $3}' /proc/loadavg) load, $(go version | awk '{print $3}'), ${DUR}s per phase"
 
@@ -68,8 +96,12 @@ phase() {
 	FAKE=$!
 	PIDS+=("$FAKE")
 	for _ in $(seq 100); do grep -q '^config ' "$DIR/events" 2>/dev/null && break; sleep 0.05; done
+	# The status file goes where the unit's RuntimeDirectory= puts it: a
+	# tmpfs (/dev/shm here), not the disk.
+	RUNTIME=$(mktemp -d /dev/shm/tweetpi-bench-run.XXXXXX 2>/dev/null || mktemp -d "$DIR/run.XXXXXX")
+	RUNS+=("$RUNTIME")
 	START=$(date +%s%N)
-	NOTIFY_SOCKET=$DIR/notify.sock /usr/bin/time -v -o "$DIR/time.txt" \
+	NOTIFY_SOCKET=$DIR/notify.sock RUNTIME_DIRECTORY=$RUNTIME /usr/bin/time -v -o "$DIR/time.txt" \
 		"$WORK/tweetpi" run -config "$DIR/config.yaml" -log-format json 2>"$DIR/daemon.log" &
 	TIME=$!
 	PIDS+=("$TIME")
@@ -104,9 +136,9 @@ cpu_per_poll() {
 		'BEGIN { if (n == 0) { print "no polls"; exit } printf "%.2f ms CPU per poll over %d polls in %.1fs (%.1f ms by clock ticks); %.2f%% of a core", c / n / 1e6, n, s / 1000, k * 10 / n, c / s / 1e4 }')
 }
 
-echo "-- idle: default poll_interval 60s, fresh state, v2"
+echo "-- idle: default poll_interval 60s, fresh state, v2, delivery: poll"
 phase idle -poll 60s
-sleep "$DUR"
+idle_sample 3 "$DUR"
 rss=$(kb "$PID" VmRSS) hwm=$(kb "$PID" VmHWM)
 stop
 ready=$(event ready) first=$(event poll)
@@ -114,6 +146,9 @@ say "exec -> READY" "$(ms $((ready - START)))"
 say "exec -> first poll (mentions)" "$(ms $((first - START))) (after users/me and the allow list's handle)"
 say "RSS after ${DUR}s idle" "$(mib "$rss") (VmRSS; VmHWM $(mib "$hwm"))"
 say "peak RSS (time -v)" "$(mib "$(maxrss)")"
+say "idle CPU (polls at 60s)" "$IDLE_LINE"
+say "idle wake-ups (polls at 60s)" "$WAKE_LINE"
+say "idle bytes written (polls)" "$WRITE_LINE"
 
 if [ -x /usr/sbin/mosquitto ]; then
 	echo "-- idle with mqtt: on (a mosquitto on loopback), default poll_interval 60s"
@@ -161,3 +196,43 @@ stop
 read -r _ _ n p50 p90 p99 max < <(grep '^latency_ms' "$DIR/events") || true
 say "post visible -> pin set" "n=${n:-0} p50 ${p50:-?} ms, p90 ${p90:-?} ms, p99 ${p99:-?} ms, max ${max:-?} ms"
 say "polls / 429 waits" "$(awk '$1 == "polls" { print $3 }' "$DIR/events") / $(grep -c '"rate limited' "$DIR/daemon.log" || true)"
+
+echo "-- stream: delivery auto, poll_interval 60s (reconcile 5m), idle"
+phase stream-idle -delivery auto -poll 60s
+idle_sample 3 "$DUR"
+rss=$(kb "$PID" VmRSS) hwm=$(kb "$PID" VmHWM)
+stop
+say "exec -> stream up" "$(ms $(($(event stream) - START)))"
+say "RSS after ${DUR}s idle" "$(mib "$rss") (VmRSS; VmHWM $(mib "$hwm"))"
+say "idle CPU (stream up)" "$IDLE_LINE"
+say "idle wake-ups (stream up)" "$WAKE_LINE"
+say "idle bytes written (stream)" "$WRITE_LINE"
+say "keep-alives / polls" "$(grep -c '"stream up' "$DIR/daemon.log" || true) connect(s), $(awk '$1 == "polls" { print $3 }' "$DIR/events") mentions polls"
+
+echo "-- stream: a command every second, poll_interval 60s"
+phase stream-commands -delivery auto -poll 60s -every 1s
+sleep "$((DUR + 2))"
+hwm=$(kb "$PID" VmHWM)
+stop
+read -r _ _ n p50 p90 p99 max < <(grep '^latency_ms' "$DIR/events") || true
+say "post visible -> pin set (stream)" "n=${n:-0} p50 ${p50:-?} ms, p90 ${p90:-?} ms, p99 ${p99:-?} ms, max ${max:-?} ms"
+say "polls / peak RSS" "$(awk '$1 == "polls" { print $3 }' "$DIR/events") mentions polls / $(mib "$(maxrss)") (VmHWM $(mib "$hwm"))"
+
+echo "-- stream: a burst of 800 commands at once, state on the disk ($(df --output=fstype "$WORK" | tail -1))"
+phase burst -delivery auto -poll 60s -burst 800
+for _ in $(seq 600); do grep -q '^burst ' "$DIR/events" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 600); do [ "$(grep -c '"msg":"run"' "$DIR/daemon.log" || true)" -ge 800 ] && break; sleep 0.05; done
+sleep 1
+hwm=$(kb "$PID" VmHWM)
+stop
+read -r _ _ n span < <(grep '^span_ms' "$DIR/events") || true
+read -r _ _ n p50 p90 p99 max < <(grep '^latency_ms' "$DIR/events") || true
+say "800 posts -> 800th pin set" "n=${n:-0} in ${span:-?} ms (each: p50 ${p50:-?} ms, p99 ${p99:-?} ms, max ${max:-?} ms)"
+say "peak RSS in the burst" "$(mib "$(maxrss)") (time -v; VmHWM $(mib "$hwm"))"
+
+echo "-- polls at 60s for comparison: a command every 5s, delivery: poll"
+phase poll60 -poll 60s -every 5s
+sleep "$((DUR + 2))"
+stop
+read -r _ _ n p50 p90 p99 max < <(grep '^latency_ms' "$DIR/events") || true
+say "post visible -> pin set (poll 60s)" "n=${n:-0} p50 ${p50:-?} ms, p90 ${p90:-?} ms, p99 ${p99:-?} ms, max ${max:-?} ms"

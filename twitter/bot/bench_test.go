@@ -46,8 +46,11 @@ type fakeInfo struct {
 // process of its own. It prints a fakeInfo as JSON, then obeys one command a
 // line on stdin, answering each with one line, until stdin ends:
 //
-//	post N alice|mallory AGE  N mentions "@mypi led on", AGE old; answers "ok LASTID"
+//	post N alice|mallory AGE  N mentions "@mypi led on", AGE old; answers
+//	                           "ok LASTID NS", NS when the last was made (Unix ns)
 //	limit ENDPOINT N WINDOW    a rate limit; answers "ok"
+//	streams                    answers "ok N": Activity streams connected
+//	requests ENDPOINT          answers "ok N": requests the endpoint had
 func TestBenchFake(t *testing.T) {
 	if os.Getenv(benchFakeEnv) == "" {
 		t.Skip("the benchmarks' fake API process; not a test")
@@ -75,7 +78,11 @@ func TestBenchFake(t *testing.T) {
 			for i := range n {
 				last = srv.Post(who, fmt.Sprintf("@mypi led on #%d", i), age)
 			}
-			answer = "ok " + last.ID
+			answer = "ok " + last.ID + " " + strconv.FormatInt(time.Now().UnixNano(), 10)
+		case len(f) == 1 && f[0] == "streams":
+			answer = "ok " + strconv.Itoa(srv.StreamConnections())
+		case len(f) == 2 && f[0] == "requests":
+			answer = "ok " + strconv.Itoa(srv.Requests(f[1]))
 		case len(f) == 4 && f[0] == "limit":
 			n, _ := strconv.Atoi(f[2])
 			w, _ := time.ParseDuration(f[3])

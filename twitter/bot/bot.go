@@ -76,6 +76,12 @@ type Options struct {
 	Push              []PushSource
 	ReconcileInterval time.Duration
 
+	// Activity, with Delivery auto or stream, is the X Activity API: the
+	// bot subscribes the account to its inboxes' events and reads the
+	// stream as a PushSource beside the polls (see Delivery*).
+	Activity Activity
+	Delivery string // DeliveryAuto (default), DeliveryStream or DeliveryPoll
+
 	// Notify carries texts (input changes) to DM to every allowed user.
 	Notify <-chan string
 	// Progress, when set, is called each time the loop goes round: the
@@ -127,12 +133,21 @@ type Bot struct {
 	account twitter.User
 	started time.Time
 	everOK  atomic.Bool // an API call succeeded since start
+	// keysRefused: the latest poll was refused the keys (401): nothing
+	// runs until one succeeds (the stream, on the app's token, still
+	// delivers). The loop's.
+	keysRefused bool
 
 	pace    map[string]*pacer // the loop's: its sources' and the lookups'
 	senders []*sender         // one per inbox, beside the loop
 	stamps  stamps            // keep each reply text unique
 	sentDMs sentLog           // DMs sent that no read has shown yet
-	skipped map[string]bool   // ids from the API that are not X's, logged once
+	// dmRead is the newest DM event a read of dm_events showed (the loop's):
+	// a seen event above it came by the stream, and proves nothing older
+	// was read.
+	dmRead    string
+	dmReadSet bool            // dmRead is set, at the first DM poll
+	skipped   map[string]bool // ids from the API that are not X's, logged once
 
 	// The clock, as the latest answer's Date header shows it; the loop and
 	// the senders both look.
@@ -372,15 +387,15 @@ func (b *Bot) Run(ctx context.Context) error {
 	b.setDelivery(DeliveryPoll)
 	b.heartbeat = time.Now()
 	b.checkBudget()
-	const tick = 10 * time.Second // wake at least this often, for the watchdog
+	tick := 10 * time.Second // wake at least this often, for the watchdog
 	timer := time.NewTimer(0)
-	defer timer.Stop()
+	defer func() { timer.Stop() }()
 	for {
 		if b.opt.Progress != nil {
 			b.opt.Progress()
 		}
 		now := time.Now()
-		wake := now.Add(tick)
+		wake := now.Add(b.tick(tick))
 		for _, s := range b.sources {
 			if p := b.pacer(s.Inbox()); p.next.Before(wake) {
 				wake = p.next
@@ -391,7 +406,7 @@ func (b *Bot) Run(ctx context.Context) error {
 				wake = t
 			}
 		}
-		timer.Reset(max(0, wake.Sub(now)))
+		timer = rearm(timer, max(0, wake.Sub(now)))
 		select {
 		case <-ctx.Done():
 			return nil

@@ -34,7 +34,10 @@ type Source interface {
 // to its end. It sends each post or DM event, and each change of its state
 // (up or down, for the inboxes it delivers), on out, selecting on
 // ctx.Done() so that it never blocks past the end of ctx, and returns when
-// ctx ends.
+// ctx ends. While it is up it should send something about every 20 s
+// (an empty Push will do: the stream sends one per keep-alive): the loop
+// then sleeps up to 25 s instead of 10 s, and goes round (feeding the
+// watchdog) on what the source sends.
 type PushSource interface {
 	Run(ctx context.Context, out chan<- Push) error
 }
@@ -47,13 +50,16 @@ type Push struct {
 	Item    Command
 	Up      bool
 	Inboxes []string
+	// Err, a *Fatal, stops the bot: Run returns it (delivery: stream, which
+	// X refused).
+	Err error
 }
 
 // startPush runs the push sources until ctx ends; the returned func waits
 // for them.
 func (b *Bot) startPush(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
-	for _, s := range b.opt.Push {
+	for _, s := range b.pushSources() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -67,15 +73,14 @@ func (b *Bot) startPush(ctx context.Context) (wait func()) {
 
 // pushed handles what a push source sent.
 func (b *Bot) pushed(ctx context.Context, p Push) error {
+	if p.Err != nil {
+		return p.Err
+	}
 	if p.Item.ID != "" {
-		err := b.take(ctx, p.Item)
-		if err == nil && b.dirty() {
-			err = b.save()
-		}
-		if err != nil && ctx.Err() == nil {
-			b.log.Warn("pushed item not taken; a poll finds it again", "inbox", p.Item.Inbox, "post_id", p.Item.ID, "err", err)
-		}
-		return err
+		return b.takePushed(ctx, p.Item)
+	}
+	if len(p.Inboxes) == 0 {
+		return nil // a keep-alive: the loop went round
 	}
 	now := time.Now()
 	defer b.setDelivery(b.deliveryMode())
@@ -123,14 +128,18 @@ func (b *Bot) poll(ctx context.Context, s Source) error {
 	}
 	if err == nil {
 		b.everOK.Store(true)
+		b.keysRefused = false
 		return nil
 	}
 	var f *Fatal
 	if errors.As(err, &f) || ctx.Err() != nil {
 		return err
 	}
-	if twitter.KindOf(err) == twitter.KindUnauthorized && !b.everOK.Load() && !b.clockBad.Load() {
-		return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
+	if twitter.KindOf(err) == twitter.KindUnauthorized {
+		if !b.everOK.Load() && !b.clockBad.Load() {
+			return &Fatal{fmt.Errorf("the API refused the keys: %w; %s", err, twitter.Fix(err))}
+		}
+		b.keysRefused = true // nothing runs, not even what the stream brings
 	}
 	return err // logged by logPoll, with when the next try is
 }
@@ -290,11 +299,17 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 		if twitter.IDLess(b.st.DMsFloor, newest) {
 			b.st.DMsFloor = newest
 		}
+		b.dmRead, b.dmReadSet = b.st.DMsFloor, true
 		b.st.DMsStarted = true
 		b.log.Info("dms: starting after the newest existing message; nothing older runs", "floor", b.st.DMsFloor)
 		return b.saveLocked()
 	}
-	p := twitter.DMParams{MaxResults: 100, Seen: s.seen}
+	if !s.b.dmReadSet {
+		// The first poll since the start: what the state holds counts as
+		// read.
+		s.b.dmRead, s.b.dmReadSet = s.b.st.newestDM(), true
+	}
+	p := twitter.DMParams{MaxResults: 100, Seen: func(id string) bool { return s.seen(id) && s.read(id) }}
 	if s.probe() {
 		// dm_events has no since_id, and X bills every DM event an answer
 		// returns: look at the newest event alone, and read on only when
@@ -324,6 +339,7 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 		return err
 	}
 	b.noteClock() // this answer's Date decides whether its commands run
+	defer s.readTo(dms)
 	for _, d := range dms {
 		c := Command{Inbox: InboxDMs, ID: d.ID, AuthorID: d.SenderID, AuthorUsername: b.nameOf(d.SenderID), Text: d.Text, CreatedAt: d.CreatedAt}
 		if err := b.take(ctx, c); err != nil {
@@ -334,8 +350,15 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 }
 
 // fresh reports whether the newest events (oldest first) hold one not
-// seen before, below the bot's own sent DMs; when they do not, the sent
-// ones among them are marked seen.
+// seen before, below the bot's own sent DMs and the events the stream
+// delivered since the last read; when they do not, the sent ones among
+// them are marked seen.
+//
+// Only an event a read of dm_events showed says that nothing older is
+// new: a read pages down to one it knew. The bot's own sent DMs and the
+// DMs the stream delivered are known without a read, and one sent to the
+// account just before them may be below them unread (the stream missed
+// it, or it came while the reply was on its way).
 func (s *dmPoll) fresh(top []twitter.DM, sent []string) bool {
 	var own []string
 	for i := len(top) - 1; i >= 0; i-- {
@@ -343,19 +366,37 @@ func (s *dmPoll) fresh(top []twitter.DM, sent []string) bool {
 		switch {
 		case slices.Contains(sent, id):
 			own = append(own, id)
+		case s.seen(id) && !s.read(id):
+			// Delivered by the stream, not read: not proof of anything below.
 		case s.seen(id):
 			for _, id := range own {
 				s.b.mark(Command{Inbox: InboxDMs, ID: id})
 			}
 			s.b.sentDMs.drop(own)
+			s.readTo(top)
 			return false
 		default:
 			return true
 		}
 	}
-	// Nothing but the bot's own (or nothing at all): with its own on top,
-	// read on to an event seen before.
-	return len(own) > 0
+	// Nothing but the bot's own and what the stream delivered (or nothing
+	// at all): read on to an event a read showed before.
+	return len(top) > 0
+}
+
+// read reports whether id is at or below the newest event a read of
+// dm_events showed: one the bot knows from a read, not from the stream.
+func (s *dmPoll) read(id string) bool {
+	return s.b.dmRead != "" && !twitter.IDLess(s.b.dmRead, id)
+}
+
+// readTo moves the newest event a read showed up to the newest of dms.
+func (s *dmPoll) readTo(dms []twitter.DM) {
+	for _, d := range dms {
+		if twitter.ValidID(d.ID) && twitter.IDLess(s.b.dmRead, d.ID) {
+			s.b.dmRead = d.ID
+		}
+	}
 }
 
 // sentLog is the ids of the DMs the bot sent that no read has shown yet,

@@ -347,6 +347,17 @@ func removeTempFiles(dir string, log *slog.Logger) {
 }
 
 // seenDM reports whether a DM event id was seen.
+// newestDM is the newest DM event id the state knows, "" for none.
+func (s *State) newestDM() string {
+	n := s.DMsFloor
+	for _, id := range s.SeenDMs {
+		if twitter.IDLess(n, id) {
+			n = id
+		}
+	}
+	return n
+}
+
 func (s *State) seenDM(id string) bool {
 	return !twitter.IDLess(s.DMsFloor, id) || slices.Contains(s.SeenDMs, id)
 }

@@ -29,6 +29,7 @@ type activity struct {
 	nextSub   int64
 	streams   map[*streamConn]bool
 	stale     int // connections X still counts for the app (AddStaleConnections)
+	lose      int // events the streams miss (LoseStreamEvents)
 	limit     int
 	keepAlive time.Duration
 	done      chan struct{} // closed by Close: every stream ends
@@ -143,6 +144,15 @@ func (s *Server) AddStaleConnections(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stale += n
+}
+
+// LoseStreamEvents makes the streams miss the next n events while they
+// stay connected, keep-alives and all: X's delivery is best effort, and
+// only a poll finds what it lost.
+func (s *Server) LoseStreamEvents(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lose += n
 }
 
 func (s *Server) endAll(k endKind) int {
@@ -457,6 +467,10 @@ func (s *Server) deleteConnections(r *http.Request, _ []byte, _ time.Time) answe
 // stalled, for each subscription to eventType for the account, and counts
 // each delivery as a read (X bills delivered events). Call with s.mu held.
 func (s *Server) deliver(eventType string, payload, includes map[string]any) {
+	if s.lose > 0 {
+		s.lose--
+		return
+	}
 	for _, sub := range s.subs {
 		if sub.eventType != eventType || sub.userID != s.account.ID {
 			continue
@@ -521,9 +535,13 @@ func (s *Server) streamPost(p *post) {
 		return
 	}
 	id := strconv.FormatInt(p.id, 10)
+	history := make([]string, 0, len(p.history))
+	for _, h := range p.history {
+		history = append(history, strconv.FormatInt(h, 10))
+	}
 	t := map[string]any{
 		"id": id, "text": p.text, "author_id": p.author, "created_at": p.created.UTC().Format(v2Time),
-		"conversation_id": p.convo, "edit_history_tweet_ids": []string{id}, "lang": "en",
+		"conversation_id": p.convo, "edit_history_tweet_ids": history, "lang": "en",
 		"reply_settings": "everyone", "possibly_sensitive": false,
 	}
 	if m := mentionEntities(p.text, s.byName, s.users); len(m) > 0 {

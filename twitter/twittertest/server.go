@@ -392,15 +392,23 @@ func (s *Server) Edit(p twitter.Post, text string) twitter.Post {
 	if old == nil {
 		panic("twittertest: Edit of a post the server does not have: " + p.ID)
 	}
-	e := s.addPost(old.author, text, s.clock(), old.inReplyTo)
+	e := s.storePost(old.author, text, s.clock(), old.inReplyTo)
 	e.convo = old.convo
 	e.history = append(append([]int64(nil), old.history...), e.id)
 	old.edited = true
+	s.streamPost(e) // with its whole history, as X's edit event
 	return s.postOf(e)
 }
 
-// addPost stores a post; call with s.mu held.
+// addPost stores a post and writes its stream events; call with s.mu held.
 func (s *Server) addPost(author, text string, at time.Time, inReplyTo string) *post {
+	p := s.storePost(author, text, at, inReplyTo)
+	s.streamPost(p)
+	return p
+}
+
+// storePost stores a post; call with s.mu held.
+func (s *Server) storePost(author, text string, at time.Time, inReplyTo string) *post {
 	p := &post{id: s.newID(at), author: author, text: text, created: at, inReplyTo: inReplyTo}
 	p.convo = strconv.FormatInt(p.id, 10)
 	p.history = []int64{p.id}
@@ -411,7 +419,6 @@ func (s *Server) addPost(author, text string, at time.Time, inReplyTo string) *p
 	}
 	s.posts = append(s.posts, p)
 	sort.Slice(s.posts, func(i, j int) bool { return s.posts[i].id < s.posts[j].id })
-	s.streamPost(p)
 	return p
 }
 

@@ -8,13 +8,16 @@
 //	ready NS             the daemon said READY=1 on the notify socket
 //	poll NS ENDPOINT     a request to mentions or dm_events reached the fake
 //	post NS ID           a command became visible in the mentions (-every:
-//	                     a random wait, -every on average)
+//	                     a random wait, -every on average; -burst: N at once)
 //	dm NS ID             a command sent as a DM (-dms: every other one)
+//	stream NS up         the daemon's stream connected (-delivery auto, stream)
+//	burst NS N           the -burst's N posts are all made
 //
 // On SIGTERM or SIGINT it reads the daemon's JSON log (-log), pairs each
 // "pin set" with the post whose "run" came before it, and prints
 //
 //	latency_ms N P50 P90 P99 MAX   post visible -> pin set, milliseconds
+//	span_ms N MS                   first post -> last pin set of those N
 //	polls N                        mentions requests in all
 //	replies N                      replies the daemon posted
 //
@@ -52,6 +55,8 @@ const configText = `twitter:
   listen: [%s]
   poll_interval: %s
   allow: ["@alice"]
+  delivery: %s
+  reply: %t
 state_dir: %s
 gpio:
   backend: sim
@@ -74,6 +79,9 @@ func run() error {
 	every := flag.Duration("every", 0, "post a command this often, from the first poll on (0: never)")
 	dms := flag.Bool("dms", false, "listen to the DMs too, and send every other command as a DM")
 	logPath := flag.String("log", "", "the daemon's JSON log, read at the end for the latencies")
+	delivery := flag.String("delivery", "poll", "the configuration's twitter.delivery: poll, auto or stream")
+	reply := flag.Bool("reply", true, "the configuration's twitter.reply: answer each command")
+	burst := flag.Int("burst", 0, "post this many commands at once, when the daemon is reading (the stream up, with -delivery auto or stream)")
 	broker := flag.String("mqtt", "", "an MQTT broker `URL` for an mqtt: section (\"\": none)")
 	flag.Parse()
 	if *dir == "" {
@@ -101,7 +109,7 @@ func run() error {
 	if *dms {
 		listen = "mentions, dms"
 	}
-	text := fmt.Sprintf(configText, k.ConsumerKey, k.ConsumerSecret, k.AccessToken, k.AccessTokenSecret, *api, srv.URL, listen, poll.String(), state)
+	text := fmt.Sprintf(configText, k.ConsumerKey, k.ConsumerSecret, k.AccessToken, k.AccessTokenSecret, *api, srv.URL, listen, poll.String(), *delivery, *reply, state)
 	if *broker != "" {
 		text += fmt.Sprintf("mqtt:\n  broker: %s\n  node: bench\n", *broker)
 	}
@@ -159,12 +167,54 @@ func run() error {
 		}
 	}()
 
+	// reading is closed once the daemon reads: its first poll, and the
+	// stream connected when the delivery is not poll.
+	reading := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-firstPoll:
+		}
+		for *delivery != "poll" && srv.StreamConnections() == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+		if *delivery != "poll" {
+			out.print(time.Now(), "stream", "up")
+		}
+		close(reading)
+	}()
+	if *burst > 0 {
+		go func() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-reading:
+			}
+			// After the polls the stream's start causes: the burst comes
+			// by the stream alone.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			for range *burst {
+				p := srv.Post(alice, "@mypi led toggle", 0)
+				out.print(time.Now(), "post", p.ID)
+			}
+			out.print(time.Now(), "burst", fmt.Sprint(*burst))
+		}()
+	}
 	if *every > 0 {
 		go func() {
 			select {
 			case <-ctx.Done():
 				return
-			case <-firstPoll:
+			case <-reading:
 			}
 			for n := 0; ; {
 				// A random wait, every on average, so posts land at any
@@ -226,6 +276,7 @@ func latencies(e *events, path string) error {
 	}
 	defer f.Close()
 	var lat []float64
+	var first, last time.Time
 	post := ""
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -248,6 +299,12 @@ func latencies(e *events, path string) error {
 			e.mu.Unlock()
 			if ok {
 				lat = append(lat, float64(r.Time.Sub(at))/float64(time.Millisecond))
+				if first.IsZero() || at.Before(first) {
+					first = at
+				}
+				if r.Time.After(last) {
+					last = r.Time
+				}
 			}
 			post = ""
 		}
@@ -256,6 +313,7 @@ func latencies(e *events, path string) error {
 		e.print(time.Now(), "latency_ms", "0")
 		return sc.Err()
 	}
+	e.print(time.Now(), "span_ms", fmt.Sprintf("%d %.1f", len(lat), float64(last.Sub(first))/float64(time.Millisecond)))
 	slices.Sort(lat)
 	q := func(p float64) float64 { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 	e.print(time.Now(), "latency_ms", fmt.Sprintf("%d %.1f %.1f %.1f %.1f", len(lat), q(0.5), q(0.9), q(0.99), lat[len(lat)-1]))
