@@ -38,7 +38,7 @@ func runBot(t *testing.T, c twitter.Client, h Handler, opt Options) (*Bot, func(
 
 // settings are a reload of opt's values, changed by f.
 func settings(opt Options, f func(*Settings)) Settings {
-	s := Settings{Listen: opt.Listen, PollInterval: opt.PollInterval, Allow: opt.Allow, MaxAge: opt.MaxAge, Reply: opt.Reply}
+	s := Settings{Listen: opt.Listen, PollInterval: opt.PollInterval, Allow: opt.Allow, Handles: opt.Handles, MaxAge: opt.MaxAge, Reply: opt.Reply}
 	f(&s)
 	return s
 }
@@ -72,6 +72,25 @@ func TestReloadPollInterval(t *testing.T) {
 		want := []time.Duration{0, 60 * time.Second, 70 * time.Second, 75 * time.Second, 80 * time.Second, 85 * time.Second, 90 * time.Second, 120 * time.Second, 150 * time.Second}
 		if !slices.Equal(got, want) {
 			t.Errorf("polls at %v, want %v", got, want)
+		}
+	})
+}
+
+// A handle new to a device's allow list (Settings.Handles) resolves at the
+// reload, with twitter.allow unchanged: the device's check finds its id.
+func TestReloadDeviceHandles(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newWindowClient()
+		opt := Options{PollInterval: time.Minute, Allow: []string{"@alice", bob.ID}, Handles: []string{"@alice"}}
+		b, stop := runBot(t, c, &recorder{}, opt)
+		defer stop()
+		time.Sleep(time.Second)
+		if _, ok := b.UserID("@bob"); ok {
+			t.Fatal("@bob resolved before any device named him")
+		}
+		<-b.Reload(settings(opt, func(s *Settings) { s.Handles = []string{"@alice", "@bob"} }))
+		if id, ok := b.UserID("@bob"); !ok || id != bob.ID {
+			t.Errorf("after the reload UserID(@bob) = %q, %v, want %s", id, ok, bob.ID)
 		}
 	})
 }
