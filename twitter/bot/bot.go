@@ -142,12 +142,7 @@ type Bot struct {
 	senders []*sender         // one per inbox, beside the loop
 	stamps  stamps            // keep each reply text unique
 	sentDMs sentLog           // DMs sent that no read has shown yet
-	// dmRead is the newest DM event a read of dm_events showed (the loop's):
-	// a seen event above it came by the stream, and proves nothing older
-	// was read.
-	dmRead    string
-	dmReadSet bool            // dmRead is set, at the first DM poll
-	skipped   map[string]bool // ids from the API that are not X's, logged once
+	skipped map[string]bool   // ids from the API that are not X's, logged once
 
 	// The clock, as the latest answer's Date header shows it; the loop and
 	// the senders both look.

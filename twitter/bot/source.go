@@ -299,15 +299,10 @@ func (s *dmPoll) Poll(ctx context.Context) error {
 		if twitter.IDLess(b.st.DMsFloor, newest) {
 			b.st.DMsFloor = newest
 		}
-		b.dmRead, b.dmReadSet = b.st.DMsFloor, true
+		b.st.DMsRead = b.st.DMsFloor
 		b.st.DMsStarted = true
 		b.log.Info("dms: starting after the newest existing message; nothing older runs", "floor", b.st.DMsFloor)
 		return b.saveLocked()
-	}
-	if !s.b.dmReadSet {
-		// The first poll since the start: what the state holds counts as
-		// read.
-		s.b.dmRead, s.b.dmReadSet = s.b.st.newestDM(), true
 	}
 	p := twitter.DMParams{MaxResults: 100, Seen: func(id string) bool { return s.seen(id) && s.read(id) }}
 	if s.probe() {
@@ -385,16 +380,24 @@ func (s *dmPoll) fresh(top []twitter.DM, sent []string) bool {
 }
 
 // read reports whether id is at or below the newest event a read of
-// dm_events showed: one the bot knows from a read, not from the stream.
+// dm_events showed (State.DMsRead): one the bot knows from a read, not
+// from the stream. The loop alone writes DMsRead, so it reads it unlocked.
 func (s *dmPoll) read(id string) bool {
-	return s.b.dmRead != "" && !twitter.IDLess(s.b.dmRead, id)
+	r := s.b.st.DMsRead
+	return r != "" && !twitter.IDLess(r, id)
 }
 
 // readTo moves the newest event a read showed up to the newest of dms.
+// It is written with the state's next write; a kill before that leaves
+// an older mark, which only reads more.
 func (s *dmPoll) readTo(dms []twitter.DM) {
+	b := s.b
+	b.led.mu.Lock()
+	defer b.led.mu.Unlock()
 	for _, d := range dms {
-		if twitter.ValidID(d.ID) && twitter.IDLess(s.b.dmRead, d.ID) {
-			s.b.dmRead = d.ID
+		if twitter.ValidID(d.ID) && twitter.IDLess(b.st.DMsRead, d.ID) {
+			b.st.DMsRead = d.ID
+			b.led.dirty = true
 		}
 	}
 }

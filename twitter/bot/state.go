@@ -69,6 +69,10 @@ type State struct {
 	// below it counts as seen (event ids are snowflakes that grow with time).
 	DMsFloor   string `json:"dms_floor,omitempty"`
 	DMsStarted bool   `json:"dms_started,omitempty"`
+	// DMsRead is the newest DM event a read of dm_events showed: a seen
+	// event above it came by the stream, and proves nothing about those
+	// below it. Empty: none read yet.
+	DMsRead string `json:"dms_read,omitempty"`
 
 	// Handles resolved from the allow list: lower-case handle -> user id.
 	Handles map[string]string `json:"handles,omitempty"`
@@ -187,7 +191,7 @@ func decodeState(data []byte) (*State, error) {
 	if s.Version != stateVersion {
 		return nil, fmt.Errorf("version %d, this tweetpi reads version %d", s.Version, stateVersion)
 	}
-	ids := append([]string{s.AccountID, s.MentionsSince, s.MentionsTaken, s.DMsFloor}, s.SeenDMs...)
+	ids := append([]string{s.AccountID, s.MentionsSince, s.MentionsTaken, s.DMsFloor, s.DMsRead}, s.SeenDMs...)
 	for _, id := range append(ids, s.MentionsSeen...) {
 		if !isID(id) && id != "" {
 			return nil, fmt.Errorf("%q is not a post or user id", id)
@@ -238,7 +242,15 @@ func (s *State) bound() (changes []string) {
 	}
 	if !validOrEmpty(s.DMsFloor) {
 		changes = append(changes, fmt.Sprintf("DM floor %q is not an X id: the DMs start afresh from the newest message", s.DMsFloor))
-		s.DMsFloor, s.SeenDMs, s.DMsStarted = "", nil, false
+		s.DMsFloor, s.SeenDMs, s.DMsStarted, s.DMsRead = "", nil, false, ""
+	}
+	if !validOrEmpty(s.DMsRead) {
+		changes = append(changes, fmt.Sprintf("DM read mark %q is not an X id: every seen DM counts as read", s.DMsRead))
+		s.DMsRead = ""
+	}
+	if s.DMsStarted && s.DMsRead == "" {
+		// An older state file, which knew no stream: what it holds was read.
+		s.DMsRead = s.newestDM()
 	}
 	keep := func(what string, ids []string) []string {
 		out := ids[:0]

@@ -396,6 +396,35 @@ func TestStreamLostDMFoundByReconcile(t *testing.T) {
 	})
 }
 
+// TestStreamLostDMFoundAfterRestart: the same across a restart before
+// any reconciliation: the state keeps which DMs a read showed, so the
+// first poll of the next start reads past the one the stream delivered.
+func TestStreamLostDMFoundAfterRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := streamOptions{listen: []string{bot.InboxDMs}, reconcile: 10 * time.Minute}
+		r := newStreamRig(t, o)
+		old := r.srv.SendDM(r.alice, "pump off", 0) // read by a poll: the mark
+		time.Sleep(11 * time.Minute)
+		synctest.Wait()
+		r.srv.LoseStreamEvents(1)
+		lost := r.srv.SendDM(r.alice, "led on", 0)
+		time.Sleep(time.Second)
+		got := r.srv.SendDM(r.alice, "fan 10%", 0)
+		synctest.Wait()
+		if err := r.stop(); err != nil {
+			t.Fatal(err)
+		}
+		if r.runs(lost.ID) != 0 || r.runs(got.ID) != 1 {
+			t.Fatalf("before the restart: the lost DM ran %d times, the delivered one %d\n%s", r.runs(lost.ID), r.runs(got.ID), r.log.String())
+		}
+		r.start(o)
+		synctest.Wait()
+		if r.runs(old.ID) != 1 || r.runs(lost.ID) != 1 || r.runs(got.ID) != 1 {
+			t.Errorf("after the restart: ran %d, %d and %d times, want each once\n%s", r.runs(old.ID), r.runs(lost.ID), r.runs(got.ID), r.log.String())
+		}
+	})
+}
+
 // TestStreamEditNotRunAgain: the stream delivers an edit as a new post,
 // with its earlier versions in edit_history_tweet_ids: the edit of a
 // mention that ran does not run again, neither from the stream nor from
