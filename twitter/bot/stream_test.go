@@ -425,6 +425,46 @@ func TestStreamLostDMFoundAfterRestart(t *testing.T) {
 	})
 }
 
+// TestStreamDMCost: DM commands over the stream, 10 minutes apart, with
+// the reconciliation polls at the default 5 minutes and 40 old DMs in the
+// account: what X bills per command (the figures of the README's "What it
+// costs"). The reconciliation poll reads past what the stream delivered
+// down to an event a read showed, so it reads each command and its answer
+// once more; the older events it reads were billed that day already.
+func TestStreamDMCost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newStreamRig(t, streamOptions{listen: []string{bot.InboxDMs}, setup: func(r *streamRig) {
+			for i := range 40 {
+				r.srv.SendDM(r.alice, "old", time.Duration(40-i)*time.Minute)
+			}
+		}})
+		// One command first: its reconciliation reads a page of the old
+		// DMs, billed once that day.
+		r.srv.SendDM(r.alice, "led off", 0)
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		const n = 10
+		billed0 := r.srv.Billed()
+		for range n {
+			r.srv.SendDM(r.alice, "led on", 0)
+			time.Sleep(10 * time.Minute)
+		}
+		synctest.Wait()
+		if got := len(r.srv.SentDMs()); got != n+1 {
+			t.Fatalf("%d DMs answered, want %d", got, n+1)
+		}
+		b := r.srv.Billed()
+		reads := b[twitter.ChargeDMRead] - billed0[twitter.ChargeDMRead]
+		p := bot.DefaultPrices()
+		cost := float64(reads)*p[twitter.ChargeDMRead] + float64(b[twitter.ChargeDMSend]-billed0[twitter.ChargeDMSend])*p[twitter.ChargeDMSend]
+		t.Logf("%d DM commands over the stream: X bills %d DM event reads (stream events and the polls' reads) and %d DMs sent: $%.3f a command",
+			n, reads, n, cost/n)
+		if per := float64(reads) / n; per > 3 {
+			t.Errorf("%.1f DM event reads billed per command, want at most 3 (the stream's event, the command and its answer read by a poll)", per)
+		}
+	})
+}
+
 // TestStreamEditNotRunAgain: the stream delivers an edit as a new post,
 // with its earlier versions in edit_history_tweet_ids: the edit of a
 // mention that ran does not run again, neither from the stream nor from
