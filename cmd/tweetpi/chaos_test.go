@@ -199,6 +199,9 @@ func chaos(t *testing.T, delivery string) {
 			}
 			if how == "sigquit" {
 				// Like SIGTERM: a clean stop, outputs safe, state kept.
+				// Not before the process is up: until the runtime has
+				// started main, the kernel's default (a core dump) holds.
+				waitLogQuiet(p, "tweetpi starting", 1, 5*time.Second)
 				time.Sleep(time.Duration(rnd(2000)) * time.Millisecond)
 				p.cmd.Process.Signal(syscall.SIGQUIT)
 				if code := p.wait(); code != 0 {
