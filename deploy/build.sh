@@ -79,9 +79,16 @@ goarch() {
 	esac
 }
 
+# The packaged binary's build tags: nodemo leaves the demo's fake X API out;
+# nethttpomithttp2 leaves net/http's HTTP/2 out (0.44 MiB on armv6, as much
+# RSS: every page of the binary ends up resident): tweetpi makes a few
+# requests a minute and reads the stream as one HTTP/1.1 response, and
+# X's API serves HTTP/1.1. deploy/bench/measure.sh measures this build.
+TAGS=nodemo,nethttpomithttp2
+
 build() { # GOARCH GOARM OUT
 	echo "build.sh: $3 ($VERSION)"
-	CGO_ENABLED=0 GOOS=linux GOARCH=$1 GOARM=$2 go build -trimpath -buildvcs=false -tags nodemo \
+	CGO_ENABLED=0 GOOS=linux GOARCH=$1 GOARM=$2 go build -trimpath -buildvcs=false -tags "$TAGS" \
 		-ldflags "-s -w -buildid= -X main.version=$VERSION" -o "$DIST/$3" ./cmd/tweetpi
 }
 

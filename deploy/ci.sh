@@ -77,10 +77,11 @@ check_bin dist/tweetpi-linux-arm64 aarch64
 check_bin dist/tweetpi-linux-armv6 "32-bit LSB executable, ARM"
 go version -m dist/tweetpi-linux-armv6 | grep -q 'GOARM=6' || fail "armv6 binary not built with GOARM=6"
 # The Pi Zero's binary stays within 9 MiB (the packaged builds leave the
-# demo's fake X API out: -tags nodemo).
+# demo's fake X API and net/http's HTTP/2 out: build.sh's TAGS).
 armv6=$(stat -c %s dist/tweetpi-linux-armv6)
 [ "$armv6" -le $((9 << 20)) ] || fail "the armv6 binary is $armv6 bytes, over 9 MiB ($((9 << 20)))"
 dist/tweetpi-linux-amd64 demo >/dev/null 2>&1 && fail "the packaged binary has the demo; build.sh builds with -tags nodemo"
+go version -m dist/tweetpi-linux-armv6 | grep -q -- '-tags=.*nethttpomithttp2' || fail "the packaged binary has HTTP/2; build.sh builds with -tags nethttpomithttp2"
 # "tweetpi VERSION (what the build info adds)": the first two words.
 vers() { "$@" version | awk '{print $1, $2}'; }
 [ "$(vers dist/tweetpi-linux-amd64)" = "tweetpi $version" ] || fail "tweetpi version: $(dist/tweetpi-linux-amd64 version)"

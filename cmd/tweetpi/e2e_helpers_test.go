@@ -78,7 +78,9 @@ func tweetpiBinary(t testing.TB) string {
 			e2eBuild.err = fmt.Errorf("no go command to build the binary: %w", err)
 			return
 		}
-		args := []string{"build", "-o", e2eBuild.path}
+		// Without HTTP/2, as deploy/build.sh builds the packaged binary
+		// (its demo stays in: tests run it).
+		args := []string{"build", "-tags", "nethttpomithttp2", "-o", e2eBuild.path}
 		if raceEnabled() {
 			args = append(args, "-race")
 		}

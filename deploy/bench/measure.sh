@@ -43,6 +43,9 @@ say() { printf '%-34s %s\n' "$1" "$2"; }
 ms() { awk -v n="$1" 'BEGIN { printf "%.1f ms", n / 1e6 }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+# anonfile PID: "anon X MiB, file Y MiB": what of the RSS is the process's
+# own memory, and what the binary's pages (shared, dropped under pressure).
+anonfile() { awk '$1 == "RssAnon:" { a = $2 } $1 == "RssFile:" { f = $2 } END { printf "anon %.1f MiB, binary pages %.1f MiB", a / 1024, f / 1024 }' "/proc/$1/status"; }
 
 # cpu_ns PID: CPU time of every thread of PID, in nanoseconds (schedstat),
 # and clock ticks (stat) as a cross-check.
@@ -75,13 +78,16 @@ idle_sample() {
 
 echo "== tweetpi whole-process figures: $(nproc) cores, $(awk '{print $1, $2, $3}' /proc/loadavg) load, $(go version | awk '{print $3}'), ${DUR}s per phase"
 
-go build -trimpath -ldflags "-s -w" -o "$WORK/tweetpi" ./cmd/tweetpi
+# The binary the package ships: without the demo and HTTP/2 (the tags of
+# deploy/build.sh). Its code pages are most of the RSS.
+TAGS=$(sed -n 's/^TAGS=//p' deploy/build.sh)
+go build -trimpath -tags "$TAGS" -ldflags "-s -w" -o "$WORK/tweetpi" ./cmd/tweetpi
 go build -o "$WORK/fakex" ./deploy/bench/fakex
 
-echo "-- sizes (stripped: -trimpath -ldflags '-s -w', CGO_ENABLED=0)"
+echo "-- sizes (as packaged: -tags $TAGS, stripped: -trimpath -ldflags '-s -w', CGO_ENABLED=0)"
 for t in arm:6 arm64: amd64:; do
 	arch=${t%%:*} arm=${t#*:}
-	CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$arm go build -trimpath -ldflags "-s -w -buildid=" \
+	CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$arm go build -trimpath -tags "$TAGS" -ldflags "-s -w -buildid=" \
 		-o "$WORK/tweetpi-$arch" ./cmd/tweetpi
 	say "linux/$arch${arm:+ GOARM=$arm}" "$(stat -c %s "$WORK/tweetpi-$arch" | awk '{ printf "%.2f MiB (%d bytes)", $1 / 1048576, $1 }')"
 done
@@ -139,12 +145,12 @@ cpu_per_poll() {
 echo "-- idle: default poll_interval 60s, fresh state, v2, delivery: poll"
 phase idle -poll 60s
 idle_sample 3 "$DUR"
-rss=$(kb "$PID" VmRSS) hwm=$(kb "$PID" VmHWM)
+rss=$(kb "$PID" VmRSS) hwm=$(kb "$PID" VmHWM) split=$(anonfile "$PID")
 stop
 ready=$(event ready) first=$(event poll)
 say "exec -> READY" "$(ms $((ready - START)))"
 say "exec -> first poll (mentions)" "$(ms $((first - START))) (after users/me and the allow list's handle)"
-say "RSS after ${DUR}s idle" "$(mib "$rss") (VmRSS; VmHWM $(mib "$hwm"))"
+say "RSS after ${DUR}s idle" "$(mib "$rss") (VmRSS: $split; VmHWM $(mib "$hwm"))"
 say "peak RSS (time -v)" "$(mib "$(maxrss)")"
 say "idle CPU (polls at 60s)" "$IDLE_LINE"
 say "idle wake-ups (polls at 60s)" "$WAKE_LINE"
@@ -200,10 +206,10 @@ say "polls / 429 waits" "$(awk '$1 == "polls" { print $3 }' "$DIR/events") / $(g
 echo "-- stream: delivery auto, poll_interval 60s (reconcile 5m), idle"
 phase stream-idle -delivery auto -poll 60s
 idle_sample 3 "$DUR"
-rss=$(kb "$PID" VmRSS) hwm=$(kb "$PID" VmHWM)
+rss=$(kb "$PID" VmRSS) hwm=$(kb "$PID" VmHWM) split=$(anonfile "$PID")
 stop
 say "exec -> stream up" "$(ms $(($(event stream) - START)))"
-say "RSS after ${DUR}s idle" "$(mib "$rss") (VmRSS; VmHWM $(mib "$hwm"))"
+say "RSS after ${DUR}s idle" "$(mib "$rss") (VmRSS: $split; VmHWM $(mib "$hwm"))"
 say "idle CPU (stream up)" "$IDLE_LINE"
 say "idle wake-ups (stream up)" "$WAKE_LINE"
 say "idle bytes written (stream)" "$WRITE_LINE"
