@@ -944,6 +944,11 @@ func TestVMRunBinary(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// The memory of the packaged binary on this architecture's kernel,
+	// after 10 s more of polls every second (a figure, not a check).
+	time.Sleep(10 * time.Second)
+	t.Logf("tweetpi run memory after two commands and 10s of polls: %s", vmMemory(c.Process.Pid))
+
 	tr.reset(t)
 	start := time.Now()
 	if err := c.Process.Signal(syscall.SIGTERM); err != nil {
@@ -980,6 +985,23 @@ func TestVMRunBinary(t *testing.T) {
 	if got := tr.sets(t, s, "tweetpi")["SIREN"]; vmLast(got) != 0 {
 		t.Errorf("safe -from-state: kernel set SIREN to %v, want 0 last\n%s", got, out)
 	}
+}
+
+// vmMemory is a process's resident memory from /proc/PID/status: VmRSS,
+// and of it the process's own (RssAnon) and its binary's pages (RssFile).
+func vmMemory(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && (k == "VmRSS" || k == "RssAnon" || k == "RssFile" || k == "VmHWM") {
+			parts = append(parts, k+" "+strings.TrimSpace(v))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // vmDaemonConfig is a configuration for `tweetpi run` against the fake X

@@ -238,7 +238,10 @@ build() {
 	armhf) genv+=(GOARCH=arm GOARM=6) ;;
 	esac
 	log "go build: tweetpi and the vmtest binary"
-	(cd "$root" && "${genv[@]}" go build -trimpath -o "$work/tweetpi" ./cmd/tweetpi) ||
+	# The binary as the package builds it (deploy/build.sh's TAGS).
+	local tags
+	tags=$(sed -n 's/^TAGS=//p' "$root/deploy/build.sh")
+	(cd "$root" && "${genv[@]}" go build -trimpath -tags "$tags" -o "$work/tweetpi" ./cmd/tweetpi) ||
 		die "go build ./cmd/tweetpi failed for $arch"
 	(cd "$root" && "${genv[@]}" go test -c -trimpath -tags vmtest -o "$work/tweetpi.test" ./cmd/tweetpi) ||
 		die "go test -c -tags vmtest ./cmd/tweetpi failed for $arch (every _test.go of the package must build there)"
