@@ -752,7 +752,18 @@ func TestVMDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	board, err := device.Open(cfg.Devices, vmPins(t), device.Options{})
+	// The pump's allow names @alice: the board matches ids, and the bot
+	// resolves the handle (as the daemon wires them).
+	var resolver interface {
+		UserID(string) (string, bool)
+	}
+	userID := func(h string) (string, bool) {
+		if resolver == nil {
+			return "", false
+		}
+		return resolver.UserID(h)
+	}
+	board, err := device.Open(cfg.Devices, vmPins(t), device.Options{UserID: userID})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, vmLineOwners())
 	}
@@ -789,6 +800,7 @@ func TestVMDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	resolver = bot
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := bot.Start(ctx, "vmtest"); err != nil {
@@ -988,7 +1000,8 @@ func TestVMRunBinary(t *testing.T) {
 }
 
 // vmMemory is a process's resident memory from /proc/PID/status: VmRSS,
-// and of it the process's own (RssAnon) and its binary's pages (RssFile).
+// and of it the process's own (RssAnon) and its binary's pages (RssFile;
+// RssShmem in the VM, whose files are in memory).
 func vmMemory(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -997,7 +1010,7 @@ func vmMemory(pid int) string {
 	var parts []string
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(line, ":")
-		if ok && (k == "VmRSS" || k == "RssAnon" || k == "RssFile" || k == "VmHWM") {
+		if ok && (k == "VmRSS" || k == "RssAnon" || k == "RssFile" || k == "RssShmem" || k == "VmHWM") {
 			parts = append(parts, k+" "+strings.TrimSpace(v))
 		}
 	}
