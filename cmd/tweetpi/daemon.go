@@ -189,29 +189,37 @@ func newDaemon(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemo
 		return nil, configErr(err)
 	}
 	// The bot holds the state directory's lock now, so a second daemon
-	// stops before it touches a pin. The list goes before the pins: if the
-	// daemon dies once a pin is driven, the unit's ExecStopPost (tweetpi
-	// safe -from-state) finds it. The daemon is the list's one writer: what
-	// an interrupted write left goes first.
+	// stops before it touches a pin.
+	if err := d.openDevices(cfg); err != nil {
+		b.Close()
+		return nil, configErr(err)
+	}
+	return d, nil
+}
+
+// openDevices writes the device list, opens the pins and the MQTT node;
+// the state directory's lock is held. The list goes before the pins: if
+// the daemon dies once a pin is driven, the unit's ExecStopPost (tweetpi
+// safe -from-state) finds it. The daemon is the list's one writer: what an
+// interrupted write left goes first. On an error what it opened is closed.
+func (d *daemon) openDevices(cfg *config.Config) error {
 	if left, _ := config.RemoveTemp(filepath.Join(cfg.StateDir, config.DeviceListFile)); len(left) > 0 {
-		logger.Info("removed temp files an interrupted device-list write left", "count", len(left))
+		d.log.Info("removed temp files an interrupted device-list write left", "count", len(left))
 	}
 	if err := config.WriteDeviceList(cfg.StateDir, cfg.GPIO.Backend, cfg.Devices); err != nil {
-		logger.Warn("cannot keep the device list for tweetpi safe", "err", err)
+		d.log.Warn("cannot keep the device list for tweetpi safe", "err", err)
 	}
 	board, err := d.openBoard(cfg)
 	if err != nil {
-		b.Close()
-		return nil, configErr(err)
+		return err
 	}
 	d.board = board
 	d.watch(board)
 	if err := d.newMQTT(); err != nil {
 		board.Close()
-		b.Close()
-		return nil, configErr(err)
+		return err
 	}
-	return d, nil
+	return nil
 }
 
 func (d *daemon) openBoard(cfg *config.Config) (*device.Board, error) {

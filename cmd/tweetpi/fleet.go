@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -54,21 +53,7 @@ func newAgent(cfg *config.Config, logger *slog.Logger, o daemonOptions) (*daemon
 	}
 	d.ledger = l
 	// As newDaemon: the lock first, then the device list, then the pins.
-	if left, _ := config.RemoveTemp(filepath.Join(cfg.StateDir, config.DeviceListFile)); len(left) > 0 {
-		logger.Info("removed temp files an interrupted device-list write left", "count", len(left))
-	}
-	if err := config.WriteDeviceList(cfg.StateDir, cfg.GPIO.Backend, cfg.Devices); err != nil {
-		logger.Warn("cannot keep the device list for tweetpi safe", "err", err)
-	}
-	board, err := d.openBoard(cfg)
-	if err != nil {
-		l.Close()
-		return nil, configErr(err)
-	}
-	d.board = board
-	d.watch(board)
-	if err := d.newMQTT(); err != nil {
-		board.Close()
+	if err := d.openDevices(cfg); err != nil {
 		l.Close()
 		return nil, configErr(err)
 	}
