@@ -111,6 +111,7 @@ func TestSystemdUnit(t *testing.T) {
 	// kill -9: the unit's ExecStopPost drives the outputs safe with only
 	// the state directory, then Restart=on-failure starts it again.
 	tr.reset(t)
+	polls := srv.Requests(twitter.EndpointMentions)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -128,9 +129,12 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("NRestarts %s after kill -9, want 1", n)
 	}
 	// The restarted daemon polls past the commands it took before: none
-	// runs again, so the led stays at its initial level.
-	polls := srv.Requests(twitter.EndpointMentions)
-	await("polls after the restart", 20*time.Second, func() bool { return srv.Requests(twitter.EndpointMentions) >= polls+3 })
+	// runs again, so the led stays at its initial level. With the stream
+	// up (delivery: auto, the default) it polls each inbox once when the
+	// stream connects, then every reconcile_interval.
+	await("a poll after the restart", 20*time.Second, func() bool {
+		return strings.Count(journal(), "stream up:") >= 2 && srv.Requests(twitter.EndpointMentions) > polls
+	})
 	s.wantLevel(t, "SYS_LED", 0, "after the restart (led on must not run again)")
 	if n := len(srv.Replies()) + len(srv.SentDMs()); n != 2 {
 		t.Errorf("%d replies and DMs after the restart, want the 2 from before", n)
