@@ -32,6 +32,9 @@ func cmdRun(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return usageErr("run takes no arguments (the configuration is -config FILE)")
+	}
 	logger, err := lf.logger(e)
 	if err != nil {
 		return usageErr(err.Error())

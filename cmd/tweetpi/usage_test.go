@@ -23,6 +23,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"veryfy"}, `did you mean verify?`},
 		{[]string{"version", "extra"}, `version takes no arguments`},
 		{[]string{"check", "extra"}, `check takes no arguments`},
+		{[]string{"run", "config.yaml"}, `run takes no arguments (the configuration is -config FILE)`},
 		{[]string{"run", "-log-format", "xml"}, `-log-format "xml": use text or json`},
 		{[]string{}, "no command given"},
 	} {
