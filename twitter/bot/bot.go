@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -303,7 +304,32 @@ func (b *Bot) Start(ctx context.Context, keyID string) error {
 	b.live.mu.Lock()
 	b.live.account = b.account.Username
 	b.live.mu.Unlock()
+	if err := b.resumeListen(); err != nil {
+		return err
+	}
 	return b.setAllow(ctx, b.opt.Allow, b.opt.Handles, true)
+}
+
+// resumeListen starts an inbox the last run did not listen to as at a
+// first start, as a reload does (restart): what it got meanwhile never
+// runs, and is not answered "too old" one by one. The inboxes listened to
+// are written at once when they changed.
+func (b *Bot) resumeListen() error {
+	b.led.mu.Lock()
+	prev := slices.Clone(b.st.Listening)
+	b.led.mu.Unlock()
+	if slices.Equal(prev, b.opt.Listen) {
+		return nil
+	}
+	for _, in := range b.opt.Listen {
+		if prev != nil && !slices.Contains(prev, in) {
+			b.restart(in)
+		}
+	}
+	b.led.mu.Lock()
+	defer b.led.mu.Unlock()
+	b.st.Listening = slices.Clone(b.opt.Listen)
+	return b.saveLocked()
 }
 
 // waitClock waits until the local clock is past the floor.

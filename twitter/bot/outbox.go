@@ -293,7 +293,7 @@ func (s *sender) send(ctx context.Context, o Outgoing) {
 	var err error
 	if o.Inbox == InboxDMs {
 		var id string
-		if id, err = b.opt.Client.SendDM(sctx, o.To, o.Text); err == nil && twitter.ValidID(id) && slices.Contains(b.opt.Listen, InboxDMs) {
+		if id, err = b.opt.Client.SendDM(sctx, o.To, o.Text); err == nil && twitter.ValidID(id) {
 			// It shows in dm_events too, on top: the next poll's look at
 			// the newest events knows it for the bot's own, and looks one
 			// further.
@@ -411,9 +411,7 @@ func (b *Bot) confirmDM(ctx context.Context, o Outgoing) (bool, error) {
 	convo := conversation(b.account.ID, o.To)
 	for _, d := range dms {
 		if d.SenderID == b.account.ID && d.Text == o.Text && (d.ConversationID == "" || d.ConversationID == convo) {
-			if slices.Contains(b.opt.Listen, InboxDMs) {
-				b.sentDMs.add(d.ID)
-			}
+			b.sentDMs.add(d.ID) // read by the DM poll alone, when it listens
 			return true, nil
 		}
 	}

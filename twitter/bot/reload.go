@@ -127,6 +127,10 @@ func (b *Bot) setListen(listen []string) {
 		kept = append(kept, in)
 	}
 	b.sources, b.opt.Listen = next, kept
+	b.led.mu.Lock()
+	b.st.Listening = slices.Clone(kept)
+	b.led.dirty = true
+	b.led.mu.Unlock()
 }
 
 // newSource is the poll of an inbox, nil for a name that is none.

@@ -95,6 +95,48 @@ func TestReloadDeviceHandles(t *testing.T) {
 	})
 }
 
+// An inbox listened to again after a run without it starts as at a first
+// start, across restarts as at a reload: the mentions made while the bot
+// listened to DMs only neither run nor are answered "too old" one by one.
+func TestRestartListenAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newWindowClient()
+		dir := t.TempDir()
+		h := &recorder{}
+		both := Options{PollInterval: time.Second, Listen: []string{InboxMentions, InboxDMs}}
+		stop := startBot(t, c, h, dir, both)
+		time.Sleep(2 * time.Second)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		stop = startBot(t, c, h, dir, Options{PollInterval: time.Second, Listen: []string{InboxDMs}})
+		time.Sleep(2 * time.Second)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			c.addPost(alice, "@mypi led on", 30*time.Minute) // older than max_age
+		}
+		c.addPost(alice, "@mypi fan 10%", 20*time.Minute)
+		stop = startBot(t, c, h, dir, both)
+		time.Sleep(3 * time.Second)
+		fresh := c.addPost(alice, "@mypi fan 20%", 0)
+		time.Sleep(3 * time.Second)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.texts(); !slices.Equal(got, []string{fresh.Text}) {
+			t.Errorf("ran %q, want only the mention made after the restart", got)
+		}
+		c.mu.Lock()
+		replies := slices.Clone(c.replies)
+		c.mu.Unlock()
+		if len(replies) != 1 || !strings.HasPrefix(replies[0], fresh.ID+" ") {
+			t.Errorf("replies %q, want one to %s", replies, fresh.ID)
+		}
+	})
+}
+
 // max_age and reply apply to the next command.
 func TestReloadMaxAgeAndReply(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -74,6 +74,11 @@ type State struct {
 	// below it. Empty: none read yet.
 	DMsRead string `json:"dms_read,omitempty"`
 
+	// Listening are the inboxes the bot last listened to: one it listens
+	// to again after a run without it starts as at a first start. Nil in
+	// an older state file.
+	Listening []string `json:"listening,omitempty"`
+
 	// Handles resolved from the allow list: lower-case handle -> user id.
 	Handles map[string]string `json:"handles,omitempty"`
 
