@@ -120,16 +120,17 @@ func testDevices() []config.Device {
 
 // rig is a node on sim pins against a real broker, with a watching client.
 type rig struct {
-	t      *testing.T
-	broker *mqtttest.Broker
-	sim    *device.Sim
-	board  *device.Board
-	ledger *fileLedger
-	log    *logBuffer
-	node   *Node
-	cfg    config.MQTT
-	opt    Options
-	watch  *mqtttest.Client
+	t         *testing.T
+	broker    *mqtttest.Broker
+	sim       *device.Sim
+	board     *device.Board
+	ledger    *fileLedger
+	log       *logBuffer
+	node      *Node
+	cfg       config.MQTT
+	opt       Options
+	reconnect func(attempt int) time.Duration // rigOptions.reconnect
+	watch     *mqtttest.Client
 
 	cancel context.CancelFunc
 	done   chan error
@@ -156,6 +157,7 @@ type rigOptions struct {
 	noStart     bool
 	sensorEvery time.Duration // Options.SensorInterval
 	stateDir    string
+	reconnect   func(attempt int) time.Duration // the wait before reconnecting; nil: the node's
 }
 
 // newRig starts a broker and a node (and subscribes a watcher to tweetpi/#
@@ -198,6 +200,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		r.watch = mqtttest.Dial(t, r.broker, "", "")
 		r.watch.Subscribe("tweetpi/#", "homeassistant/#")
 	}
+	r.reconnect = o.reconnect
 	if !o.noStart {
 		r.start()
 	}
@@ -233,6 +236,7 @@ func (r *rig) startNoWait() {
 		r.t.Fatal(err)
 	}
 	n.stopWait = 10 * time.Millisecond // most tests leave the board open
+	n.reconnect = r.reconnect
 	r.node = n
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan error, 1)

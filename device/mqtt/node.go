@@ -122,8 +122,9 @@ type Node struct {
 
 	pending sync.WaitGroup // answers on their way
 
-	beforeRun func()        // a test's hook between the checks and the run
-	stopWait  time.Duration // how long a stop waits for the board to close; 0: the constant
+	beforeRun func()                          // a test's hook between the checks and the run
+	stopWait  time.Duration                   // how long a stop waits for the board to close; 0: the constant
+	reconnect func(attempt int) time.Duration // a test's wait before reconnecting; nil: backoff
 }
 
 // Status is what a Node is doing, for `tweetpi status`.
@@ -254,6 +255,10 @@ func signal(c chan struct{}) {
 // connConfig is the connection's configuration: the will, the session,
 // the backoff, and the callbacks that hand events to Run's loop.
 func (n *Node) connConfig() connConfig {
+	wait := backoff
+	if n.reconnect != nil {
+		wait = n.reconnect
+	}
 	recvMax := uint16(receiveMaximum)
 	expiry := uint32(sessionExpiry)
 	return connConfig{
@@ -309,7 +314,7 @@ func (n *Node) connConfig() connConfig {
 			n.mu.Unlock()
 			n.log.Warn("mqtt cannot connect; trying again", "err", msg)
 		},
-		backoff:        backoff,
+		backoff:        wait,
 		connectTimeout: connectTimeout,
 		client: paho.ClientConfig{
 			ClientID: "tweetpi-" + n.cfg.Node,

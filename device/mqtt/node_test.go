@@ -280,9 +280,17 @@ func TestCleanStop(t *testing.T) {
 
 // TestConnectionLostWill: when the connection dies without a goodbye the
 // broker publishes the will (offline); the node reconnects by itself and
-// says online again.
+// says online again. (The node's first reconnect is at once; a broker that
+// has not yet seen the old connection end takes the session over and may
+// publish no will, and rightly: the node is online. Here the first try
+// waits a second, so the broker sees the drop.)
 func TestConnectionLostWill(t *testing.T) {
-	r := newRig(t, rigOptions{})
+	r := newRig(t, rigOptions{reconnect: func(attempt int) time.Duration {
+		if attempt == 0 {
+			return time.Second
+		}
+		return backoff(attempt)
+	}})
 	r.node.mu.Lock()
 	cm := r.node.cm
 	r.node.mu.Unlock()
