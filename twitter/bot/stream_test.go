@@ -484,6 +484,23 @@ func TestStreamEditNotRunAgain(t *testing.T) {
 	})
 }
 
+// TestStreamEditInOneBatch: a mention and its edit that reach the bot in
+// one batch (both queued while a command ran) run once between them.
+func TestStreamEditInOneBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newStreamRig(t, streamOptions{reconcile: 2 * time.Minute})
+		r.srv.Post(r.alice, "@mypi slow", 0) // holds the loop a second
+		time.Sleep(100 * time.Millisecond)
+		p := r.srv.Post(r.alice, "@mypi led on", 0)
+		e := r.srv.Edit(p, "@mypi led off")
+		time.Sleep(3 * time.Minute)
+		synctest.Wait()
+		if n, m := r.runs(p.ID), r.runs(e.ID); n+m != 1 || n != 1 {
+			t.Errorf("the mention ran %d times and its edit %d, want 1 and 0\n%s", n, m, r.log.String())
+		}
+	})
+}
+
 // TestStreamOnlyListened: a subscription an earlier configuration made
 // (X keeps them) delivers DMs to a bot that listens to mentions only: they
 // do not run.
