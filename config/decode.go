@@ -601,16 +601,7 @@ func (d *decoder) device(n *yaml.Node, key string, dev *Device) {
 			dev.Pin = s
 		}
 	}
-	if e, ok := m["aliases"]; ok {
-		if l, ok := d.list(e.v, key+".aliases", "[water]"); ok {
-			dev.Aliases = l
-		}
-	}
-	if e, ok := m["allow"]; ok {
-		if l, ok := d.list(e.v, key+".allow", `["@alice"]`); ok {
-			dev.Allow = l
-		}
-	}
+	d.namesAndAllow(m, key, dev)
 	if e, ok := m["initial"]; ok {
 		if s, ok := d.str(e.v, key+".initial", "off"); ok {
 			switch strings.ToLower(s) {
@@ -676,6 +667,21 @@ func (d *decoder) device(n *yaml.Node, key string, dev *Device) {
 	dev.setDefaults()
 }
 
+// namesAndAllow decodes the keys every device takes, one of this node or
+// of another: aliases and allow.
+func (d *decoder) namesAndAllow(m map[string]entry, key string, dev *Device) {
+	if e, ok := m["aliases"]; ok {
+		if l, ok := d.list(e.v, key+".aliases", "[water]"); ok {
+			dev.Aliases = l
+		}
+	}
+	if e, ok := m["allow"]; ok {
+		if l, ok := d.list(e.v, key+".allow", `["@alice"]`); ok {
+			dev.Allow = l
+		}
+	}
+}
+
 // remoteKeys are the keys a device of another node takes here.
 var remoteKeys = []string{"node", "device", "aliases", "allow"}
 
@@ -710,16 +716,7 @@ func (d *decoder) remoteDevice(m map[string]entry, key string, dev *Device) {
 		}
 		d.addf(m[k].line, key+"."+k, "", "%s is a device of node %s, which sets its %s in its own configuration; here a device of another node takes only node, device, aliases and allow: remove %s", dev.Name, nodeOr(dev.Node), k, k)
 	}
-	if e, ok := m["aliases"]; ok {
-		if l, ok := d.list(e.v, key+".aliases", "[water]"); ok {
-			dev.Aliases = l
-		}
-	}
-	if e, ok := m["allow"]; ok {
-		if l, ok := d.list(e.v, key+".allow", `["@alice"]`); ok {
-			dev.Allow = l
-		}
-	}
+	d.namesAndAllow(m, key, dev)
 }
 
 func nodeOr(node string) string {
