@@ -350,20 +350,10 @@ func (b *Bot) takeBatch(ctx context.Context, cs []Command) error {
 	}
 	var runs []Command
 	var first error
-	for i, c := range cs {
-		if slices.ContainsFunc(cs[:i], func(o Command) bool { return o.Inbox == c.Inbox && o.ID == c.ID }) {
-			continue // the same post as a mention and as a reply
-		}
-		if j := slices.IndexFunc(runs, func(r Command) bool {
-			return r.Inbox == c.Inbox && (slices.Contains(c.EditOf, r.ID) || slices.Contains(r.EditOf, c.ID))
-		}); j >= 0 {
-			// A post and its edit in one batch: the one to run is not
-			// recorded yet, so admit cannot see it. The first stands.
-			b.mark(c)
-			b.log.Info("ignored: an edit of a post taken before", "inbox", c.Inbox, "post_id", c.ID, "edit_of", runs[j].ID, "author_id", c.AuthorID)
-			continue
-		}
-		ok, err := b.admit(&c)
+	for _, c := range cs {
+		// The same post as a mention and as a reply, or a post and its
+		// edit, in one batch: admit sees the runs before c as taken.
+		ok, err := b.admit(&c, runs)
 		if err != nil && first == nil {
 			first = err
 		}

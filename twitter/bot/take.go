@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/tweetpi/tweetpi/config"
@@ -17,7 +18,7 @@ import (
 // records the item taken, writes the state, and only then runs it and
 // queues the reply. A crash can lose a command but never run one twice.
 func (b *Bot) take(ctx context.Context, c Command) error {
-	if ok, err := b.admit(&c); !ok || err != nil {
+	if ok, err := b.admit(&c, nil); !ok || err != nil {
 		return err
 	}
 	if err := b.record(c); err != nil {
@@ -31,13 +32,21 @@ func (b *Bot) take(ctx context.Context, c Command) error {
 // not to run is marked taken (its write is the caller's: b.dirty) and, when
 // too old, answered; an error (the clock far off) leaves it untaken. It
 // fills in c's author handle from the configuration when the API gave none.
-func (b *Bot) admit(c *Command) (bool, error) {
+// pending are the commands admitted before c that are not recorded yet (a
+// batch's): c is taken if one of them is c, or an edit or the original of
+// c, as if they were recorded.
+func (b *Bot) admit(c *Command, pending []Command) (bool, error) {
+	taken := func(id string) bool {
+		return b.st.seen(c.Inbox, id) || slices.ContainsFunc(pending, func(p Command) bool {
+			return p.Inbox == c.Inbox && (p.ID == id || slices.Contains(p.EditOf, id))
+		})
+	}
 	if !twitter.ValidID(c.ID) {
 		b.badID(c.Inbox, "post_id", c.ID)
 		return false, nil // never stored: not as taken, not as a cursor
 	}
-	if b.st.seen(c.Inbox, c.ID) {
-		return false, nil // taken before (a restart, another source, a replay)
+	if taken(c.ID) {
+		return false, nil // taken before (a restart, another source, a replay, this batch)
 	}
 	if !twitter.ValidID(c.AuthorID) {
 		// Nobody's id: it matches no allow entry. The item's own id is
@@ -52,7 +61,7 @@ func (b *Bot) admit(c *Command) (bool, error) {
 		return false, nil // our own post or sent DM: never acts
 	}
 	for _, e := range c.EditOf {
-		if twitter.ValidID(e) && b.st.seen(c.Inbox, e) {
+		if twitter.ValidID(e) && taken(e) {
 			// X gives an edit a new id: the post ran (or was refused, or
 			// answered too old) as its first version, and that stands.
 			b.mark(*c)
