@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -78,9 +79,14 @@ func tweetpiBinary(t testing.TB) string {
 			e2eBuild.err = fmt.Errorf("no go command to build the binary: %w", err)
 			return
 		}
-		// Without HTTP/2, as deploy/build.sh builds the packaged binary
-		// (its demo stays in: tests run it).
-		args := []string{"build", "-tags", "nethttpomithttp2", "-o", e2eBuild.path}
+		// With the packaged binary's tags (deploy/build.sh's TAGS) but
+		// nodemo: the tests run the demo too.
+		tags, err := packagedTags()
+		if err != nil {
+			e2eBuild.err = err
+			return
+		}
+		args := []string{"build", "-tags", strings.Join(slices.DeleteFunc(tags, func(t string) bool { return t == "nodemo" }), ","), "-o", e2eBuild.path}
 		if raceEnabled() {
 			args = append(args, "-race")
 		}
@@ -97,6 +103,21 @@ func tweetpiBinary(t testing.TB) string {
 		t.Fatalf("building tweetpi: %v", e2eBuild.err)
 	}
 	return e2eBuild.path
+}
+
+// packagedTags are the build tags of the packaged binary: the TAGS line
+// of deploy/build.sh.
+func packagedTags() ([]string, error) {
+	b, err := os.ReadFile("../../deploy/build.sh")
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "TAGS="); ok {
+			return strings.Split(v, ","), nil
+		}
+	}
+	return nil, errors.New("deploy/build.sh has no TAGS= line")
 }
 
 // raceEnabled tells whether this test binary was built with -race.
