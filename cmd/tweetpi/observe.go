@@ -171,7 +171,7 @@ func (d *daemon) startLine(dir string) {
 	attrs := []any{"version", appVersion(), "config", d.cfg.Path, "devices", strings.Join(names, ","),
 		"backend", d.cfg.GPIO.Backend, "status_dir", dir}
 	if d.client != nil {
-		attrs = append(attrs, "delivery", delivery(d.cfg), "inboxes", strings.Join(d.cfg.Twitter.Listen, ","), "api", d.client.Version())
+		attrs = append(attrs, "delivery", d.cfg.Twitter.Delivery, "inboxes", strings.Join(d.cfg.Twitter.Listen, ","), "api", d.client.Version())
 	} else {
 		attrs = append(attrs, "delivery", "none (a fleet agent: the devices on MQTT only)")
 	}
@@ -179,15 +179,6 @@ func (d *daemon) startLine(dir string) {
 		attrs = append(attrs, "budget_daily_usd", b)
 	}
 	d.log.Info("tweetpi starting", attrs...)
-}
-
-// delivery is how posts reach the daemon, as the config asks: poll,
-// stream or auto.
-func delivery(cfg *config.Config) string {
-	if cfg.Twitter.Delivery == "" {
-		return config.DeliveryPoll
-	}
-	return cfg.Twitter.Delivery
 }
 
 // deviceStates are the board's devices as the status shows them, in the
