@@ -343,7 +343,10 @@ const pinFix = "check that no other program or overlay holds the pin and that th
 // log ("open", "reload"). b.mu is held.
 func (b *Board) setup(d *dev, by string) error {
 	s := d.spec
-	d.off = time.Now() // what the pin did before is unknown: count it as just gone off
+	// What the pin did before is unknown: count it as just gone off, once
+	// the line is at its starting level (a wait from before the write
+	// would end early by the write's time, as the kernel sees the line).
+	defer func() { d.off = time.Now() }()
 	switch s.Kind {
 	case config.KindOutput:
 		if err := b.drive(d, s.Initial, by); err != nil {

@@ -188,6 +188,54 @@ func TestInterlockWaitCountsFromTheLastOff(t *testing.T) {
 	}
 }
 
+// slowPin takes d to set its line: the line changes as Out returns (a
+// loaded machine, a slow bus).
+type slowPin struct {
+	recPin
+	d time.Duration
+}
+
+func (p slowPin) Out(l gpio.Level) error {
+	time.Sleep(p.d)
+	return p.recPin.Out(l)
+}
+
+// TestInterlockWaitFromTheLineAtOpen: right after open, interlock_wait
+// counts from when each partner's line reached its starting level, not
+// from before the write: a write that takes 50 ms does not shorten the wait
+// as the line sees it.
+func TestInterlockWaitFromTheLineAtOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim := NewSim()
+		log := &pinLog{}
+		var heaterSet time.Time
+		pins := func(name string) (gpio.PinIO, error) {
+			p, err := sim.Pin(name)
+			if name == "H" {
+				return slowPin{recPin{p, name, log}, 50 * time.Millisecond}, err
+			}
+			return recPin{p, name, log}, err
+		}
+		specs := interlockSpecs()[:2]
+		b, err := Open(specs, pins, Options{
+			ThermalPath:   filepath.Join(t.TempDir(), "none"),
+			Interlocks:    [][]string{{"heater", "cooler"}},
+			InterlockWait: 300 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		heaterSet = time.Now() // the heater's line is set once Open returns (the cooler's write is instant)
+		if r := b.Run(t.Context(), "cooler on", alice); r.Reply != "cooler on" {
+			t.Fatalf("cooler on: %q", r.Reply)
+		}
+		if got := time.Since(heaterSet); got < 300*time.Millisecond {
+			t.Errorf("the cooler went on %s after the heater's line went off, want interlock_wait (300ms) or more", got)
+		}
+	})
+}
+
 // While one command waits out interlock_wait, the rest of the board goes
 // on: status, other devices, the other group.
 func TestInterlockWaitDoesNotHoldTheBoard(t *testing.T) {
